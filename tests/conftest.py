@@ -1,0 +1,27 @@
+"""Shared fixtures: where the real test models live (../shared/testdata, on CI too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
+
+
+@pytest.fixture(scope="session")
+def testdata_dir() -> Path:
+    if not TESTDATA.is_dir():
+        raise FileNotFoundError(f"test models not found at {TESTDATA} (expected ../shared/testdata beside the repo)")
+    return TESTDATA
+
+
+@pytest.fixture(scope="session")
+def gene_pmx(testdata_dir: Path) -> Path:
+    return testdata_dir / "gene" / "Gene_light.pmx"
+
+
+@pytest.fixture(scope="session")
+def gene_pmd(testdata_dir: Path) -> Path:
+    return testdata_dir / "gene" / "Gene_light.pmd"

@@ -1,0 +1,3 @@
+from thagen.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""thagen.train: the bundled PyTorch trainer for the THA networks (needs the 'train' extra)."""
