@@ -19,7 +19,7 @@ from thagen.errors import ThagenError
 # command name -> "module:attribute" of a click command or group
 LAZY_COMMANDS: dict[str, str] = {
     "inspect": "thagen.rigs.cli:inspect_command",
-    "rig": "thagen.rigs.cli:rig_group",
+    "rig": "thagen.rigs.rig_cli:rig_group",
     "render": "thagen.render.cli:render_command",
     "render-one": "thagen.render.cli:render_one_command",
     "qa": "thagen.render.cli:qa_command",
@@ -42,7 +42,11 @@ class LazyGroup(click.Group):
             except ModuleNotFoundError as exc:
                 raise click.ClickException(
                     f"'thagen {cmd_name}' needs the missing module {exc.name!r}"
-                    + (" (install the 'train' extra: pip install 'thagen[train]')" if exc.name == "torch" else "")
+                    + (
+                        " (install the 'train' extra: pip install 'thagen[train]')"
+                        if exc.name == "torch"
+                        else ""
+                    )
                 ) from exc
             return getattr(module, attr)
         return super().get_command(ctx, cmd_name)
