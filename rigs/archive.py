@@ -176,6 +176,13 @@ def _choose(zip_path: Path, models: list[Entry], member: str | None) -> Entry:
     raise ArchiveError(f"{zip_path}: no model {member!r} inside; models: {listing}")
 
 
+def choose_member(zip_path: str | Path, member: str | None = None) -> str:
+    """The archive path of the model `extract_model` would extract (ArchiveError if none or unclear)."""
+    zip_path = Path(zip_path)
+    with _open(zip_path) as zf:
+        return _choose(zip_path, [e for e in _entries(zip_path, zf) if e.is_model], member).name
+
+
 def _wanted(entries: list[Entry], model: Entry) -> list[Entry]:
     """The model, everything in its folder tree, and textures elsewhere (reached via '..')."""
     folder = str(PurePosixPath(model.name).parent)
@@ -216,7 +223,9 @@ def _extract_entries(
 ) -> None:
     declared = sum(e.info.file_size for e in entries)
     if declared > max_total_bytes:
-        raise ArchiveError(f"{zip_path}: {declared} bytes uncompressed, more than the limit of {max_total_bytes}")
+        raise ArchiveError(
+            f"{zip_path}: {declared} bytes uncompressed, more than the limit of {max_total_bytes}"
+        )
     total = 0
     for e in entries:
         mode = e.info.external_attr >> 16

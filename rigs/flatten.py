@@ -7,9 +7,9 @@ group morph into one shape key), so both agree on what a group means.
 from __future__ import annotations
 
 import numpy as np
+from thagen.rigs.model import Model, MorphKind
 
 from thagen.errors import ModelFormatError
-from thagen.rigs.model import Model, MorphKind
 
 MAX_DEPTH = 64
 
@@ -28,7 +28,9 @@ def morph_leaves(model: Model, morph_index: int) -> list[tuple[int, float]]:
     """
     n = len(model.morphs)
     if not 0 <= morph_index < n:
-        raise ModelFormatError(f"morph index {morph_index} out of range (model has {n})", path=model.source_path)
+        raise ModelFormatError(
+            f"morph index {morph_index} out of range (model has {n})", path=model.source_path
+        )
     totals: dict[int, float] = {}
 
     def visit(index: int, weight: float, stack: tuple[int, ...]) -> None:

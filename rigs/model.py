@@ -157,7 +157,7 @@ class Morph(ArrayEq):
     - BONE: indices = bone indices (K,), values = (K, 7): translation xyz + quaternion xyzw
     - GROUP, FLIP: indices = morph indices (K,), values = weights (K,)
     - IMPULSE: indices = rigid-body indices (K,), values = (K, 7): local flag, velocity xyz, torque xyz
-    - MATERIAL: indices = material indices (K,; -1 = all), values = (K, 28): op (0 mul, 1 add),
+    - MATERIAL: indices = material indices (K,; -1 = all), values = (K, 29): op (0 mul, 1 add),
       diffuse 4, specular 3, specular power, ambient 3, edge colour 4, edge size,
       texture tint 4, sphere tint 4, toon tint 4
     """

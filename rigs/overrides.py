@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from thagen.errors import ConfigError
 from thagen.rigs.model import Model
 from thagen.rigs.roles import RoleSpec, RoleTable, fold_name
+
+from thagen.errors import ConfigError
 
 ABSENT = "absent"
 SPLIT = "split"
@@ -66,17 +66,23 @@ def _entry(role: str, value: Any, where: str) -> OverrideEntry:
     if isinstance(value, dict):
         unknown = set(value) - {"name", "absent", "split"}
         if unknown:
-            raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (use 'name', 'absent: true' or 'split: true')")
+            raise ConfigError(
+                f"{where}: unknown keys {sorted(unknown)} (use 'name', 'absent: true' or 'split: true')"
+            )
         if value.get("absent") is True and len(value) == 1:
             return OverrideEntry(role, "absent")
         if value.get("split") is True and len(value) == 1:
             return OverrideEntry(role, "split")
         if isinstance(value.get("name"), str) and value["name"].strip() and len(value) == 1:
             return OverrideEntry(role, "name", value["name"])
-        raise ConfigError(f"{where}: expected {{name: NAME}}, {{absent: true}} or {{split: true}}, got {value!r}")
+        raise ConfigError(
+            f"{where}: expected {{name: NAME}}, {{absent: true}} or {{split: true}}, got {value!r}"
+        )
     if value is None:
         raise ConfigError(f"{where}: empty value; write 'absent' to mark the role as missing from the model")
-    raise ConfigError(f"{where}: expected a bone/morph name (string), 'absent' or 'split', got {type(value).__name__}")
+    raise ConfigError(
+        f"{where}: expected a bone/morph name (string), 'absent' or 'split', got {type(value).__name__}"
+    )
 
 
 def parse_overrides(data: Any, source: str, table: RoleTable) -> Overrides:
@@ -87,7 +93,9 @@ def parse_overrides(data: Any, source: str, table: RoleTable) -> Overrides:
         raise ConfigError(f"{source}: expected a mapping with a 'roles' key, got {type(data).__name__}")
     unknown_top = set(map(str, data)) - TOP_KEYS
     if unknown_top:
-        raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown_top)} (allowed: {sorted(TOP_KEYS)})")
+        raise ConfigError(
+            f"{source}: unknown top-level key(s) {sorted(unknown_top)} (allowed: {sorted(TOP_KEYS)})"
+        )
     if "version" in data and data["version"] != 1:
         raise ConfigError(f"{source}: version: only version 1 is supported, got {data['version']!r}")
     roles = data.get("roles") or {}
@@ -135,9 +143,13 @@ def resolve_override_name(model: Model, spec: RoleSpec, entry: OverrideEntry, so
         return folded[0]
     if len(folded) > 1:
         names = ", ".join(repr(items[i].name) for i in folded)
-        raise ConfigError(f"{where}: {entry.name!r} matches several {spec.kind}s ({names}); give the exact name")
+        raise ConfigError(
+            f"{where}: {entry.name!r} matches several {spec.kind}s ({names}); give the exact name"
+        )
     other = model.morphs if spec.kind == "bone" else model.bones
     other_kind = "morph" if spec.kind == "bone" else "bone"
     if any(item.name == entry.name or fold_name(item.name) == key for item in other):
-        raise ConfigError(f"{where}: {entry.name!r} is a {other_kind} in the model, but this role needs a {spec.kind}")
+        raise ConfigError(
+            f"{where}: {entry.name!r} is a {other_kind} in the model, but this role needs a {spec.kind}"
+        )
     raise ConfigError(f"{where}: no {spec.kind} named {entry.name!r} in the model")

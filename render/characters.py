@@ -1,0 +1,212 @@
+"""Characters: stable ids, discovery of model files, and the split each one belongs to.
+
+An id comes from the model file itself, never from its place in a list, so adding, removing or
+reordering characters changes no other character's id, split or poses:
+
+    <ascii slug of the model's file stem>-<first 8 hex of a sha256>
+
+The sha256 is of the model file's bytes; for a model inside a zip it is of
+"<sha256 of the zip>\\0<member name>" (cheap, and immune to how the archive spells its names).
+Ids hold only [a-z0-9-], so never '.' or '/' (shard keys rely on that).
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MODEL_SUFFIXES = (".pmx", ".pmd")
+ARCHIVE_SUFFIXES = (".zip",)
+ID_HEX = 8
+SLUG_MAX = 40
+BUILTIN_STEM = "builtin"
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+_sha_cache: dict[tuple[str, int, int], str] = {}
+
+
+def slugify(text: str, fallback: str = "model") -> str:
+    """ASCII slug: accents folded, everything else to '-', at most SLUG_MAX characters."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    slug = _NON_SLUG.sub("-", folded).strip("-")[:SLUG_MAX].strip("-")
+    return slug or fallback
+
+
+def is_valid_id(character_id: str) -> bool:
+    return bool(_ID_RE.match(character_id))
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, cached per process by (path, size, mtime)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _sha_cache:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        _sha_cache[key] = h.hexdigest()
+    return _sha_cache[key]
+
+
+def member_sha256(zip_sha: str, member: str) -> str:
+    return hashlib.sha256(f"{zip_sha}\0{member}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def make_id(stem: str, sha: str, hex_digits: int = ID_HEX) -> str:
+    return f"{slugify(stem)}-{sha[:hex_digits]}"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One discovered model: where it is, its content hash and its id."""
+
+    id: str
+    sha256: str
+    path: Path | None  # the .pmx/.pmd, or the .zip holding it; None for the built-in character
+    member: str | None = None  # name inside the zip
+    builtin: bool = False
+    entry: int = -1  # index of the manifest's characters entry that found it
+
+    def describe(self) -> str:
+        if self.builtin:
+            return "the built-in character"
+        return f"{self.path}:{self.member}" if self.member else str(self.path)
+
+    def with_id(self, new_id: str) -> ModelRef:
+        return ModelRef(new_id, self.sha256, self.path, self.member, self.builtin, self.entry)
+
+
+def ref_for_file(path: Path, entry: int = -1) -> ModelRef:
+    sha = file_sha256(path)
+    return ModelRef(make_id(path.stem, sha), sha, path, entry=entry)
+
+
+def refs_for_zip(zip_path: Path, member: str | None = None, entry: int = -1) -> list[ModelRef]:
+    """Every model in a zip (archive order), or the one named `member`."""
+    from thagen.rigs.archive import list_models
+
+    names = list_models(zip_path)
+    if member is not None:
+        wanted = member.replace("\\", "/").strip("/")
+        hits = [n for n in names if n == wanted] or [n for n in names if Path(n).name == wanted]
+        if len(hits) != 1:
+            from thagen.errors import ArchiveError
+
+            problem = "is ambiguous" if hits else "is not a model inside"
+            raise ArchiveError(f"{zip_path}: member {member!r} {problem}; models: {', '.join(map(repr, names))}")
+        names = hits
+    zip_sha = file_sha256(zip_path)
+    refs = []
+    for name in names:
+        sha = member_sha256(zip_sha, name)
+        stem = Path(name).stem
+        slug = slugify(stem, fallback="")
+        refs.append(ModelRef(make_id(slug or zip_path.stem, sha), sha, zip_path, name, entry=entry))
+    return refs
+
+
+_builtin_cache: list[ModelRef] = []
+
+
+def builtin_ref(entry: int = -1) -> ModelRef:
+    """The built-in character; its id hashes the PMX file `write_builtin_character` produces."""
+    if not _builtin_cache:
+        from thagen.rigs.builtin import write_builtin_character
+
+        with tempfile.TemporaryDirectory(prefix="thagen-builtin-") as tmp:
+            path = write_builtin_character(Path(tmp))
+            sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        _builtin_cache.append(ModelRef(make_id(BUILTIN_STEM, sha), sha, None, builtin=True))
+    ref = _builtin_cache[0]
+    return ModelRef(ref.id, ref.sha256, None, builtin=True, entry=entry)
+
+
+def glob_models(pattern: str, base_dir: Path) -> list[Path]:
+    """Model files and zips matching a glob (`**` recurses), relative patterns from base_dir; sorted."""
+    if os.path.isabs(pattern):
+        hits = globlib.glob(pattern, recursive=True)
+    else:
+        hits = [os.path.join(base_dir, h) for h in globlib.glob(pattern, root_dir=base_dir, recursive=True)]
+    wanted = MODEL_SUFFIXES + ARCHIVE_SUFFIXES
+    return sorted(Path(h) for h in hits if h.lower().endswith(wanted) and os.path.isfile(h))
+
+
+def refs_for_path(path: Path, entry: int = -1, member: str | None = None) -> list[ModelRef]:
+    if path.suffix.lower() in ARCHIVE_SUFFIXES:
+        return refs_for_zip(path, member, entry)
+    return [ref_for_file(path, entry)]
+
+
+def dedupe(refs: Iterable[ModelRef]) -> list[ModelRef]:
+    """One ref per content hash (the first wins, with a warning); distinct files sharing an id
+    (same slug, same first 8 hex) get 16 hex digits instead."""
+    seen: dict[str, ModelRef] = {}
+    for ref in refs:
+        first = seen.get(ref.sha256)
+        if first is not None:
+            log.warning("%s is the same model as %s (id %s); using it once", ref.describe(), first.describe(), first.id)
+            continue
+        seen[ref.sha256] = ref
+    unique = list(seen.values())
+    by_id: dict[str, list[ModelRef]] = {}
+    for ref in unique:
+        by_id.setdefault(ref.id, []).append(ref)
+    out = []
+    for ref in unique:
+        if len(by_id[ref.id]) > 1:
+            stem = ref.id.rsplit("-", 1)[0]
+            longer = f"{stem}-{ref.sha256[: 2 * ID_HEX]}"
+            log.warning("id %s is shared by different models; %s gets id %s", ref.id, ref.describe(), longer)
+            ref = ref.with_id(longer)
+        out.append(ref)
+    return out
+
+
+def split_fraction(seed: int, character_id: str) -> float:
+    """A character's place in [0, 1): sha256 of (seed, id). Independent of every other character."""
+    digest = hashlib.sha256(f"thagen-split\0{seed}\0{character_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def split_by_ratio(seed: int, character_id: str, ratios: Mapping[str, float]) -> str:
+    """The split whose slice of [0, 1) holds the character.
+
+    Ratios are normalized; the slices follow the split names in sorted order, so writing the
+    splits in another order (or a YAML dump sorting keys) assigns nobody differently.
+    """
+    total = float(sum(ratios.values()))
+    if total <= 0:
+        raise ValueError("split ratios must add up to more than 0")
+    u = split_fraction(seed, character_id)
+    acc = 0.0
+    last = None
+    for name, ratio in sorted(ratios.items()):
+        if ratio <= 0:
+            continue
+        last = name
+        acc += ratio / total
+        if u < acc:
+            return name
+    assert last is not None
+    return last  # u just below 1 with rounding in acc
+
+
+def distribute_exactly(total: int, ids: Sequence[str]) -> dict[str, int]:
+    """Spread `total` poses over characters: total // n each, and one more for the first
+    total % n ids in sorted order. The counts add up to `total` exactly."""
+    if not ids:
+        return {}
+    base, extra = divmod(total, len(ids))
+    return {cid: base + (1 if i < extra else 0) for i, cid in enumerate(sorted(ids))}

@@ -1,0 +1,377 @@
+"""MMD materials as Cycles node materials, for the three shading presets.
+
+Every preset is emission-based except 'point', so renders are noise-free and the samples only
+anti-alias edges. All materials read one shared node group (`LIGHT_GROUP`) holding the
+ambient and diffuse strengths and the light direction: changing the lighting per image edits
+two values in that group instead of rebuilding materials.
+
+Presets (the per-material tail; `set_shading` swaps it without reloading images):
+- 'phong' (THA1): base * (ambient + diffuse * max(N.L, 0)), L along the view direction.
+- 'toon' (MMD look): base * toon-ramp(N.L) * or + sphere map, times (ambient + diffuse).
+- 'point' (DMV): Diffuse BSDF (base, sphere) lit by real lights + an ambient emission term.
+base = texture RGB * diffuse RGB; alpha = texture alpha * diffuse alpha (and 0 on the back of
+single-sided materials, since Cycles ignores the backface-culling flag).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+from thagen.rigs.model import Model
+
+SHADINGS = ("phong", "toon", "point")
+LIGHT_GROUP = "thagen_light"
+MISSING_COLOR = (1.0, 0.0, 1.0, 1.0)
+# Shadow colours of generated stand-ins for MMD's shared toon01..toon10.bmp (not shipped with
+# models and never downloaded): approximations, white on the lit half, this colour in shadow.
+SHARED_TOON_SHADOWS = (
+    (0.80, 0.80, 0.80),
+    (0.96, 0.88, 0.84),
+    (0.70, 0.70, 0.70),
+    (0.98, 0.86, 0.86),
+    (0.92, 0.90, 0.96),
+    (0.86, 0.86, 0.86),
+    (0.75, 0.72, 0.72),
+    (0.94, 0.90, 0.84),
+    (0.88, 0.92, 0.96),
+    (0.98, 0.94, 0.90),
+)
+
+
+@dataclass
+class MaterialSpec:
+    """What a material's node tree is built from, kept so the shading can be swapped."""
+
+    material: bpy.types.Material
+    diffuse: tuple[float, float, float, float]
+    double_sided: bool
+    texture: bpy.types.Image | None
+    sphere: bpy.types.Image | None
+    sphere_mode: int
+    toon: bpy.types.Image | None
+
+
+def _vector_node(nodes, name: str, value: tuple[float, float, float]):
+    node = nodes.new("ShaderNodeCombineXYZ")
+    node.name = node.label = name
+    for i in range(3):
+        node.inputs[i].default_value = value[i]
+    return node
+
+
+def light_group() -> bpy.types.ShaderNodeTree:
+    """The shared group: outputs ambient, diffuse, N.L and the sphere-map UV.
+
+    Every vector is in world space (the renderer writes the camera's axes in), since Cycles'
+    and Blender's "camera space" disagree on the sign of z.
+    """
+    group = bpy.data.node_groups.get(LIGHT_GROUP)
+    if group is not None:
+        return group
+    group = bpy.data.node_groups.new(LIGHT_GROUP, "ShaderNodeTree")
+    group.use_fake_user = True  # survives orphan purges between characters
+    for name, kind in (
+        ("ambient", "NodeSocketFloat"),
+        ("diffuse", "NodeSocketFloat"),
+        ("ndotl", "NodeSocketFloat"),
+        ("sphere_uv", "NodeSocketVector"),
+    ):
+        group.interface.new_socket(name, in_out="OUTPUT", socket_type=kind)
+    nodes, links = group.nodes, group.links
+    out = nodes.new("NodeGroupOutput")
+    for name in ("ambient", "diffuse"):
+        value = nodes.new("ShaderNodeValue")
+        value.name = value.label = name
+        value.outputs[0].default_value = 0.5
+        links.new(value.outputs[0], out.inputs[name])
+    # toward the light, the camera's right and up; defaults: a camera at -Y looking along +Y
+    light = _vector_node(nodes, "light_dir", (0.0, -1.0, 0.0))
+    right = _vector_node(nodes, "camera_right", (1.0, 0.0, 0.0))
+    up = _vector_node(nodes, "camera_up", (0.0, 0.0, 1.0))
+    geometry = nodes.new("ShaderNodeNewGeometry")
+    normal = geometry.outputs["Normal"]
+    ndotl = _math(nodes, "DOT_PRODUCT", normal, light.outputs[0], vector=True)
+    links.new(ndotl, out.inputs["ndotl"])
+    u = _math(nodes, "DOT_PRODUCT", normal, right.outputs[0], vector=True)
+    v = _math(nodes, "DOT_PRODUCT", normal, up.outputs[0], vector=True)
+    uv = nodes.new("ShaderNodeCombineXYZ")
+    links.new(u, uv.inputs[0])
+    links.new(v, uv.inputs[1])
+    sphere = _math(nodes, "MULTIPLY_ADD", uv.outputs[0], (0.5, 0.5, 0.0), vector=True)
+    sphere.node.inputs[2].default_value = (0.5, 0.5, 0.0)
+    links.new(sphere, out.inputs["sphere_uv"])
+    return group
+
+
+def set_light_values(
+    ambient: float | None = None,
+    diffuse: float | None = None,
+    light_dir_camera: tuple[float, float, float] | None = None,
+    camera_axes: np.ndarray | None = None,
+) -> None:
+    """Change the shared lighting values (cheap: no material is rebuilt).
+
+    `light_dir_camera` points toward the light in camera axes (x right, y up, z toward the
+    camera); `camera_axes` is the camera's 3x3 world rotation (columns right, up, backward).
+    """
+    nodes = light_group().nodes
+    if ambient is not None:
+        nodes["ambient"].outputs[0].default_value = float(ambient)
+    if diffuse is not None:
+        nodes["diffuse"].outputs[0].default_value = float(diffuse)
+    axes = np.eye(3) if camera_axes is None else np.asarray(camera_axes, np.float64)[:3, :3]
+    if camera_axes is not None:
+        _set_vector(nodes["camera_right"], axes[:, 0])
+        _set_vector(nodes["camera_up"], axes[:, 1])
+    if light_dir_camera is not None:
+        d = axes @ np.asarray(light_dir_camera, np.float64)
+        _set_vector(nodes["light_dir"], d / max(float(np.linalg.norm(d)), 1e-12))
+
+
+def _set_vector(node, value: np.ndarray) -> None:
+    for i in range(3):
+        node.inputs[i].default_value = float(value[i])
+
+
+def toon_ramp(shadow: tuple[float, float, float], name: str, size: int = 32) -> bpy.types.Image:
+    """A vertical toon ramp: shadow colour at the bottom (N.L = -1), white on the lit top half."""
+    image = bpy.data.images.new(name, 4, size, alpha=True)
+    t = (np.arange(size) + 0.5) / size  # bottom row first, as Blender stores pixels
+    lit = np.clip((t - 0.45) / 0.1, 0.0, 1.0)[:, None]
+    rgb = np.asarray(shadow)[None, :] * (1.0 - lit) + lit
+    rgba = np.concatenate([rgb, np.ones((size, 1))], axis=1)
+    pixels = np.repeat(rgba[:, None, :], 4, axis=1).astype(np.float32)
+    image.pixels.foreach_set(pixels.ravel())
+    image.pack()  # generated pixels survive a render-time reload
+    return image
+
+
+def missing_image(name: str = "thagen_missing") -> bpy.types.Image:
+    image = bpy.data.images.new(name, 4, 4, alpha=True)
+    image.pixels.foreach_set(np.tile(np.asarray(MISSING_COLOR, np.float32), 16))
+    image.pack()
+    return image
+
+
+class ImageCache:
+    """Loads each texture file once per import and makes placeholders and toon ramps on demand."""
+
+    def __init__(self, model: Model, model_path: Path | None, prefix: str) -> None:
+        from thagen.rigs.textures import resolve_texture
+
+        self._resolve = resolve_texture
+        self.model = model
+        self.model_path = model_path
+        self.prefix = prefix
+        self.by_path: dict[str, bpy.types.Image] = {}
+        self.generated: dict[str, bpy.types.Image] = {}
+        self.missing: list[str] = []
+        self.warnings: list[str] = []
+
+    @property
+    def images(self) -> list[bpy.types.Image]:
+        return list(self.by_path.values()) + list(self.generated.values())
+
+    def _load(self, stored: str) -> bpy.types.Image | None:
+        if self.model_path is None:
+            return None
+        path = self._resolve(self.model_path, stored)
+        if path is None:
+            return None
+        key = str(Path(path).resolve())
+        if key not in self.by_path:
+            try:
+                image = bpy.data.images.load(key, check_existing=False)
+            except RuntimeError as exc:
+                self.warnings.append(f"texture {stored!r} could not be loaded: {exc}")
+                return None
+            image.colorspace_settings.name = "sRGB"
+            image.alpha_mode = "STRAIGHT"
+            self.by_path[key] = image
+        return self.by_path[key]
+
+    def _note_missing(self, stored: str, use: str, material: str) -> None:
+        if stored not in self.missing:
+            self.missing.append(stored)
+        self.warnings.append(f"material {material!r}: {use} texture {stored!r} not found")
+
+    def texture(self, index: int, material: str) -> bpy.types.Image | None:
+        """The diffuse texture, or a magenta placeholder when the file is missing."""
+        if index < 0:
+            return None
+        if index >= len(self.model.textures):
+            self.warnings.append(f"material {material!r}: texture index {index} out of range")
+            return self._placeholder()
+        stored = self.model.textures[index]
+        image = self._load(stored)
+        if image is None:
+            self._note_missing(stored, "diffuse", material)
+            return self._placeholder()
+        return image
+
+    def optional(self, index: int, use: str, material: str) -> bpy.types.Image | None:
+        """A sphere or toon texture, or None (the effect is dropped) when missing."""
+        if index < 0 or index >= len(self.model.textures):
+            return None
+        stored = self.model.textures[index]
+        image = self._load(stored)
+        if image is None:
+            self._note_missing(stored, use, material)
+        return image
+
+    def shared_toon(self, index: int) -> bpy.types.Image | None:
+        """MMD's shared toonNN.bmp: the file next to the model if shipped, else a generated ramp."""
+        if not 0 <= index < len(SHARED_TOON_SHADOWS):
+            return None
+        stored = f"toon{index + 1:02d}.bmp"
+        image = self._load(stored)
+        if image is not None:
+            return image
+        if stored not in self.generated:
+            self.generated[stored] = toon_ramp(SHARED_TOON_SHADOWS[index], f"{self.prefix}_{stored}")
+        return self.generated[stored]
+
+    def _placeholder(self) -> bpy.types.Image:
+        if "missing" not in self.generated:
+            self.generated["missing"] = missing_image(f"{self.prefix}_missing")
+        return self.generated["missing"]
+
+
+def build_materials(model: Model, images: ImageCache, shading: str, prefix: str) -> list[MaterialSpec]:
+    """One Blender material per MMD material, in order."""
+    if shading not in SHADINGS:
+        raise ValueError(f"shading must be one of {SHADINGS}, not {shading!r}")
+    specs = []
+    for i, mmd in enumerate(model.materials):
+        material = bpy.data.materials.new(f"{prefix}_{i:03d}_{mmd.name}"[:63])
+        material.use_nodes = True
+        material.use_backface_culling = not mmd.double_sided
+        material.cycles.emission_sampling = "NONE"  # emissive triangles are not lights: 2.5-4x faster
+        if mmd.toon_shared:
+            toon = images.shared_toon(mmd.toon_index)
+        else:
+            toon = images.optional(mmd.toon_index, "toon", mmd.name)
+        sphere = None
+        if mmd.sphere_mode in (1, 2):
+            sphere = images.optional(mmd.sphere_texture, "sphere", mmd.name)
+        diffuse = np.clip(np.asarray(mmd.diffuse, np.float64).reshape(-1)[:4], 0.0, None)
+        spec = MaterialSpec(
+            material=material,
+            diffuse=(float(diffuse[0]), float(diffuse[1]), float(diffuse[2]), float(min(diffuse[3], 1.0))),
+            double_sided=mmd.double_sided,
+            texture=images.texture(mmd.texture, mmd.name),
+            sphere=sphere,
+            sphere_mode=mmd.sphere_mode,
+            toon=toon,
+        )
+        build_tree(spec, shading)
+        specs.append(spec)
+    return specs
+
+
+def set_shading(specs: list[MaterialSpec], shading: str) -> None:
+    """Rebuild every material's nodes for another preset (images are kept)."""
+    if shading not in SHADINGS:
+        raise ValueError(f"shading must be one of {SHADINGS}, not {shading!r}")
+    for spec in specs:
+        build_tree(spec, shading)
+
+
+def _math(nodes, operation: str, a, b=None, vector: bool = False):
+    node = nodes.new("ShaderNodeVectorMath" if vector else "ShaderNodeMath")
+    node.operation = operation
+    links = node.id_data.links
+    for socket, value in ((node.inputs[0], a), (node.inputs[1], b)):
+        if value is None:
+            continue
+        if isinstance(value, bpy.types.NodeSocket):
+            links.new(value, socket)
+        else:
+            socket.default_value = value
+    return node.outputs["Vector" if vector and operation != "DOT_PRODUCT" else "Value"]
+
+
+def build_tree(spec: MaterialSpec, shading: str) -> None:
+    """(Re)build one material's node tree for a shading preset."""
+    tree = spec.material.node_tree
+    nodes, links = tree.nodes, tree.links
+    nodes.clear()
+    out = nodes.new("ShaderNodeOutputMaterial")
+    light = nodes.new("ShaderNodeGroup")
+    light.node_tree = light_group()
+    r, g, b, a = spec.diffuse
+
+    base = None
+    alpha = None
+    if spec.texture is not None:
+        tex = nodes.new("ShaderNodeTexImage")
+        tex.image = spec.texture
+        base = _math(nodes, "MULTIPLY", tex.outputs["Color"], (r, g, b), vector=True)
+        alpha = _math(nodes, "MULTIPLY", tex.outputs["Alpha"], a)
+    else:
+        rgb = nodes.new("ShaderNodeRGB")
+        rgb.outputs[0].default_value = (r, g, b, 1.0)
+        base = rgb.outputs[0]
+    if not spec.double_sided:
+        geometry = nodes.new("ShaderNodeNewGeometry")
+        front = _math(nodes, "SUBTRACT", 1.0, geometry.outputs["Backfacing"])
+        alpha = _math(nodes, "MULTIPLY", front, alpha if alpha is not None else a)
+
+    if shading == "phong":
+        lit = _math(nodes, "MAXIMUM", light.outputs["ndotl"], 0.0)
+        level = _math(nodes, "MULTIPLY_ADD", lit, light.outputs["diffuse"])
+        links.new(light.outputs["ambient"], level.node.inputs[2])
+        color = _math(nodes, "SCALE", base, None, vector=True)
+        links.new(level, color.node.inputs["Scale"])
+    else:
+        color = base
+        if shading == "toon" and spec.toon is not None:
+            v = _math(nodes, "MULTIPLY_ADD", light.outputs["ndotl"], 0.5)
+            v.node.inputs[2].default_value = 0.5
+            uv = nodes.new("ShaderNodeCombineXYZ")
+            uv.inputs[0].default_value = 0.5
+            links.new(v, uv.inputs[1])
+            toon = nodes.new("ShaderNodeTexImage")
+            toon.image = spec.toon
+            toon.extension = "EXTEND"
+            links.new(uv.outputs[0], toon.inputs["Vector"])
+            color = _math(nodes, "MULTIPLY", color, toon.outputs["Color"], vector=True)
+        if spec.sphere is not None:
+            sphere = nodes.new("ShaderNodeTexImage")
+            sphere.image = spec.sphere
+            sphere.extension = "EXTEND"
+            links.new(light.outputs["sphere_uv"], sphere.inputs["Vector"])
+            op = "MULTIPLY" if spec.sphere_mode == 1 else "ADD"
+            color = _math(nodes, op, color, sphere.outputs["Color"], vector=True)
+        if shading == "toon":
+            strength = _math(nodes, "ADD", light.outputs["ambient"], light.outputs["diffuse"])
+            color = _math(nodes, "SCALE", color, None, vector=True)
+            links.new(strength, color.node.inputs["Scale"])
+
+    emission = nodes.new("ShaderNodeEmission")
+    links.new(color, emission.inputs["Color"])
+    surface = emission.outputs[0]
+    if shading == "point":
+        ambient = _math(nodes, "SCALE", base, None, vector=True)
+        links.new(light.outputs["ambient"], ambient.node.inputs["Scale"])
+        links.new(ambient, emission.inputs["Color"])
+        bsdf = nodes.new("ShaderNodeBsdfDiffuse")
+        links.new(color, bsdf.inputs["Color"])
+        add = nodes.new("ShaderNodeAddShader")
+        links.new(emission.outputs[0], add.inputs[0])
+        links.new(bsdf.outputs[0], add.inputs[1])
+        surface = add.outputs[0]
+    if alpha is not None or a < 1.0:
+        transparent = nodes.new("ShaderNodeBsdfTransparent")
+        mix = nodes.new("ShaderNodeMixShader")
+        if alpha is not None:
+            links.new(alpha, mix.inputs["Fac"])
+        else:
+            mix.inputs["Fac"].default_value = a
+        links.new(transparent.outputs[0], mix.inputs[1])
+        links.new(surface, mix.inputs[2])
+        surface = mix.outputs[0]
+    links.new(surface, out.inputs["Surface"])

@@ -1,0 +1,86 @@
+"""Read any supported MMD model file (PMX, PMD, or a .zip holding one) into a `Model`.
+
+The format is chosen by the file's magic bytes, never by its extension (except `.zip`).
+Every problem with the file becomes a `ModelFormatError` naming it, including a missing or
+unreadable file (the OSError is chained), so callers and the CLI need to catch one class.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from thagen.rigs.model import Model
+
+from thagen.errors import ModelFormatError
+
+# exceptions a corrupt file might still raise from deep inside numpy / struct; every one of
+# them becomes a ModelFormatError (these are a safety net: the parsers check explicitly first)
+_CONVERTED = (struct.error, ValueError, IndexError, OverflowError, UnicodeError)
+SAFETY_NET_PREFIX = "unexpected parse failure"
+
+
+def read_model_bytes(data: bytes, *, name: str = "<bytes>") -> Model:
+    """Parse PMX or PMD bytes; `name` is used in error messages."""
+    from thagen.rigs.pmd import MAGIC as PMD_MAGIC
+    from thagen.rigs.pmd import read_pmd
+    from thagen.rigs.pmx import MAGIC as PMX_MAGIC
+    from thagen.rigs.pmx import read_pmx
+
+    data = bytes(data)
+    if data[:4] == PMX_MAGIC:
+        parse = read_pmx
+    elif data[:3] == PMD_MAGIC:
+        parse = read_pmd
+    else:
+        raise ModelFormatError(
+            f"not a PMX or PMD file (starts with {data[:4]!r})", path=name, offset=0, field="magic"
+        )
+    try:
+        return parse(data, name)
+    except ModelFormatError:
+        raise
+    except _CONVERTED as exc:
+        raise ModelFormatError(f"{SAFETY_NET_PREFIX}: {type(exc).__name__}: {exc}", path=name) from exc
+    except MemoryError as exc:
+        raise ModelFormatError(f"{SAFETY_NET_PREFIX}: out of memory", path=name) from exc
+
+
+def read_model(path: str | Path, *, member: str | None = None, cache_dir: Path | None = None) -> Model:
+    """Read a .pmx/.pmd file, or the model inside a .zip (extracted with its textures to a cache).
+
+    Raises ModelFormatError for anything wrong with the file, including a missing file;
+    a .zip's own problems raise ArchiveError (from thagen.rigs.archive).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".zip":
+        from thagen.rigs.archive import extract_model
+
+        path = extract_model(path, member=member, cache_dir=cache_dir)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFormatError(f"cannot read the model file ({exc.strerror or exc})", path=path) from exc
+    model = read_model_bytes(data, name=str(path))
+    model.source_path = path
+    return model
+
+
+
+def count_fields(data: bytes) -> list[tuple[int, int, str]]:
+    """(offset, size, field) of every count and text length a parse of `data` reads.
+
+    For fuzzers: these are the fields that size allocations. A file that fails to parse
+    gives the fields read before the failure.
+    """
+    from thagen.rigs.pmd import MAGIC as PMD_MAGIC
+    from thagen.rigs.pmd import read_pmd
+    from thagen.rigs.pmx import read_pmx
+
+    trace: list[tuple[int, int, str]] = []
+    parse = read_pmd if bytes(data[:3]) == PMD_MAGIC else read_pmx
+    try:
+        parse(bytes(data), "<trace>", trace=trace)
+    except (ModelFormatError, *_CONVERTED):
+        pass
+    return trace

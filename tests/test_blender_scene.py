@@ -1,0 +1,240 @@
+"""The render scene on real pixels: framing, alpha, eyes, pose signs, lighting, determinism."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+from PIL import Image
+
+from thagen.render.blender_scene import BlenderRenderer, capture_output
+from thagen.render.posing import mmd_to_blender
+from thagen.rigs.builtin import write_builtin_character
+from thagen.rigs.normalize import normalize
+from thagen.rigs.reader import read_model
+
+SIZE = 96
+REST = {"left_eye": 0.0, "right_eye": 0.0, "mouth": 0.0, "head_x": 0.0, "head_y": 0.0, "neck_z": 0.0}
+
+
+@pytest.fixture(scope="module")
+def logs() -> list[str]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def renderer(logs: list[str]):
+    r = BlenderRenderer(image_size=SIZE, samples=4, log=logs.append)
+    yield r
+    r.close()
+
+
+class Loaded:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.model = read_model(path)
+        self.rig = normalize(self.model, model_path=path)
+        lo, hi = np.asarray(self.rig.head_min), np.asarray(self.rig.head_max)
+        x = float(self.model.bones[self.model.bone_index("頭")].position[0])
+        self.top = np.array([x, hi[1], 0.0])
+        self.chin = np.array([x, lo[1], 0.0])
+
+    def bone(self, name: str) -> np.ndarray:
+        return np.asarray(self.model.bones[self.model.bone_index(name)].position, np.float64)
+
+
+@pytest.fixture(scope="module")
+def gene(renderer: BlenderRenderer, gene_pmx: Path) -> Loaded:
+    loaded = Loaded(gene_pmx)
+    renderer.load_character(loaded.model, loaded.rig, gene_pmx, shading="phong")
+    renderer.frame(loaded.top, loaded.chin)
+    renderer.set_lighting("phong", 0.5, 0.5)
+    return loaded
+
+
+def render(renderer: BlenderRenderer, **pose: float) -> np.ndarray:
+    renderer.set_pose({**REST, **pose})
+    return np.asarray(Image.open(io.BytesIO(renderer.render_png())), np.int32)
+
+
+def eye_mask(renderer: BlenderRenderer, **pose: float) -> np.ndarray:
+    """Pixels that change when both eyes close, in a given head pose."""
+    pose = {k: v for k, v in pose.items() if k not in ("left_eye", "right_eye")}
+    opened = render(renderer, **pose)
+    closed = render(renderer, left_eye=1.0, right_eye=1.0, **pose)
+    return np.abs(opened - closed).max(axis=2) > 24
+
+
+def centroid(mask: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(mask)
+    assert rows.size > 5
+    return np.array([cols.mean(), rows.mean()])
+
+
+# ----------------------------------------------------------------------------- Gene
+
+
+def test_alpha_background_and_body(renderer: BlenderRenderer, gene: Loaded):
+    image = render(renderer)
+    assert image.shape == (SIZE, SIZE, 4)
+    assert image[0, 0, 3] == 0 and image[0, -1, 3] == 0  # transparent background
+    face = renderer.project(0.5 * (gene.top + gene.chin)[None])[0].astype(int)
+    assert image[face[1], face[0], 3] == 255  # opaque face
+    assert (image[..., 3] == 255).sum() > 0.2 * SIZE * SIZE
+
+
+def test_eye_close_changes_only_the_eyes(renderer: BlenderRenderer, gene: Loaded):
+    opened = render(renderer)
+    closed = render(renderer, left_eye=1.0, right_eye=1.0)
+    changed = np.abs(opened - closed).max(axis=2) > 8
+    assert changed.sum() > 20
+    eyes = renderer.project(np.stack([gene.bone("左目"), gene.bone("右目")]))
+    rows, cols = np.nonzero(changed)
+    points = np.stack([cols + 0.5, rows + 0.5], axis=1)
+    nearest = np.linalg.norm(points[:, None, :] - eyes[None], axis=2).min(axis=1)
+    head_px = SIZE / 2  # the head spans half the image
+    assert nearest.max() < 0.2 * head_px
+
+
+def test_left_eye_is_on_the_viewers_right(renderer: BlenderRenderer, gene: Loaded):
+    opened = render(renderer)
+    left = np.abs(opened - render(renderer, left_eye=1.0)).max(axis=2) > 24
+    right = np.abs(opened - render(renderer, right_eye=1.0)).max(axis=2) > 24
+    assert centroid(left)[0] > SIZE / 2 > centroid(right)[0]
+
+
+def test_mouth_opens_below_the_eyes(renderer: BlenderRenderer, gene: Loaded):
+    changed = np.abs(render(renderer) - render(renderer, mouth=1.0)).max(axis=2) > 24
+    eyes_row = renderer.project(gene.bone("左目")[None])[0, 1]
+    assert centroid(changed)[1] > eyes_row + 2
+
+
+def test_pose_signs_on_pixels(renderer: BlenderRenderer, gene: Loaded):
+    """Documented in posing.py: + moves the face up / to the image's right."""
+    rest = centroid(eye_mask(renderer))
+    turned = centroid(eye_mask(renderer, head_y=1.0))
+    assert turned[0] - rest[0] > 1.0  # head_y +1: face turns to the viewer's right
+    up = centroid(eye_mask(renderer, head_x=1.0))
+    assert rest[1] - up[1] > 1.0  # head_x +1: features move up
+    tilted = eye_mask(renderer, neck_z=1.0)
+    assert centroid(tilted)[0] - rest[0] > 1.0  # neck_z +1: head top (and eyes) to the right
+    cols = np.nonzero(tilted)[1]
+    middle = np.median(cols)
+    left_half, right_half = tilted.copy(), tilted.copy()
+    left_half[:, int(middle) :] = False
+    right_half[:, : int(middle) + 1] = False
+    assert centroid(right_half)[1] > centroid(left_half)[1]  # clockwise on screen
+
+
+def test_same_pose_gives_identical_pixels(renderer: BlenderRenderer, gene: Loaded):
+    renderer.set_pose({**REST, "mouth": 0.7, "head_y": 0.4})
+    first = renderer.render_png()
+    renderer.set_pose({**REST, "left_eye": 1.0, "neck_z": -0.8})
+    renderer.render_png()
+    renderer.set_pose({**REST, "mouth": 0.7, "head_y": 0.4})
+    assert renderer.render_png() == first
+
+
+def test_phong_ambient_scales_linear_colour(renderer: BlenderRenderer, gene: Loaded):
+    """No dither, Standard view: ambient-only images are exactly proportional in linear light."""
+
+    def linear(image: np.ndarray) -> np.ndarray:
+        c = image[..., :3] / 255.0
+        return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+    renderer.set_lighting("phong", ambient=0.25, diffuse=0.0)
+    dim = render(renderer)
+    renderer.set_lighting("phong", ambient=0.5, diffuse=0.0)
+    bright = render(renderer)
+    renderer.set_lighting("phong", 0.5, 0.5)
+    solid = (dim[..., 3] == 255) & (bright[..., 3] == 255)
+    a, b = linear(dim)[solid], linear(bright)[solid]
+    usable = (a > 0.05) & (b < 0.9)
+    ratio = np.median(b[usable] / a[usable])
+    assert ratio == pytest.approx(2.0, rel=0.03)
+    # N.L term: with diffuse on, faces turned toward the camera get brighter than ambient alone
+    lit = render(renderer)
+    assert linear(lit)[solid].mean() > 1.2 * b.mean()
+
+
+def test_toon_and_point_presets_render(renderer: BlenderRenderer, gene: Loaded):
+    phong = render(renderer)
+    renderer.set_lighting("toon", 0.5, 0.5)
+    toon = render(renderer)
+    renderer.set_lighting("point", 0.5, 0.5)
+    point = render(renderer)
+    assert len([o for o in bpy.data.objects if o.type == "LIGHT"]) == 2
+    renderer.set_lighting("phong", 0.5, 0.5)
+    assert not [o for o in bpy.data.objects if o.type == "LIGHT"]
+    assert np.array_equal(render(renderer), phong)  # switching back rebuilds the same materials
+    for image in (toon, point):
+        assert np.abs(image[..., :3] - phong[..., :3]).mean() > 2.0
+        assert abs(int((image[..., 3] > 0).sum()) - int((phong[..., 3] > 0).sum())) < 0.02 * SIZE * SIZE
+        assert image[..., :3][image[..., 3] == 255].mean() > 40  # lit, not black
+
+
+def test_blender_output_is_captured(renderer: BlenderRenderer, gene: Loaded, logs: list[str]):
+    logs.clear()
+    renderer.render_png()
+    assert "Sample" in "".join(logs) or "Saved" in "".join(logs)
+    with capture_output() as out:
+        import os
+
+        os.write(1, b"from fd one\n")
+    assert out.text == "from fd one\n"
+
+
+# ----------------------------------------------------------------------------- builtin
+
+
+@pytest.fixture(scope="module")
+def builtin(renderer: BlenderRenderer, tmp_path_factory) -> Loaded:
+    path = write_builtin_character(tmp_path_factory.mktemp("builtin"))
+    loaded = Loaded(path)
+    renderer.load_character(loaded.model, loaded.rig, path)
+    # frame on the highest vertex (the real head top of this model) and the head bone
+    top = loaded.model.positions[np.argmax(loaded.model.positions[:, 1])].astype(np.float64)
+    loaded.top, loaded.chin = top, loaded.bone("頭")
+    renderer.frame(loaded.top, loaded.chin)
+    return loaded
+
+
+def test_framing_rows_at_256(renderer: BlenderRenderer, builtin: Loaded):
+    renderer.set_image_size(256)
+    try:
+        rows = renderer.project(np.stack([builtin.top, builtin.chin]))[:, 1]
+        assert abs(rows[0] - 64) < 2 and abs(rows[1] - 192) < 2
+        # the same projection as Blender's own camera maths
+        scene, camera = renderer.scene, renderer.camera
+        for point, row in zip((builtin.top, builtin.chin), rows):
+            ndc = world_to_camera_view(scene, camera, Vector(mmd_to_blender(point).tolist()))
+            assert (1.0 - ndc.y) * 256 == pytest.approx(row, abs=1e-3)
+    finally:
+        renderer.set_image_size(SIZE)
+
+
+def test_builtin_alpha_starts_at_the_head_top(renderer: BlenderRenderer, builtin: Loaded):
+    image = render(renderer, mouth=1.0)
+    rows = np.nonzero((image[..., 3] > 127).any(axis=1))[0]
+    assert abs(rows[0] - SIZE / 4) <= 1.5
+    centre_col = renderer.project(builtin.top[None])[0, 0]
+    cols = np.nonzero(image[rows[0] : rows[0] + 2, :, 3].max(axis=0) > 127)[0]
+    assert abs(cols.mean() - centre_col) < 3
+
+
+def test_unload_leaves_no_data_blocks(renderer: BlenderRenderer, builtin: Loaded):
+    def counts() -> tuple[int, ...]:
+        d = bpy.data
+        return (len(d.meshes), len(d.materials), len(d.images), len(d.armatures), len(d.objects))
+
+    renderer.unload_character()
+    empty = counts()
+    renderer.load_character(builtin.model, builtin.rig, builtin.path)
+    assert counts() != empty
+    renderer.unload_character()
+    assert counts() == empty

@@ -1,0 +1,220 @@
+"""The three THA1 networks: face morpher, face rotator and combiner.
+
+Written from the layer facts in THA1.md (no bias in convolutions, affine instance norm then ReLU,
+7x7 stem, three 4x4 stride-2 downsamplings, residual bottleneck, three 4x4 transposed
+upsamplings, bias-free 7x7 heads). At `width=64, blocks=6` the parameter counts equal THA1's
+exactly (33,878,720 / 33,884,992 / 34,960,704); smaller widths make CPU tests cheap.
+
+All images are 4-channel RGBA tensors in [-1, 1] (see `thagen.train.imageio`); the pose
+channels are broadcast to the image size. Any image size divisible by 8 works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGE_CHANNELS = 4
+EXPRESSION_PARAMS = 3  # left_eye, right_eye, mouth
+ROTATION_PARAMS = 3  # head_x, head_y, neck_z
+DOWNSAMPLINGS = 3  # 256 -> 32
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """Size of a network: base channel count and residual block count (THA1: 64 and 6)."""
+
+    width: int = 64
+    blocks: int = 6
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _norm_relu(channels: int) -> list[nn.Module]:
+    return [nn.InstanceNorm2d(channels, affine=True), nn.ReLU(inplace=True)]
+
+
+def conv7(cin: int, cout: int) -> nn.Sequential:
+    """7x7 stem / merge block: conv (no bias), norm, ReLU."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 7, padding=3, bias=False), *_norm_relu(cout))
+
+
+def down(cin: int, cout: int) -> nn.Sequential:
+    """Halve the resolution: 4x4 stride-2 conv."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=False), *_norm_relu(cout))
+
+
+def up(cin: int, cout: int) -> nn.Sequential:
+    """Double the resolution: 4x4 stride-2 transposed conv."""
+    return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False), *_norm_relu(cout))
+
+
+class ResBlock(nn.Module):
+    """conv3, norm, ReLU, conv3, norm, plus the input (no activation after the sum)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            *_norm_relu(channels),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def head(cin: int, cout: int) -> nn.Conv2d:
+    """An output head: 7x7 conv without bias; the activation is applied by the caller."""
+    return nn.Conv2d(cin, cout, 7, padding=3, bias=False)
+
+
+class EncoderDecoder(nn.Module):
+    """Plain encoder-decoder: width -> 8*width at 1/8 size, residual blocks, back to width."""
+
+    def __init__(self, in_channels: int, spec: NetSpec) -> None:
+        super().__init__()
+        w = spec.width
+        layers: list[nn.Module] = [conv7(in_channels, w)]
+        c = w
+        for _ in range(DOWNSAMPLINGS):
+            layers.append(down(c, c * 2))
+            c *= 2
+        layers += [ResBlock(c) for _ in range(spec.blocks)]
+        for _ in range(DOWNSAMPLINGS):
+            layers.append(up(c, c // 2))
+            c //= 2
+        self.body = nn.Sequential(*layers)
+        self.out_channels = c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class UNet(nn.Module):
+    """Encoder-decoder with skips at full, 1/2 and 1/4 size (none at the 1/8 bottleneck)."""
+
+    def __init__(self, in_channels: int, spec: NetSpec) -> None:
+        super().__init__()
+        w = spec.width
+        self.stem = conv7(in_channels, w)
+        self.downs = nn.ModuleList([down(w * 2**i, w * 2 ** (i + 1)) for i in range(DOWNSAMPLINGS)])
+        c = w * 2**DOWNSAMPLINGS
+        self.bottleneck = nn.Sequential(*[ResBlock(c) for _ in range(spec.blocks)])
+        # up[0]: bottleneck -> 1/4 (no skip in); up[i>0]: concat(decoder, encoder skip) -> next size
+        ups = [up(c, c // 2)]
+        for i in range(1, DOWNSAMPLINGS):
+            ch = w * 2 ** (DOWNSAMPLINGS - i)  # decoder channels at this size == encoder's
+            ups.append(up(2 * ch, ch // 2))
+        self.ups = nn.ModuleList(ups)
+        self.merge = conv7(2 * w, w)
+        self.out_channels = w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [self.stem(x)]
+        h = skips[0]
+        for d in self.downs:
+            h = d(h)
+            skips.append(h)
+        h = self.bottleneck(h)
+        h = self.ups[0](h)
+        for i, u in enumerate(self.ups[1:], start=1):
+            h = u(torch.cat([h, skips[DOWNSAMPLINGS - i]], dim=1))
+        return self.merge(torch.cat([h, skips[0]], dim=1))
+
+
+def pose_channels(params: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Broadcast a (B, k) parameter batch to (B, k, H, W) constant channels."""
+    b, _, h, w = like.shape
+    return params.to(like.dtype)[:, :, None, None].expand(b, params.shape[1], h, w)
+
+
+def compose(alpha: torch.Tensor, image: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
+    """alpha * image + (1 - alpha) * change: keep what the input got right, paint the rest."""
+    return alpha * image + (1 - alpha) * change
+
+
+def identity_grid(batch: int, height: int, width: int, device, dtype) -> torch.Tensor:
+    """The (B, H, W, 2) sampling grid that reproduces the input (align_corners=True convention)."""
+    ys = torch.linspace(-1.0, 1.0, height, device=device, dtype=dtype)
+    xs = torch.linspace(-1.0, 1.0, width, device=device, dtype=dtype)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy], dim=-1).unsqueeze(0).expand(batch, height, width, 2)
+
+
+def apply_flow(image: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Warp `image` by a (B, 2, H, W) offset (x, y in grid units) added to the identity grid."""
+    b, _, h, w = image.shape
+    grid = identity_grid(b, h, w, image.device, torch.float32) + offset.float().permute(0, 2, 3, 1)
+    return F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="border", align_corners=True).to(
+        image.dtype
+    )
+
+
+class FaceMorpher(nn.Module):
+    """Rest image + (left_eye, right_eye, mouth) -> the image with that expression."""
+
+    def __init__(self, spec: NetSpec = NetSpec()) -> None:
+        super().__init__()
+        self.spec = spec
+        self.body = EncoderDecoder(IMAGE_CHANNELS + EXPRESSION_PARAMS, spec)
+        self.change = head(spec.width, IMAGE_CHANNELS)
+        self.alpha = head(spec.width, IMAGE_CHANNELS)
+
+    def forward(self, image: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        f = self.body(torch.cat([image, pose_channels(expression, image)], dim=1))
+        return compose(torch.sigmoid(self.alpha(f)), image, torch.tanh(self.change(f)))
+
+
+class FaceRotator(nn.Module):
+    """Morphed image + (head_x, head_y, neck_z) -> two rotated images (colour change, flow warp)."""
+
+    def __init__(self, spec: NetSpec = NetSpec()) -> None:
+        super().__init__()
+        self.spec = spec
+        self.body = EncoderDecoder(IMAGE_CHANNELS + ROTATION_PARAMS, spec)
+        self.change = head(spec.width, IMAGE_CHANNELS)
+        self.alpha = head(spec.width, IMAGE_CHANNELS)
+        self.flow = head(spec.width, 2)
+
+    def forward(self, image: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.body(torch.cat([image, pose_channels(rotation, image)], dim=1))
+        by_change = compose(torch.sigmoid(self.alpha(f)), image, torch.tanh(self.change(f)))
+        by_flow = apply_flow(image, self.flow(f))
+        return by_change, by_flow
+
+
+class Combiner(nn.Module):
+    """Both rotator outputs + rotation -> one image: mix them by A, then retouch by (B, C)."""
+
+    def __init__(self, spec: NetSpec = NetSpec()) -> None:
+        super().__init__()
+        self.spec = spec
+        self.body = UNet(2 * IMAGE_CHANNELS + ROTATION_PARAMS, spec)
+        self.combine_alpha = head(spec.width, IMAGE_CHANNELS)
+        self.retouch_change = head(spec.width, IMAGE_CHANNELS)
+        self.retouch_alpha = head(spec.width, IMAGE_CHANNELS)
+
+    def forward(self, by_change: torch.Tensor, by_flow: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+        f = self.body(torch.cat([by_change, by_flow, pose_channels(rotation, by_change)], dim=1))
+        a = torch.sigmoid(self.combine_alpha(f))
+        mix = a * by_change + (1 - a) * by_flow
+        return compose(torch.sigmoid(self.retouch_alpha(f)), mix, torch.tanh(self.retouch_change(f)))
+
+
+NETWORKS: dict[str, type[nn.Module]] = {"morpher": FaceMorpher, "rotator": FaceRotator, "combiner": Combiner}
+THA1_PARAMETERS = {"morpher": 33_878_720, "rotator": 33_884_992, "combiner": 34_960_704}
+
+
+def build(name: str, spec: NetSpec = NetSpec()) -> nn.Module:
+    """A network by name ('morpher', 'rotator', 'combiner')."""
+    return NETWORKS[name](spec)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
