@@ -109,7 +109,9 @@ def parse_annotation(data: Any, source: str | Path) -> Annotation:
             raise ConfigError(f"{where}: {key}: unknown key; allowed: {', '.join(KEYS)}")
     version = data.get("version", ANNOTATION_VERSION)
     if isinstance(version, bool) or version != ANNOTATION_VERSION:
-        raise ConfigError(f"{where}: version: this thagen reads annotation version {ANNOTATION_VERSION}, not {version!r}")
+        raise ConfigError(
+            f"{where}: version: this thagen reads annotation version {ANNOTATION_VERSION}, not {version!r}"
+        )
     for key in ("head_top", "chin"):
         if key not in data:
             raise ConfigError(f"{where}: {key}: required")
@@ -119,7 +121,9 @@ def parse_annotation(data: Any, source: str | Path) -> Annotation:
         raise ConfigError(f"{where}: head_top: must be above the chin (y {head_top[1]:g} <= {chin[1]:g})")
     center_x = data.get("center_x")
     if center_x is not None and (
-        isinstance(center_x, bool) or not isinstance(center_x, (int, float)) or not math.isfinite(float(center_x))
+        isinstance(center_x, bool)
+        or not isinstance(center_x, (int, float))
+        or not math.isfinite(float(center_x))
     ):
         raise ConfigError(f"{where}: center_x: expected a finite number, got {center_x!r}")
     sha = _text(data.get("model_sha256"), "model_sha256", where)
@@ -168,4 +172,4 @@ def save_annotation(path: str | Path, annotation: Annotation) -> Path:
 
 def now_iso() -> str:
     """The current UTC time, for `created`."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()

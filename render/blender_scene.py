@@ -22,12 +22,12 @@ from typing import Any
 
 import bpy
 import numpy as np
-
-from thagen.errors import RenderError, RigError
 from thagen.render.blender_lighting import apply_lighting
 from thagen.render.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
 from thagen.rigs.blender_import import ImportedModel, import_model
 from thagen.rigs.model import Model
+
+from thagen.errors import RenderError, RigError
 
 CAMERA_DISTANCE = 10.0  # metres in front of the face; orthographic, so only clipping cares
 MORPH_ROLES = ("eye_close_left", "eye_close_right", "eye_close_both", "mouth_open")
@@ -196,7 +196,9 @@ class BlenderRenderer:
         """Import a character (replacing the current one); shading defaults to the current preset."""
         self.unload_character()
         with capture_output(self._tmp) as out:
-            self.character = import_model(model, rig=rig, model_path=model_path, shading=shading or self.preset)
+            self.character = import_model(
+                model, rig=rig, model_path=model_path, shading=shading or self.preset
+            )
         self._emit(out.text)
         self.rig = rig
         if shading is not None:
@@ -211,14 +213,20 @@ class BlenderRenderer:
         self.character, self.rig = None, None
 
     # ----------------------------------------------------------------- camera
-    def frame(self, head_top_mmd: np.ndarray, chin_mmd: np.ndarray, center_x_mmd: float | None = None) -> None:
+    def frame(
+        self, head_top_mmd: np.ndarray, chin_mmd: np.ndarray, center_x_mmd: float | None = None
+    ) -> None:
         """THA1 framing: head top at row size/4, chin tip at row 3*size/4, centred on the head."""
         top = mmd_to_blender(np.asarray(head_top_mmd, np.float64).reshape(3))
         chin = mmd_to_blender(np.asarray(chin_mmd, np.float64).reshape(3))
         height = float(top[2] - chin[2])
         if not height > 0:
             raise RenderError(f"head top (z={top[2]:.4f} m) must be above the chin (z={chin[2]:.4f} m)")
-        x = 0.5 * (top[0] + chin[0]) if center_x_mmd is None else float(mmd_to_blender([center_x_mmd, 0, 0])[0])
+        x = (
+            0.5 * (top[0] + chin[0])
+            if center_x_mmd is None
+            else float(mmd_to_blender([center_x_mmd, 0, 0])[0])
+        )
         z = 0.5 * (top[2] + chin[2])
         self.camera.data.ortho_scale = 2.0 * height
         self.camera.location = (x, -CAMERA_DISTANCE, z)
@@ -234,7 +242,9 @@ class BlenderRenderer:
         local = (inverse[:3, :3] @ world.T).T + inverse[:3, 3]
         scale = self.camera.data.ortho_scale
         size = self.image_size
-        return np.stack([size / 2 + local[:, 0] / scale * size, size / 2 - local[:, 1] / scale * size], axis=1)
+        return np.stack(
+            [size / 2 + local[:, 0] / scale * size, size / 2 - local[:, 1] / scale * size], axis=1
+        )
 
     # ----------------------------------------------------------------- lighting and pose
     def set_lighting(self, preset: str = "phong", ambient: float = 0.5, diffuse: float = 0.5) -> None:
@@ -296,7 +306,9 @@ def strip_png_text(png: bytes) -> bytes:
     return b"".join(out)
 
 
-def apply_pose(imported: ImportedModel, rig: Any, pose: Mapping[str, float], *, max_degrees: float = 15.0) -> None:
+def apply_pose(
+    imported: ImportedModel, rig: Any, pose: Mapping[str, float], *, max_degrees: float = 15.0
+) -> None:
     """Shape keys via rig.morph_for(role), rotations via posing.rotation_matrices: no rebuild."""
     names = {role: rig.morph_for(role) for role in MORPH_ROLES}
     available = [role for role, name in names.items() if name]

@@ -5,8 +5,8 @@ reordering characters changes no other character's id, split or poses:
 
     <ascii slug of the model's file stem>-<first 8 hex of a sha256>
 
-The sha256 is of the model file's bytes; for a model inside a zip it is of
-"<sha256 of the zip>\\0<member name>" (cheap, and immune to how the archive spells its names).
+The sha256 is of the model file's bytes; for a model inside a zip, of the member's
+(decompressed) bytes. So the same model loose and zipped, or in two zips, is one character.
 Ids hold only [a-z0-9-], so never '.' or '/' (shard keys rely on that).
 """
 
@@ -60,8 +60,44 @@ def file_sha256(path: Path) -> str:
     return _sha_cache[key]
 
 
-def member_sha256(zip_sha: str, member: str) -> str:
-    return hashlib.sha256(f"{zip_sha}\0{member}".encode("utf-8", "surrogatepass")).hexdigest()
+def member_sha256(zip_path: Path, member: str) -> str:
+    """sha256 of one zip member's bytes (streamed, size-capped), cached by (zip, size, mtime, member).
+
+    `member` is the decoded name `thagen.rigs.archive.list_models` gives.
+    """
+    import zipfile
+
+    from thagen.rigs.archive import DEFAULT_MAX_FILE_BYTES, decode_entry_name
+
+    from thagen.errors import ArchiveError
+
+    st = zip_path.stat()
+    key = (f"{zip_path.resolve()}\0{member}", st.st_size, st.st_mtime_ns)
+    if key in _sha_cache:
+        return _sha_cache[key]
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            infos = [
+                i
+                for i in zf.infolist()
+                if decode_entry_name(i).replace("\\", "/").removeprefix("./") == member
+            ]
+            if not infos:
+                raise ArchiveError(f"{zip_path}: no member {member!r}")
+            h = hashlib.sha256()
+            size = 0
+            with zf.open(infos[-1]) as f:  # a repeated name: the last copy, as zipfile.getinfo
+                while chunk := f.read(1 << 20):
+                    size += len(chunk)
+                    if size > DEFAULT_MAX_FILE_BYTES:
+                        raise ArchiveError(
+                            f"{zip_path}: {member!r} decompresses past {DEFAULT_MAX_FILE_BYTES} bytes"
+                        )
+                    h.update(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise ArchiveError(f"{zip_path}: cannot read {member!r} ({exc})") from exc
+    _sha_cache[key] = h.hexdigest()
+    return _sha_cache[key]
 
 
 def make_id(stem: str, sha: str, hex_digits: int = ID_HEX) -> str:
@@ -105,12 +141,13 @@ def refs_for_zip(zip_path: Path, member: str | None = None, entry: int = -1) -> 
             from thagen.errors import ArchiveError
 
             problem = "is ambiguous" if hits else "is not a model inside"
-            raise ArchiveError(f"{zip_path}: member {member!r} {problem}; models: {', '.join(map(repr, names))}")
+            raise ArchiveError(
+                f"{zip_path}: member {member!r} {problem}; models: {', '.join(map(repr, names))}"
+            )
         names = hits
-    zip_sha = file_sha256(zip_path)
     refs = []
     for name in names:
-        sha = member_sha256(zip_sha, name)
+        sha = member_sha256(zip_path, name)
         stem = Path(name).stem
         slug = slugify(stem, fallback="")
         refs.append(ModelRef(make_id(slug or zip_path.stem, sha), sha, zip_path, name, entry=entry))
@@ -156,7 +193,12 @@ def dedupe(refs: Iterable[ModelRef]) -> list[ModelRef]:
     for ref in refs:
         first = seen.get(ref.sha256)
         if first is not None:
-            log.warning("%s is the same model as %s (id %s); using it once", ref.describe(), first.describe(), first.id)
+            log.warning(
+                "%s is the same model as %s (id %s); using it once",
+                ref.describe(),
+                first.describe(),
+                first.id,
+            )
             continue
         seen[ref.sha256] = ref
     unique = list(seen.values())

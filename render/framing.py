@@ -130,7 +130,11 @@ def _mouth_morph(model: Any, rig: Any) -> tuple[np.ndarray, np.ndarray] | None:
     morph = model.morphs[index]
     if morph.values.ndim != 2 or morph.values.shape[1] != 3 or len(morph.indices) == 0:
         return None
-    return morph.indices.astype(np.int64), morph.values.astype(np.float64)
+    indices, values = morph.indices.astype(np.int64), morph.values.astype(np.float64)
+    ok = (indices >= 0) & (indices < model.vertex_count) & (np.linalg.norm(values, axis=1) > 1e-7)
+    if not np.any(ok):
+        return None  # a morph that moves nothing says nothing about where the mouth is
+    return indices[ok], values[ok]
 
 
 def _sliding(values: np.ndarray, window: int, reduce: Any) -> np.ndarray:
@@ -149,9 +153,15 @@ def head_top_profile(points: np.ndarray, cx: float, half_width: float) -> tuple[
     x = points[:, 0]
     in_band = np.abs(x - cx) <= half_width
     if not np.any(in_band):
-        return float(points[:, 1].max()), int(np.argmax(points[:, 1])), ["head top: no vertex in the head band"]
+        return (
+            float(points[:, 1].max()),
+            int(np.argmax(points[:, 1])),
+            ["head top: no vertex in the head band"],
+        )
     idx = np.nonzero(in_band)[0]
-    bins = np.clip(((x[idx] - (cx - half_width)) / (2 * half_width) * PROFILE_BINS).astype(np.int64), 0, PROFILE_BINS - 1)
+    bins = np.clip(
+        ((x[idx] - (cx - half_width)) / (2 * half_width) * PROFILE_BINS).astype(np.int64), 0, PROFILE_BINS - 1
+    )
     prof = np.full(PROFILE_BINS, -np.inf)
     np.maximum.at(prof, bins, points[idx, 1])
     filled = np.isfinite(prof)
@@ -169,7 +179,9 @@ def head_top_profile(points: np.ndarray, cx: float, half_width: float) -> tuple[
         top_spike = float(prof[filled & spike].max())
         top_keep = float(prof[keep].max())
         if top_spike > top_keep:
-            notes.append(f"head top: ignored an upward spike (ahoge?) reaching {top_spike - top_keep:.3f} above the head")
+            notes.append(
+                f"head top: ignored an upward spike (ahoge?) reaching {top_spike - top_keep:.3f} above the head"
+            )
     best_col = int(cols[keep][np.argmax(prof[keep])])
     top = float(prof[best_col])
     in_col = idx[bins == best_col]
@@ -217,12 +229,11 @@ def estimate_framing(model: Any, rig: Any = None, *, mouth_weight: float = 1.0) 
     # the mouth: where the mouth-open morph moves most
     if mouth is not None:
         mags = np.linalg.norm(mouth[1], axis=1)
-        moved = mags > 1e-6 * max(1.0, float(mags.max()))
         strong = mouth[0][mags >= 0.5 * mags.max()]
-        cx = float(np.average(model.positions[mouth[0][moved], 0], weights=mags[moved]))
+        cx = float(np.average(model.positions[mouth[0], 0], weights=mags))
         mouth_y = float(np.median(pos[strong, 1]))
         mouth_front_z = float(pos[strong, 2].min())
-        seeds = mouth[0][moved]
+        seeds = mouth[0]
     else:
         cx = float(head_bone_pos[0])
         mouth_y = float(head_bone_pos[1])
@@ -270,7 +281,9 @@ def estimate_framing(model: Any, rig: Any = None, *, mouth_weight: float = 1.0) 
         chin = points[np.argmin(points[:, 1])].copy()
     else:
         if np.any(cand):
-            notes.append("no face vertex in front of the throat under the mouth; used the lowest under the mouth")
+            notes.append(
+                "no face vertex in front of the throat under the mouth; used the lowest under the mouth"
+            )
         else:
             cand = face
             notes.append("no face vertex under the mouth; used the lowest face vertex")
@@ -278,20 +291,26 @@ def estimate_framing(model: Any, rig: Any = None, *, mouth_weight: float = 1.0) 
 
     # head top: the silhouette of the head vertices (plus points along head triangles' edges, so
     # sparse low-poly domes have no empty columns) above the mouth, within the face's width
+    pts = pos[head_v]
     if head_tri.size:
-        corners = pos[head_tri]
-        extra = np.concatenate(
-            [corners[:, a] * (1 - t) + corners[:, b] * t for a, b in ((0, 1), (1, 2), (2, 0)) for t in (0.25, 0.5, 0.75)]
+        # only triangles above the mouth, in the band, wider than half a profile column need it
+        upper = head_tri[np.all(pos[head_tri, 1] >= mouth_y, axis=1)]
+        xs = pos[upper, 0]
+        wide = (xs.max(axis=1) - xs.min(axis=1) > face_half_width / PROFILE_BINS) & np.any(
+            np.abs(xs - cx) <= face_half_width, axis=1
         )
-        pts = np.concatenate([pos[head_v], extra])
-    else:
-        pts = pos[head_v]
+        corners = pos[upper[wide]]
+        steps = np.array([0.25, 0.5, 0.75])[:, None, None]
+        extra = [corners[:, a] + steps * (corners[:, b] - corners[:, a]) for a, b in ((0, 1), (1, 2), (2, 0))]
+        pts = np.concatenate([pts, *(e.reshape(-1, 3) for e in extra)])
     pts = pts[pts[:, 1] >= mouth_y]
     top_y, top_i, top_notes = head_top_profile(pts, cx, face_half_width)
     notes.extend(top_notes)
     head_top = pts[top_i].copy() if top_i is not None else np.array([cx, top_y, chin[2]])
     if head_top[1] <= chin[1]:
-        raise RigError(f"{model.source_path or model.name}: framing estimate failed (head top below the chin)")
+        raise RigError(
+            f"{model.source_path or model.name}: framing estimate failed (head top below the chin)"
+        )
     if mouth_weight:
         notes.append(f"measured with the mouth-open morph at {mouth_weight:g}")
     return Framing(head_top=head_top, chin=chin, center_x=cx, source="estimate", notes=notes)

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from thagen.errors import ArchiveError, ConfigError
 from thagen.render import characters as chars
 from thagen.render.sampling import (
     DIST_KINDS,
@@ -37,6 +35,8 @@ from thagen.render.sampling import (
     tha1_default,
 )
 from thagen.render.shards import POSE_NAMES
+
+from thagen.errors import ArchiveError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,18 @@ TOP_KEYS = (
 )
 RENDER_KEYS = ("engine", "device", "samples")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
-CHARACTER_KEYS = ("path", "glob", "zip", "member", "builtin", "rig_override", "annotation", "lighting", "poses", "split")
+CHARACTER_KEYS = (
+    "path",
+    "glob",
+    "zip",
+    "member",
+    "builtin",
+    "rig_override",
+    "annotation",
+    "lighting",
+    "poses",
+    "split",
+)
 SPLIT_KEYS = ("ratio", "characters", "poses", "poses_per_character")
 QA_KEYS = ("exclude_flagged",)
 DIST_KEYS = {
@@ -285,7 +296,8 @@ class CharacterJob:
     def shard_ranges(self) -> list[range]:
         """Sample indices of each of the character's shards (`<id>-<k:04d>.tar`)."""
         return [
-            range(k * self.shard_size, min(self.pose_count, (k + 1) * self.shard_size)) for k in range(self.shard_count)
+            range(k * self.shard_size, min(self.pose_count, (k + 1) * self.shard_size))
+            for k in range(self.shard_count)
         ]
 
     def load_model(self, cache_dir: str | Path | None = None):
@@ -312,9 +324,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         out[key] = loader.construct_object(value_node, deep=deep)
     return out
 
@@ -346,7 +356,9 @@ class Checker:
         self.source = str(source)
 
     def error(self, field_path: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {field_path}: {message}" if field_path else f"{self.source}: {message}")
+        return ConfigError(
+            f"{self.source}: {field_path}: {message}" if field_path else f"{self.source}: {message}"
+        )
 
     def mapping(self, value: Any, where: str, allowed: Iterable[str]) -> dict:
         if not isinstance(value, dict):
@@ -354,9 +366,7 @@ class Checker:
         allowed = tuple(allowed)
         for key in value:
             if not isinstance(key, str) or key not in allowed:
-                raise self.error(
-                    _join(where, str(key)), f"unknown key; allowed here: {', '.join(allowed)}"
-                )
+                raise self.error(_join(where, str(key)), f"unknown key; allowed here: {', '.join(allowed)}")
         return value
 
     def integer(self, value: Any, where: str, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -368,7 +378,9 @@ class Checker:
             raise self.error(where, f"must be <= {maximum}, got {value}")
         return value
 
-    def number(self, value: Any, where: str, minimum: float | None = None, maximum: float | None = None) -> float:
+    def number(
+        self, value: Any, where: str, minimum: float | None = None, maximum: float | None = None
+    ) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(where, f"expected a number, got {_type_name(value)} {value!r}")
         v = float(value)
@@ -443,7 +455,9 @@ def _parse_lighting_fields(c: Checker, data: Any, where: str) -> dict[str, Any]:
             out[key] = c.number(d[key], f"{where}.{key}", 0.0, 100.0)
     if "ambient_range" in d:
         value = d["ambient_range"]
-        out["ambient_range"] = None if value is None else c.range_pair(value, f"{where}.ambient_range", 0.0, 100.0)
+        out["ambient_range"] = (
+            None if value is None else c.range_pair(value, f"{where}.ambient_range", 0.0, 100.0)
+        )
     return out
 
 
@@ -452,7 +466,9 @@ def _parse_dist(c: Checker, name: str, data: Any) -> ParamDist:
     if isinstance(data, (int, float)) and not isinstance(data, bool):
         data = {"dist": "fixed", "value": data}
     if not isinstance(data, dict):
-        raise c.error(where, f"expected a mapping like {{dist: uniform, low: 0, high: 1}}, got {_type_name(data)}")
+        raise c.error(
+            where, f"expected a mapping like {{dist: uniform, low: 0, high: 1}}, got {_type_name(data)}"
+        )
     default = tha1_default(name)
     kind = c.choice(data.get("dist", default.kind), f"{where}.dist", DIST_KINDS)
     c.mapping(data, where, DIST_KEYS[kind])
@@ -466,7 +482,9 @@ def _parse_dist(c: Checker, name: str, data: Any) -> ParamDist:
         raise c.error(f"{where}.value", "required for dist: fixed")
     if "snap" in data:
         if name not in EXPRESSION_NAMES:
-            raise c.error(f"{where}.snap", f"snapping to exactly 0/1 is only for {', '.join(EXPRESSION_NAMES)}")
+            raise c.error(
+                f"{where}.snap", f"snapping to exactly 0/1 is only for {', '.join(EXPRESSION_NAMES)}"
+            )
         snap = c.mapping(data["snap"], f"{where}.snap", ("p0", "p1"))
         kwargs["snap_p0"] = c.number(snap.get("p0", 0.0), f"{where}.snap.p0")
         kwargs["snap_p1"] = c.number(snap.get("p1", 0.0), f"{where}.snap.p1")
@@ -495,9 +513,13 @@ def _parse_character(c: Checker, index: int, data: Any, split_names: set[str]) -
     if isinstance(data, str):
         data = {"path": data}
     d = c.mapping(data, where, CHARACTER_KEYS)
-    sources = [k for k in ("path", "glob", "zip") if k in d] + (["builtin"] if d.get("builtin") is not None else [])
+    sources = [k for k in ("path", "glob", "zip") if k in d] + (
+        ["builtin"] if d.get("builtin") is not None else []
+    )
     if len(sources) != 1:
-        raise c.error(where, f"give exactly one of path, glob, zip or builtin: true (got {sources or 'none'})")
+        raise c.error(
+            where, f"give exactly one of path, glob, zip or builtin: true (got {sources or 'none'})"
+        )
     builtin = c.boolean(d["builtin"], f"{where}.builtin") if "builtin" in d else False
     if "builtin" in d and not builtin:
         raise c.error(f"{where}.builtin", "only 'builtin: true' is meaningful; remove the key otherwise")
@@ -510,7 +532,9 @@ def _parse_character(c: Checker, index: int, data: Any, split_names: set[str]) -
     many = "glob" in d or ("zip" in d and "member" not in d)
     for key in ("rig_override", "annotation"):
         if key in d and many:
-            raise c.error(f"{where}.{key}", "names one model's file: not allowed with glob or a zip without member")
+            raise c.error(
+                f"{where}.{key}", "names one model's file: not allowed with glob or a zip without member"
+            )
     if "lighting" in d:
         kw["lighting"] = _parse_lighting_fields(c, d["lighting"], f"{where}.lighting")
     if "poses" in d:
@@ -522,7 +546,9 @@ def _parse_character(c: Checker, index: int, data: Any, split_names: set[str]) -
 
 def _parse_splits(c: Checker, data: Any) -> tuple[SplitSpec, ...]:
     if not isinstance(data, dict) or not data:
-        raise c.error("splits", f"expected a non-empty mapping of split name -> settings, got {_type_name(data)}")
+        raise c.error(
+            "splits", f"expected a non-empty mapping of split name -> settings, got {_type_name(data)}"
+        )
     out = []
     for name, value in data.items():
         if not isinstance(name, str) or not _SPLIT_NAME.match(name):
@@ -533,12 +559,19 @@ def _parse_splits(c: Checker, data: Any) -> tuple[SplitSpec, ...]:
         members: tuple[str, ...] = ()
         if "characters" in d:
             if not isinstance(d["characters"], list):
-                raise c.error(f"{where}.characters", f"expected a list of ids or paths, got {_type_name(d['characters'])}")
+                raise c.error(
+                    f"{where}.characters",
+                    f"expected a list of ids or paths, got {_type_name(d['characters'])}",
+                )
             members = tuple(c.string(v, f"{where}.characters[{i}]") for i, v in enumerate(d["characters"]))
         if "poses" in d and "poses_per_character" in d:
             raise c.error(where, "give poses (a total for the split) or poses_per_character, not both")
         poses = c.integer(d["poses"], f"{where}.poses", 0) if "poses" in d else None
-        per = c.integer(d["poses_per_character"], f"{where}.poses_per_character", 0) if "poses_per_character" in d else None
+        per = (
+            c.integer(d["poses_per_character"], f"{where}.poses_per_character", 0)
+            if "poses_per_character" in d
+            else None
+        )
         out.append(SplitSpec(name, ratio, members, poses, per))
     ratios = [s.ratio for s in out if s.ratio is not None]
     if ratios and sum(ratios) <= 0:
@@ -564,7 +597,9 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
     kw["output"] = c.string(d["output"], "output") if "output" in d else f"{path.stem}-out"
     image_size = c.integer(d.get("image_size", DEFAULT_IMAGE_SIZE), "image_size", 32, 4096)
     if image_size % 4:
-        raise c.error("image_size", f"must be a multiple of 4 (the head spans its middle half), got {image_size}")
+        raise c.error(
+            "image_size", f"must be a multiple of 4 (the head spans its middle half), got {image_size}"
+        )
     kw["image_size"] = image_size
     if "render" in d:
         kw["render"] = _parse_render(c, d["render"])
@@ -679,7 +714,8 @@ def _assign_splits(manifest: Manifest, refs: list[chars.ModelRef]) -> dict[str, 
             hits = [
                 r
                 for r in refs
-                if r.id == item or (item_path is not None and r.path is not None and r.path.resolve() == item_path)
+                if r.id == item
+                or (item_path is not None and r.path is not None and r.path.resolve() == item_path)
             ]
             if not hits:
                 log.warning("%s: %s: %r matches no character", manifest.path, where, item)
@@ -702,7 +738,11 @@ def _pose_counts(manifest: Manifest, refs: list[chars.ModelRef], split_of: dict[
     counts: dict[str, int] = {}
     for spec in manifest.splits:
         members = [r for r in refs if split_of[r.id] == spec.name]
-        fixed = {r.id: manifest.characters[r.entry].poses for r in members if manifest.characters[r.entry].poses is not None}
+        fixed = {
+            r.id: manifest.characters[r.entry].poses
+            for r in members
+            if manifest.characters[r.entry].poses is not None
+        }
         counts.update(fixed)
         free = [r.id for r in members if r.id not in fixed]
         if spec.poses is not None:
@@ -715,9 +755,15 @@ def _pose_counts(manifest: Manifest, refs: list[chars.ModelRef], split_of: dict[
             if free:
                 counts.update(chars.distribute_exactly(remaining, free))
             elif remaining:
-                log.warning("%s: splits.%s: %d poses left for no character", manifest.path, spec.name, remaining)
+                log.warning(
+                    "%s: splits.%s: %d poses left for no character", manifest.path, spec.name, remaining
+                )
         else:
-            per = spec.poses_per_character if spec.poses_per_character is not None else manifest.poses_per_character
+            per = (
+                spec.poses_per_character
+                if spec.poses_per_character is not None
+                else manifest.poses_per_character
+            )
             counts.update({cid: per for cid in free})
         if not members:
             log.warning("%s: split %r has no characters", manifest.path, spec.name)

@@ -104,7 +104,9 @@ def rotation_matrices(pose: Mapping[str, float], max_degrees: float = 15.0) -> d
     return {"head": head, "neck": neck}
 
 
-def eye_morph_weights(pose: Mapping[str, float], available: Collection[str] | None = None) -> dict[str, float]:
+def eye_morph_weights(
+    pose: Mapping[str, float], available: Collection[str] | None = None
+) -> dict[str, float]:
     """Morph-role weights for a pose: eye value e -> eye-close weight e, mouth m -> mouth_open m.
 
     `available` is the set of roles the rig fills (None: all). Per-side closes win when the

@@ -45,6 +45,8 @@ CHARACTERS = "characters"
 EXCLUDED = "excluded"
 LOCK = ".thagen.lock"
 DEFAULT_SPLITS = ("train", "val", "test")
+# failure stages after which the worker's Blender is replaced (read/rig/framing never touch it)
+RESTART_AFTER = ("import", "render", "qa", "write", "crash", "unknown")
 # files thagen writes into characters/<id>/ (the only ones --restart deletes there)
 CHARACTER_FILES = (
     "rest.png",
@@ -469,7 +471,9 @@ def run_jobs(
                     progress.message(
                         f"[thagen] FAILED {job.id} [{failure['stage']}] {failure['error_type']}: {failure['message']}"
                     )
-                    if not worker.process.is_alive():
+                    if failure["stage"] in RESTART_AFTER or not worker.process.is_alive():
+                        # Blender may be left in a bad state: the next character gets a fresh one.
+                        _stop_worker(worker)
                         worker = None
         finally:
             _stop_worker(worker)
@@ -487,35 +491,40 @@ def _run_one(
     from thagen.render.character import crash_record
 
     images = 0
-    worker.conn.send(("job", job))
+    try:
+        worker.conn.send(("job", job))
+    except OSError:
+        worker.process.join(5)
+        return None, crash_record(job, out, worker.process.exitcode), images
     while True:
         try:
-            ready = worker.conn.poll(1.0)
+            msg = worker.conn.recv() if worker.conn.poll(1.0) else ()
         except (EOFError, OSError):
-            ready = False
-        if ready:
-            try:
-                msg = worker.conn.recv()
-            except (EOFError, OSError):
-                msg = None
-            if msg is not None:
-                kind = msg[0]
-                if kind == "images":
-                    images += msg[1]
-                    progress.update(msg[1])
-                    continue
-                if kind == "done":
-                    return msg[1], None, images
-                if kind == "failed":
-                    return None, msg[1], images
-        if _worker_dead(worker):
+            msg = None  # the worker's end is closed: it died
+        if msg is None or (not msg and not worker.process.is_alive() and not _readable(worker)):
             worker.process.join(5)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(5)
             return None, crash_record(job, out, worker.process.exitcode), images
+        if msg:
+            kind = msg[0]
+            if kind == "images":
+                images += msg[1]
+                progress.update(msg[1])
+                continue
+            if kind == "done":
+                return msg[1], None, images
+            if kind == "failed":
+                return None, msg[1], images
         progress.update(0)
 
 
-def _worker_dead(worker: _Worker) -> bool:
-    return not worker.process.is_alive() and not worker.conn.poll(0)
+def _readable(worker: _Worker) -> bool:
+    try:
+        return bool(worker.conn.poll(0))
+    except (EOFError, OSError):
+        return False
 
 
 # --------------------------------------------------------------------------- dataset.yaml

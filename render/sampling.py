@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from thagen.render.shards import POSE_NAMES
 
 EXPRESSION_NAMES = ("left_eye", "right_eye", "mouth")
@@ -220,7 +219,9 @@ def resolve_rest_pose(value: str | Mapping[str, float]) -> dict[str, float]:
     """'tha1', 'tha2' or explicit values (missing names take THA1's rest values)."""
     if isinstance(value, str):
         if value not in REST_POSES:
-            raise ValueError(f"unknown rest pose {value!r}; expected {', '.join(REST_POSES)} or explicit values")
+            raise ValueError(
+                f"unknown rest pose {value!r}; expected {', '.join(REST_POSES)} or explicit values"
+            )
         return dict(REST_POSES[value])
     unknown = set(value) - set(POSE_NAMES)
     if unknown:

@@ -66,7 +66,6 @@ def read_model(path: str | Path, *, member: str | None = None, cache_dir: Path |
     return model
 
 
-
 def count_fields(data: bytes) -> list[tuple[int, int, str]]:
     """(offset, size, field) of every count and text length a parse of `data` reads.
 

@@ -161,7 +161,7 @@ def check_command(
             except ThagenError as exc:
                 error = str(exc)
         if error is not None:
-            failed.append(f"error: {label}: {error}")
+            failed.append(f"error: {error}" if error.startswith(str(path)) else f"error: {label}: {error}")
             out.append({"path": str(path), "member": member, "error": error})
             if not as_json:
                 click.echo(f"{label}  ERROR: {error}\n")

@@ -8,8 +8,6 @@ import bpy
 import numpy as np
 import pytest
 from PIL import Image
-
-from thagen.errors import ModelFormatError, RigError
 from thagen.render.posing import axis_rotation, char_rotation_to_blender, mmd_to_blender
 from thagen.rigs.blender_import import import_model, vertex_weights
 from thagen.rigs.blender_materials import MISSING_COLOR
@@ -17,6 +15,8 @@ from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import Bone, BoneFlag, DeformType, Material, Model, Morph, MorphKind
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
+
+from thagen.errors import ModelFormatError, RigError
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -37,7 +37,15 @@ def evaluated_positions(imported) -> np.ndarray:
 
 def datablock_counts() -> tuple[int, ...]:
     d = bpy.data
-    return (len(d.meshes), len(d.materials), len(d.images), len(d.armatures), len(d.objects), len(d.shape_keys), len(d.actions))
+    return (
+        len(d.meshes),
+        len(d.materials),
+        len(d.images),
+        len(d.armatures),
+        len(d.objects),
+        len(d.shape_keys),
+        len(d.actions),
+    )
 
 
 def expected_shape_keys(model: Model) -> int:
@@ -65,10 +73,26 @@ def tiny_model(texture_dir: Path | None = None) -> Model:
             parent=1,
             tail_offset=np.array([1.0, 0.3, 1.0], np.float32),
         ),
-        Bone("tip", position=np.array([0, 15, 0], np.float32), parent=2, flags=int(BoneFlag.TAIL_IS_BONE), tail_bone=2),
+        Bone(
+            "tip",
+            position=np.array([0, 15, 0], np.float32),
+            parent=2,
+            flags=int(BoneFlag.TAIL_IS_BONE),
+            tail_bone=2,
+        ),
     ]
     positions = np.array(
-        [[0, 0, 0], [1, 0, 0], [0, 0, 1], [0, 14, -1], [1, 14, -1], [0, 15, -1], [0, 11, 0], [1, 11, 0], [0, 11.5, 0]],
+        [
+            [0, 0, 0],
+            [1, 0, 0],
+            [0, 0, 1],
+            [0, 14, -1],
+            [1, 14, -1],
+            [0, 15, -1],
+            [0, 11, 0],
+            [1, 11, 0],
+            [0, 11.5, 0],
+        ],
         np.float32,
     )
     n = len(positions)
@@ -82,9 +106,24 @@ def tiny_model(texture_dir: Path | None = None) -> Model:
     deform[6:9] = [DeformType.BDEF2, DeformType.SDEF, DeformType.BDEF2]
     bone_weights[3:6, 0] = 1.0
     morphs = [
-        Morph("a", kind=MorphKind.VERTEX, indices=np.array([3], np.int32), values=np.array([[0, 1, 0]], np.float32)),
-        Morph("b", kind=MorphKind.VERTEX, indices=np.array([4], np.int32), values=np.array([[1, 0, 0]], np.float32)),
-        Morph("g", kind=MorphKind.GROUP, indices=np.array([0, 1, 4]), values=np.array([0.5, 2.0, 1.0], np.float32)),
+        Morph(
+            "a",
+            kind=MorphKind.VERTEX,
+            indices=np.array([3], np.int32),
+            values=np.array([[0, 1, 0]], np.float32),
+        ),
+        Morph(
+            "b",
+            kind=MorphKind.VERTEX,
+            indices=np.array([4], np.int32),
+            values=np.array([[1, 0, 0]], np.float32),
+        ),
+        Morph(
+            "g",
+            kind=MorphKind.GROUP,
+            indices=np.array([0, 1, 4]),
+            values=np.array([0.5, 2.0, 1.0], np.float32),
+        ),
         Morph("gg", kind=MorphKind.GROUP, indices=np.array([2]), values=np.array([0.5], np.float32)),
         Morph(
             "bm",
@@ -97,7 +136,9 @@ def tiny_model(texture_dir: Path | None = None) -> Model:
     ]
     materials = [
         Material("skin", texture=0, face_start=0, face_count=2, flags=1),
-        Material("cloth", texture=0, face_start=2, face_count=1, diffuse=np.array([1, 1, 1, 0.5], np.float32)),
+        Material(
+            "cloth", texture=0, face_start=2, face_count=1, diffuse=np.array([1, 1, 1, 0.5], np.float32)
+        ),
         Material("lost", texture=1, face_start=3, face_count=1),
     ]
     faces = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 2, 1]], np.int32)

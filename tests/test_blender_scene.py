@@ -11,7 +11,6 @@ import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 from PIL import Image
-
 from thagen.render.blender_scene import BlenderRenderer, capture_output
 from thagen.render.posing import mmd_to_blender
 from thagen.rigs.builtin import write_builtin_character

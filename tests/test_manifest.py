@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from thagen.errors import ConfigError
 from thagen.render import characters as chars
 from thagen.render.manifest import expand_characters, load_manifest, parse_manifest
 from thagen.render.sampling import sample_poses
+
+from thagen.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO / "manifests"
@@ -53,7 +53,9 @@ def test_examples_load_and_round_trip(name: str) -> None:
     m = load_manifest(MANIFESTS / f"{name}.yaml")
     again = parse_manifest(yaml.safe_load(yaml.safe_dump(m.to_dict(), sort_keys=False)), m.path)
     assert again == m
-    assert m.output_dir.is_absolute() and m.output_dir.parent != MANIFESTS.parent.parent
+    # relative outputs resolve from the manifest's folder (all examples write beside the repo's files)
+    assert m.output_dir.is_absolute() and MANIFESTS not in m.output_dir.parents
+    assert m.output_dir == (MANIFESTS / m.output).resolve()
 
 
 def test_example_settings() -> None:
@@ -94,7 +96,9 @@ def test_tha1_pose_arithmetic_in_its_comment() -> None:
 
 def error_for(tmp_path: Path, data: dict | str) -> str:
     path = tmp_path / "bad.yaml"
-    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    path.write_text(
+        data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as info:
         load_manifest(path)
     message = str(info.value)
@@ -125,7 +129,10 @@ def error_for(tmp_path: Path, data: dict | str) -> str:
         ({"rest_pose": {"mouth": 2}}, "rest_pose.mouth"),
         ({"rest_pose": {"jaw": 1}}, "rest_pose.jaw"),
         ({"pose_sampling": {"head_x": {"dist": "uniform", "low": -2}}}, "pose_sampling.head_x.low"),
-        ({"pose_sampling": {"mouth": {"dist": "uniform", "low": 0.9, "high": 0.1}}}, "pose_sampling.mouth.low"),
+        (
+            {"pose_sampling": {"mouth": {"dist": "uniform", "low": 0.9, "high": 0.1}}},
+            "pose_sampling.mouth.low",
+        ),
         ({"pose_sampling": {"mouth": {"dist": "beta", "a": -1, "b": 2}}}, "pose_sampling.mouth.a"),
         ({"pose_sampling": {"mouth": {"dist": "fixed"}}}, "pose_sampling.mouth.value"),
         ({"pose_sampling": {"mouth": 1.5}}, "pose_sampling.mouth.value"),
@@ -216,7 +223,9 @@ def test_slug_and_id_format() -> None:
     assert "." not in chars.make_id("a.b.c", "0" * 64) and "/" not in chars.make_id("a/b", "0" * 64)
 
 
-def test_gene_id_comes_from_its_bytes(tmp_path: Path, gene_pmx: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_gene_id_comes_from_its_bytes(
+    tmp_path: Path, gene_pmx: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     import hashlib
 
     sha = hashlib.sha256(gene_pmx.read_bytes()).hexdigest()
@@ -225,7 +234,9 @@ def test_gene_id_comes_from_its_bytes(tmp_path: Path, gene_pmx: Path, caplog: py
     shutil.copy(gene_pmx, a)
     (tmp_path / "other").mkdir()
     shutil.copy(gene_pmx, tmp_path / "other" / "Gene_light.pmx")  # the same file twice
-    data = {"characters": [{"path": "other/Gene_light.pmx"}, {"glob": "models/*.pmx"}, {"path": str(gene_pmx)}]}
+    data = {
+        "characters": [{"path": "other/Gene_light.pmx"}, {"glob": "models/*.pmx"}, {"path": str(gene_pmx)}]
+    }
     with caplog.at_level(logging.WARNING):
         jobs = expand_characters(load_manifest(write_manifest(tmp_path, data)))
     assert [j.id for j in jobs] == [f"gene-light-{sha[:8]}"]
@@ -240,18 +251,37 @@ def test_zip_members_get_ids_and_are_found_by_glob(tmp_path: Path, gene_pmx: Pat
         z.write(gene_pmx, "gene/Gene_light.pmx")
         z.writestr("ミク/ミク.pmx", b"another model's bytes")
         z.writestr("readme.txt", "not a model")
-    jobs = expand_characters(load_manifest(write_manifest(tmp_path, {"characters": [{"glob": "models/**/*.zip"}]})))
+    jobs = expand_characters(
+        load_manifest(write_manifest(tmp_path, {"characters": [{"glob": "models/**/*.zip"}]}))
+    )
     by_member = {j.zip_member: j for j in jobs}
     assert set(by_member) == {"gene/Gene_light.pmx", "ミク/ミク.pmx"}
-    zip_sha = chars.file_sha256(models / "pack.zip")
     gene = by_member["gene/Gene_light.pmx"]
-    assert gene.id == f"gene-light-{chars.member_sha256(zip_sha, 'gene/Gene_light.pmx')[:8]}"
+    assert gene.sha256 == chars.file_sha256(gene_pmx)  # the member's bytes, as if it were loose
+    assert gene.id == chars.ref_for_file(gene_pmx).id
     assert by_member["ミク/ミク.pmx"].id.startswith("pack-")  # no ASCII in the stem: the zip's name
     assert all(j.model_path == models / "pack.zip" for j in jobs)
     one = expand_characters(
-        load_manifest(write_manifest(tmp_path, {"characters": [{"zip": "models/pack.zip", "member": "ミク.pmx"}]}))
+        load_manifest(
+            write_manifest(tmp_path, {"characters": [{"zip": "models/pack.zip", "member": "ミク.pmx"}]})
+        )
     )
     assert [j.id for j in one] == [by_member["ミク/ミク.pmx"].id]
+    # the same model loose and zipped is one character
+    both = {"characters": [{"path": str(gene_pmx)}, {"zip": "models/pack.zip"}]}
+    jobs = expand_characters(load_manifest(write_manifest(tmp_path, both)))
+    assert sorted(j.zip_member or "" for j in jobs) == ["", "ミク/ミク.pmx"]
+
+
+def test_distinct_models_sharing_an_id_get_longer_ids(caplog: pytest.LogCaptureFixture) -> None:
+    a = chars.ModelRef("gene-abcdef01", "abcdef01" + "0" * 56, Path("/a/gene.pmx"))
+    b = chars.ModelRef("gene-abcdef01", "abcdef01" + "1" * 56, Path("/b/gene.pmx"))
+    c = chars.ModelRef("gene-abcdef01", a.sha256, Path("/c/gene.pmx"))  # a's bytes again
+    with caplog.at_level(logging.WARNING):
+        out = chars.dedupe([a, b, c])
+    assert [r.id for r in out] == ["gene-abcdef0100000000", "gene-abcdef0111111111"]
+    assert all(chars.is_valid_id(r.id) for r in out)
+    assert any("same model" in r.message for r in caplog.records)
 
 
 def test_missing_files_name_the_entry(tmp_path: Path) -> None:
@@ -297,12 +327,30 @@ def test_ratio_splits_are_stable_when_characters_are_added() -> None:
 
 def test_expansion_is_stable_when_adding_and_reordering(tmp_path: Path) -> None:
     make_models(tmp_path / "models", [f"m{i:02d}.pmx" for i in range(30)])
-    splits = {"train": {"ratio": 0.6, "poses_per_character": 5}, "val": {"ratio": 0.4, "poses_per_character": 3}}
-    first = expand_characters(load_manifest(write_manifest(tmp_path, {"characters": ["models/m00.pmx"] + [
-        {"glob": "models/m0*.pmx"}], "splits": splits, "seed": 3})))
+    splits = {
+        "train": {"ratio": 0.6, "poses_per_character": 5},
+        "val": {"ratio": 0.4, "poses_per_character": 3},
+    }
+    first = expand_characters(
+        load_manifest(
+            write_manifest(
+                tmp_path,
+                {
+                    "characters": ["models/m00.pmx"] + [{"glob": "models/m0*.pmx"}],
+                    "splits": splits,
+                    "seed": 3,
+                },
+            )
+        )
+    )
     make_models(tmp_path / "models", ["m50.pmx", "m51.pmx"])
-    later = expand_characters(load_manifest(write_manifest(tmp_path, {"characters": [{"glob": "models/*.pmx"}][::-1],
-        "splits": splits, "seed": 3})))
+    later = expand_characters(
+        load_manifest(
+            write_manifest(
+                tmp_path, {"characters": [{"glob": "models/*.pmx"}][::-1], "splits": splits, "seed": 3}
+            )
+        )
+    )
     by_id = {j.id: j for j in later}
     assert len(first) == 10 and len(later) == 32
     for job in first:
@@ -348,7 +396,9 @@ def test_explicit_split_lists(tmp_path: Path) -> None:
     assert {n for n, j in jobs.items() if j.split == "val"} == {"m1.pmx", "m2.pmx"}
     assert sum(j.pose_count for j in jobs.values() if j.split == "val") == 9
     # m7's first entry (the glob) has no split; the path entry is a duplicate, so it stays in train
-    assert all(j.split == "train" and j.pose_count == 4 for n, j in jobs.items() if n not in ("m1.pmx", "m2.pmx"))
+    assert all(
+        j.split == "train" and j.pose_count == 4 for n, j in jobs.items() if n not in ("m1.pmx", "m2.pmx")
+    )
     data["characters"] = [{"path": "models/m7.pmx", "split": "test"}, {"glob": "models/*.pmx"}]
     jobs = {j.model_path.name: j for j in expand_characters(load_manifest(write_manifest(tmp_path, data)))}
     assert jobs["m7.pmx"].split == "test" and jobs["m7.pmx"].pose_count == 2
@@ -371,12 +421,20 @@ def test_lighting_overrides_and_ambient(tmp_path: Path) -> None:
     make_models(tmp_path / "models", ["a.pmx", "b.pmx"])
     data = {
         "lighting": {"preset": "toon", "ambient": 0.4, "ambient_range": [0.5, 1.2]},
-        "characters": [{"path": "models/a.pmx", "lighting": {"ambient_range": None, "diffuse": 0.7}}, "models/b.pmx"],
+        "characters": [
+            {"path": "models/a.pmx", "lighting": {"ambient_range": None, "diffuse": 0.7}},
+            "models/b.pmx",
+        ],
         "poses_per_character": 6,
     }
     jobs = {j.model_path.name: j for j in expand_characters(load_manifest(write_manifest(tmp_path, data)))}
     a, b = jobs["a.pmx"], jobs["b.pmx"]
-    assert (a.lighting.preset, a.lighting.ambient, a.lighting.diffuse, a.lighting.ambient_range) == ("toon", 0.4, 0.7, None)
+    assert (a.lighting.preset, a.lighting.ambient, a.lighting.diffuse, a.lighting.ambient_range) == (
+        "toon",
+        0.4,
+        0.7,
+        None,
+    )
     assert b.lighting.ambient_range == (0.5, 1.2)
     assert "ambient" not in a.poses()[0]
     amb = [p["ambient"] for p in b.poses()]
@@ -413,3 +471,21 @@ def test_jobs_carry_the_run_settings(tmp_path: Path) -> None:
     assert job.rest_pose["mouth"] == 0.0 and job.output_dir == Path("/tmp/thagen-abs-out")
     assert [len(r) for r in job.shard_ranges()] == [3, 3, 1] and job.shard_count == 3
     assert "characters[0]" in job.source
+
+
+def test_schema_yaml_lists_the_same_fields_as_the_code() -> None:
+    from thagen.render import manifest as mf
+
+    schema = yaml.safe_load((MANIFESTS / "schema.yaml").read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    assert set(schema["properties"]) == set(mf.TOP_KEYS)
+    assert set(schema["properties"]["render"]["properties"]) == set(mf.RENDER_KEYS)
+    assert set(schema["properties"]["qa"]["properties"]) == set(mf.QA_KEYS)
+    assert set(defs["lighting"]["properties"]) == set(mf.LIGHTING_KEYS)
+    assert set(defs["character"]["properties"]) == set(mf.CHARACTER_KEYS)
+    assert set(defs["split"]["properties"]) == set(mf.SPLIT_KEYS)
+    all_dist_keys = set().union(*map(set, mf.DIST_KEYS.values()))
+    assert set(defs["expression_dist"]["oneOf"][1]["properties"]) == all_dist_keys
+    assert set(defs["rotation_dist"]["oneOf"][1]["properties"]) == all_dist_keys - {"snap"}
+    assert set(defs["lighting"]["properties"]["preset"]["enum"]) == set(mf.LIGHTING_PRESETS)
+    assert schema["properties"]["render"]["properties"]["samples"]["default"] == mf.RenderSettings().samples

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from thagen.errors import ModelFormatError
 from thagen.rigs.model import (
     IK,
     Bone,
@@ -29,6 +27,8 @@ from thagen.rigs.model import (
 )
 from thagen.rigs.pmx import header_for, pmx_bytes, read_pmx, write_pmx
 from thagen.rigs.reader import count_fields, read_model, read_model_bytes
+
+from thagen.errors import ModelFormatError
 
 NAMES = ["まばたき", "あ", "頭", "ｳｨﾝｸ２右", "eye_L", "", "笑顔(総", "😀 emoji", "tab\tname", "長い名前" * 5]
 
@@ -334,6 +334,40 @@ def test_vertex_indices_use_the_full_unsigned_range() -> None:
     model.faces[0] = [254, 200, 128]  # >= 128: would be negative if read as signed bytes
     back = read_model_bytes(pmx_bytes(model))
     assert back.faces[0].tolist() == [254, 200, 128]
+
+
+_PER_VERTEX = ("positions", "normals", "uvs", "extra_uvs", "deform_types", "bone_indices", "bone_weights", "sdef",
+               "edge_scales")  # fmt: skip
+
+
+def _reorder(model: Model, order: np.ndarray) -> Model:
+    """The same model with its vertex records permuted (faces and morphs stay valid indices)."""
+    for name in _PER_VERTEX:
+        setattr(model, name, getattr(model, name)[order])
+    return model
+
+
+@pytest.mark.parametrize("layout", ["long runs", "runs then mixed", "random"])
+def test_vertex_record_layouts_parse_and_errors_name_the_vertex(layout: str) -> None:
+    model = random_model(4, version=2.1, vertices=3000, extra_uv=1)
+    types = model.deform_types
+    if layout == "long runs":
+        order = np.argsort(types, kind="stable")
+    elif layout == "runs then mixed":
+        order = np.concatenate([np.argsort(types[:1500], kind="stable"), np.arange(1500, 3000)])
+    else:
+        order = np.arange(3000)
+    model = _reorder(model, order)
+    data = pmx_bytes(model)
+    assert read_model_bytes(data) == model
+    prefix = 4 * (8 + 4)
+    for k in (0, 1, 777, 1499, 1500, 2222, 2999):
+        at = _record_offset(model, data, k) + prefix
+        e = _err(_patch(data, at, b"\x09"))
+        assert (e.field, e.offset) == (f"vertex[{k}].deform_type", at), layout
+    # a record whose type claims a bigger size than is left: the file ends inside it
+    e = _err(data[: _record_offset(model, data, 2999) + prefix + 3])
+    assert e.field == "vertex[2999]" and "truncated" in str(e)
 
 
 def test_writer_refuses_21_features_in_a_20_model() -> None:

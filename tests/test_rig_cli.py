@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from test_normalize import Rig, make_model, standard_model, vmorph
+from thagen.rigs.model import MorphKind
 from thagen.rigs.normalize import normalize
 from thagen.rigs.pmx import write_pmx
 from thagen.rigs.reader import read_model
@@ -111,6 +112,7 @@ def test_survey_collection(models: dict[str, Path], tmp_path: Path) -> None:
     _zip(coll / "pack.zip", {"a/good.pmx": models["good"], "b/blink.pmx": models["blinkonly"]})
     (coll / "broken.zip").write_bytes(b"PK\x03\x04 not really a zip")
     (coll / "readme.txt").write_text("not a model")
+    (coll / "good.thagen.yaml").write_text("roles:\n  eyes: absent\n", encoding="utf-8")
     out = tmp_path / "res" / "survey.csv"
     code, stdout, err = run(
         ["rig", "survey", str(coll), "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
@@ -129,6 +131,11 @@ def test_survey_collection(models: dict[str, Path], tmp_path: Path) -> None:
     }
     assert by[("good.pmx", "")]["status"] == "usable"
     assert by[("good.pmx", "")]["eye_close_left"] == "ウィンク２"
+    assert by[("good.pmx", "")]["override"] == str(coll / "good.thagen.yaml")
+    assert by[("good.pmx", "")]["eyes_method"] == "absent"
+    # a member named good.pmx inside a zip takes good.thagen.yaml beside the zip; blink.pmx has none
+    assert by[("pack.zip", "a/good.pmx")]["override"] == str(coll / "good.thagen.yaml")
+    assert by[("pack.zip", "b/blink.pmx")]["override"] == ""
     assert float(by[("good.pmx", "")]["eye_close_left_score"]) > 0.99
     assert by[("nomouth.pmx", "")]["status"] == "unusable"
     assert by[("nomouth.pmx", "")]["reasons"] == "missing mouth_open"
@@ -193,3 +200,21 @@ def test_gene_check_cli(gene_pmx: Path) -> None:
     code, out, err = run(["rig", "check", str(gene_pmx)])
     assert code == 0, err
     assert "頭" in out and "まばたき" in out and "geometry" in out
+
+
+def test_gene_mirrored_swaps_sides(gene_pmx: Path) -> None:
+    """Mirror Gene in x: the same morphs now close the other eye, and geometry follows."""
+    model = read_model(gene_pmx)
+    model.positions[:, 0] *= -1
+    for bone in model.bones:
+        bone.position = bone.position * [-1, 1, 1]
+    for morph in model.morphs:
+        if morph.kind == MorphKind.VERTEX:
+            morph.values = morph.values * [-1, 1, 1]
+    report = normalize(model)
+    assert report.ok
+    assert report.matches["eye_close_right"].name in {"まば左", "ウィンク２", "eyeBlinkLeft"}
+    assert report.matches["eye_close_left"].name in {"まば右", "ｳｨﾝｸ２右", "eyeBlinkRight"}
+    assert any("closes the character's right eye" in w for w in report.warnings)
+    # the eye bones keep their names, so the side check flags them
+    assert any(w.startswith("eye_left: bone '左目'") for w in report.warnings)

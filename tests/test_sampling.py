@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from thagen.render.sampling import (
     DOMAINS,
     REST_POSES,
@@ -90,7 +89,9 @@ def test_independent_of_python_hash_seed() -> None:
     outs = []
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
         outs.append(json.loads(res.stdout))
     assert outs[0] == outs[1]
     assert outs[0][0] == sample_poses(PoseSpec(), 9, "miku-0badf00d", 3, ambient_range=(0.5, 1.2))
@@ -181,7 +182,14 @@ def test_every_default_is_inside_its_domain() -> None:
 
 def test_rest_poses() -> None:
     tha1 = resolve_rest_pose("tha1")
-    assert tha1 == {"left_eye": 0.0, "right_eye": 0.0, "mouth": 1.0, "head_x": 0.0, "head_y": 0.0, "neck_z": 0.0}
+    assert tha1 == {
+        "left_eye": 0.0,
+        "right_eye": 0.0,
+        "mouth": 1.0,
+        "head_x": 0.0,
+        "head_y": 0.0,
+        "neck_z": 0.0,
+    }
     assert resolve_rest_pose("tha2")["mouth"] == 0.0
     assert resolve_rest_pose({"mouth": 0.5}) == {**REST_POSES["tha1"], "mouth": 0.5}
     with pytest.raises(ValueError):

@@ -21,6 +21,15 @@ from thagen.train.trainer import train_stage
 SIZE = 32
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Other test processes share the 2 cores: several torch threads would spin against them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def make_split(root: Path, characters: int, per_character: int, per_shard: int) -> Path:
     """A shard set from (rest, expr, rot, pose) tuples: swap in rendered samples here."""
     for c in range(characters):
@@ -113,7 +122,7 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path: Path) -> None:
 
 
 def test_outputs_and_frozen_rotator_for_combiner(tmp_path: Path) -> None:
-    data = make_split(tmp_path / "data", characters=2, per_character=3, per_shard=3)
+    data = make_split(tmp_path / "data", characters=2, per_character=4, per_shard=4)
     raw = tiny_config(data, tmp_path / "run", max_steps=4)
     raw.update(sample_every=2, checkpoint_every=2)
     cfg = config_from_dict(raw)
