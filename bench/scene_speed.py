@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=30)
     parser.add_argument("--device", default="CPU")
     parser.add_argument("--preset", default="phong")
+    parser.add_argument("--vary-ambient", action="store_true", help="new ambient in [0.5, 1.2] per image")
     args = parser.parse_args()
     model = read_model(args.model)
     rig = normalize(model, model_path=args.model)
@@ -49,13 +50,16 @@ def main() -> None:
         pose = {k: float(rng.uniform(0, 1)) for k in ("left_eye", "right_eye", "mouth")}
         pose |= {k: float(rng.uniform(-1, 1)) for k in ("head_x", "head_y", "neck_z")}
         t = time.perf_counter()
+        if args.vary_ambient:
+            renderer.set_lighting(args.preset, ambient=float(rng.uniform(0.5, 1.2)))
         renderer.set_pose(pose)
         renderer.render_png()
         times.append(time.perf_counter() - t)
     median = statistics.median(times)
     device = renderer.scene.cycles.device
     print(
-        f"{args.model.name} {args.size}px {args.preset} {args.samples} spp on {device}: load {load_s:.2f} s, "
+        f"{args.model.name} {args.size}px {args.preset} {args.samples} spp on {device}"
+        f"{' (ambient varied)' if args.vary_ambient else ''}: load {load_s:.2f} s, "
         f"first render {first:.2f} s, median {median * 1000:.0f} ms -> {1 / median:.1f} images/s "
         f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms)"
     )

@@ -208,7 +208,10 @@ class BlenderRenderer:
     def unload_character(self) -> None:
         if self.character is not None:
             with capture_output(self._tmp) as out:
-                self.character.remove()
+                try:
+                    self.character.remove()
+                except ReferenceError:  # the scene was reset under us: nothing left to remove
+                    pass
             self._emit(out.text)
         self.character, self.rig = None, None
 

@@ -277,8 +277,17 @@ def prepare_character(
     imported = renderer.load_character(model, rig, model_path, job.lighting.preset)
     report["import"] = _to_dict(getattr(imported, "report", imported))
     renderer.frame(framing.head_top, framing.chin, framing.center_x)
+    _set_render_seed(renderer, int(getattr(job, "render_seed", 0)))
     timer.add("import", time.perf_counter() - t0)
     return Prepared(model, model_path, rig, framing, imported, report)
+
+
+def _set_render_seed(renderer: Any, seed: int) -> None:
+    """Cycles' sampling pattern from (manifest seed, character id): deterministic per character."""
+    scene = getattr(renderer, "scene", None)
+    cycles = getattr(scene, "cycles", None)
+    if cycles is not None:
+        cycles.seed = seed
 
 
 def render_character(

@@ -29,7 +29,18 @@ neck_z      -1..1   at the neck bone: +1 tilts the head toward the character's L
                     shoulder (the top of the head moves to the image's right)
 =========== ======= ==================================================================
 
-Rule of thumb: every positive value moves the face up or to the image's right.
+Rule of thumb: every positive value moves the face up or to the image's right::
+
+        the rendered image (camera in front of the character)
+        +------------------------------------------------+
+        |            head_x +1: features move up  ^      |
+        |                                         |      |
+        |   (R eye)   (L eye)   head_y +1:  --> nose moves right
+        |     character's RIGHT | character's LEFT       |
+        |      = viewer's left  | = viewer's right       |
+        |   neck_z +1: head top swings to the right,     |
+        |              clockwise on screen  (\\ -> /)    |
+        +------------------------------------------------+
 As rotations about the character axes (right-hand rule): head_x = +1 is -15 deg about x,
 head_y = +1 is +15 deg about y, neck_z = +1 is -15 deg about z. The head rotation is
 ``R_y(head_y) @ R_x(head_x)`` (tilt, then turn, both about axes fixed to the neck), and it is

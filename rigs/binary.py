@@ -167,7 +167,11 @@ class Cursor:
             raise self.error(f"negative text length {n}", field, offset=start)
         if encoding == "utf-16-le" and n % 2:
             raise self.error(f"odd UTF-16 byte length {n}", field, offset=start)
-        body = self.need(n, field)
+        if n > self.end - self.pos:
+            raise self.error(
+                f"text length {n} does not fit in the {self.end - self.pos} bytes left", field, start
+            )
+        body = self.pos
         self.pos = body + n
         try:
             return str(self.data[body : body + n], encoding)

@@ -252,17 +252,21 @@ def _build_mesh(model: Model, name: str, report: ImportReport) -> bpy.types.Mesh
         faces, material_index = faces[~degenerate], material_index[~degenerate]
     mesh = bpy.data.meshes.new(name)
     nv, nf = model.vertex_count, len(faces)
-    mesh.vertices.add(nv)
-    mesh.vertices.foreach_set("co", mmd_to_blender(model.positions).astype(np.float32).ravel())
     corners = faces[:, [0, 2, 1]].astype(np.int32).ravel()  # reversed winding: the swap mirrors
-    mesh.loops.add(len(corners))
-    mesh.loops.foreach_set("vertex_index", corners)
-    mesh.polygons.add(nf)
-    mesh.polygons.foreach_set("loop_start", np.arange(0, 3 * nf, 3, dtype=np.int32))
-    mesh.polygons.foreach_set("material_index", material_index)
     uv = np.asarray(model.uvs, np.float32).copy()
     uv[:, 1] = 1.0 - uv[:, 1]  # MMD's v points down
-    mesh.uv_layers.new(name="UVMap").data.foreach_set("uv", uv[corners].ravel())
+    # Generic attributes take foreach_set on their raw arrays: ~100x faster than MeshVertex.co etc.
+    mesh.vertices.add(nv)
+    mesh.attributes["position"].data.foreach_set(
+        "vector", mmd_to_blender(model.positions).astype(np.float32).ravel()
+    )
+    mesh.loops.add(len(corners))
+    mesh.attributes[".corner_vert"].data.foreach_set("value", corners)
+    mesh.polygons.add(nf)
+    mesh.polygons.foreach_set("loop_start", np.arange(0, 3 * nf, 3, dtype=np.int32))
+    mesh.attributes.new("material_index", "INT", "FACE").data.foreach_set("value", material_index)
+    uv_layer = mesh.uv_layers.new(name="UVMap")
+    mesh.attributes[uv_layer.name].data.foreach_set("vector", uv[corners].ravel())
     mesh.update(calc_edges=True)
     mesh.shade_smooth()
     normals = mmd_to_blender(model.normals, scale=1.0)
@@ -411,6 +415,22 @@ def _build_morphs(
     return bone_morphs
 
 
+def _discard(blocks: list[Any]) -> None:
+    """Remove what a failed import made: objects before the data they use."""
+    collections = {
+        bpy.types.Object: bpy.data.objects,
+        bpy.types.Mesh: bpy.data.meshes,
+        bpy.types.Armature: bpy.data.armatures,
+        bpy.types.Material: bpy.data.materials,
+        bpy.types.Image: bpy.data.images,
+    }
+    order = list(collections)
+    for block in sorted(blocks, key=lambda b: next(i for i, t in enumerate(order) if isinstance(b, t))):
+        for kind, collection in collections.items():
+            if isinstance(block, kind):
+                collection.remove(block)
+
+
 def import_model(
     model: Model,
     *,
@@ -419,31 +439,49 @@ def import_model(
     shading: str = "phong",
     name: str = "character",
 ) -> ImportedModel:
-    """Build `model` in the current scene. `rig` (a RigReport) adds its synthetic morphs."""
+    """Build `model` in the current scene. `rig` (a RigReport) adds its synthetic morphs.
+
+    Raises ModelFormatError for inconsistent model data (nothing is left behind in Blender).
+    """
     t0 = time.perf_counter()
     report = ImportReport()
     _check(model)
+    for index, morph in enumerate(model.morphs):
+        if morph.kind == MorphKind.GROUP:
+            leaf_kinds(model, index)  # cycles and bad indices fail here, before anything is built
     model_path = Path(model_path) if model_path is not None else model.source_path
-    mesh_data = _build_mesh(model, name, report)
-    t1 = time.perf_counter()
-    images = ImageCache(model, model_path, name)
-    specs = build_materials(model, images, shading, name)
-    for spec in specs:
-        mesh_data.materials.append(spec.material)
-    report.missing_textures = list(images.missing)
-    report.warnings.extend(images.warnings)
-    t2 = time.perf_counter()
-    arm, bone_names = _build_armature(model, f"{name}_armature")
-    obj = bpy.data.objects.new(name, mesh_data)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.parent = arm
-    modifier = obj.modifiers.new("armature", "ARMATURE")
-    modifier.object = arm
-    t3 = time.perf_counter()
-    _build_weights(obj, model, bone_names)
-    t4 = time.perf_counter()
-    bone_morphs = _build_morphs(obj, model, rig, bone_names, report)
-    t5 = time.perf_counter()
+    made: list[Any] = []
+    try:
+        mesh_data = _build_mesh(model, name, report)
+        made.append(mesh_data)
+        t1 = time.perf_counter()
+        images = ImageCache(model, model_path, name)
+        try:
+            specs = build_materials(model, images, shading, name)
+        finally:
+            made.extend(images.images)
+        made.extend(spec.material for spec in specs)
+        for spec in specs:
+            mesh_data.materials.append(spec.material)
+        report.missing_textures = list(images.missing)
+        report.warnings.extend(images.warnings)
+        t2 = time.perf_counter()
+        arm, bone_names = _build_armature(model, f"{name}_armature")
+        made.extend([arm, arm.data])
+        obj = bpy.data.objects.new(name, mesh_data)
+        made.append(obj)
+        bpy.context.scene.collection.objects.link(obj)
+        obj.parent = arm
+        modifier = obj.modifiers.new("armature", "ARMATURE")
+        modifier.object = arm
+        t3 = time.perf_counter()
+        _build_weights(obj, model, bone_names)
+        t4 = time.perf_counter()
+        bone_morphs = _build_morphs(obj, model, rig, bone_names, report)
+        t5 = time.perf_counter()
+    except BaseException:
+        _discard(made)
+        raise
     report.timings = {
         "mesh": t1 - t0,
         "materials": t2 - t1,

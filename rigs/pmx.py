@@ -6,8 +6,12 @@ section all raise `ModelFormatError` naming the file, the byte offset and the fi
 Vertices (variable-size records) and morph offsets are parsed with numpy, never with a
 per-vertex Python loop: see `_record_starts`.
 
+Tolerances: none. A 2.1 file must have its soft-body section (PMX Editor always writes
+it); unknown bone/material flag bits are kept as they are (they do not change the layout).
+
 The writer writes PMX 2.0, or 2.1 when `model.version == 2.1`, with the smallest index
-sizes that fit (the spec's ranges), UTF-16LE unless `model.encoding == "utf-8"`.
+sizes that fit (the spec's ranges), UTF-16LE unless `model.encoding == "utf-8"`; it does not
+remember a file's own index sizes (Model has no field for them).
 Reading what it wrote gives back an equal `Model`; rewriting a file it read gives the same
 bytes when the file used the smallest index sizes (Gene does).
 """
@@ -114,21 +118,21 @@ def _morph_dtype(h: Header, kind: int) -> np.dtype:
 
 
 class _Refs:
-    """Cross references checked once every section's count is known."""
+    """Cross references, checked once every section's count is known."""
 
     def __init__(self) -> None:
-        self.scalars: list[tuple[str, int, int, str, int]] = []  # target, low, value, field, offset
-        self.arrays: list[
-            tuple[str, int, np.ndarray, str, np.ndarray]
-        ] = []  # target, low, values, field, offsets
+        # (target, lowest valid value, value, field, byte offset)
+        self.scalars: list[tuple[str, int, int, str, int]] = []
+        # (target, lowest valid value, (K,) or (K, C) values, field with "[*]", (K,) offsets, bytes per column)
+        self.arrays: list[tuple[str, int, np.ndarray, str, np.ndarray, int]] = []
 
     def add(self, target: str, value: int, field: str, offset: int, low: int = -1) -> None:
         self.scalars.append((target, low, value, field, offset))
 
     def add_array(
-        self, target: str, values: np.ndarray, field: str, offsets: np.ndarray, low: int = 0
+        self, target: str, values: np.ndarray, field: str, offsets: np.ndarray, low: int = 0, column: int = 0
     ) -> None:
-        self.arrays.append((target, low, values, field, offsets))
+        self.arrays.append((target, low, values, field, offsets, column))
 
     def check(self, cur: Cursor, counts: dict[str, int]) -> None:
         for target, low, value, field, offset in self.scalars:
@@ -136,17 +140,17 @@ class _Refs:
                 raise cur.error(
                     f"{target} index {value} out of range ({counts[target]} {target}s)", field, offset
                 )
-        for target, low, values, field, offsets in self.arrays:
+        for target, low, values, field, offsets, column in self.arrays:
             if values.size == 0:
                 continue
-            bad = (values < low) | (values >= counts[target])
+            table = values.reshape(len(values), -1)
+            bad = (table < low) | (table >= counts[target])
             if bad.any():
-                flat = np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0]
-                value = int(values.reshape(len(values), -1)[flat][bad.reshape(len(bad), -1)[flat]][0])
+                row, col = np.argwhere(bad)[0].tolist()
                 raise cur.error(
-                    f"{target} index {value} out of range ({counts[target]} {target}s)",
-                    field.replace("[*]", f"[{flat}]"),
-                    int(offsets[flat]),
+                    f"{target} index {int(table[row, col])} out of range ({counts[target]} {target}s)",
+                    field.replace("[*]", f"[{row}]"),
+                    int(offsets[row]) + col * column,
                 )
 
 
@@ -376,7 +380,7 @@ def _read_vertices(cur: Cursor, h: Header, model: Model, refs: _Refs) -> None:
         edge[sel] = rec["edge"]
     end = int(starts[-1]) + int(lut[types[-1]]) if n else cur.pos
     bone_offsets = starts + prefix + 1
-    refs.add_array("bone", bones, "vertex[*].bones", bone_offsets, low=-1)
+    refs.add_array("bone", bones, "vertex[*].bones", bone_offsets, low=-1, column=b)
     cur.pos = end
     model.positions, model.normals, model.uvs, model.extra_uvs = pos, nrm, uv, xuv
     model.deform_types = types.astype(np.uint8)

@@ -12,7 +12,16 @@ from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 from PIL import Image
 from thagen.render.blender_scene import BlenderRenderer, capture_output
-from thagen.render.posing import mmd_to_blender
+from thagen.render.posing import (
+    axis_rotation,
+    blender_to_mmd,
+    eye_morph_weights,
+    matrix_to_quat,
+    mmd_to_blender,
+    quat_to_matrix,
+    rotation_matrices,
+    slerp_identity,
+)
 from thagen.rigs.builtin import write_builtin_character
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
@@ -73,6 +82,57 @@ def centroid(mask: np.ndarray) -> np.ndarray:
     rows, cols = np.nonzero(mask)
     assert rows.size > 5
     return np.array([cols.mean(), rows.mean()])
+
+
+# ----------------------------------------------------------------------------- posing (pure)
+
+
+def test_mmd_to_blender_axes_and_scale():
+    np.testing.assert_allclose(mmd_to_blender([1.0, 2.0, 3.0]), [0.08, 0.24, 0.16])
+    points = np.random.default_rng(0).normal(size=(5, 3))
+    np.testing.assert_allclose(blender_to_mmd(mmd_to_blender(points)), points)
+
+
+def test_rotation_signs_and_degrees():
+    front, up = np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.0])
+    assert (rotation_matrices({"head_x": 1.0})["head"] @ front)[1] > 0.2  # looks up
+    assert (rotation_matrices({"head_y": 1.0})["head"] @ front)[0] > 0.2  # toward character's left
+    assert (rotation_matrices({"neck_z": 1.0})["neck"] @ up)[0] > 0.2  # top toward character's left
+    for key, bone in (("head_x", "head"), ("head_y", "head"), ("neck_z", "neck")):
+        r = rotation_matrices({key: -0.5}, max_degrees=20.0)[bone]
+        angle = np.degrees(np.arccos((np.trace(r) - 1) / 2))
+        assert angle == pytest.approx(10.0)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+    with pytest.raises(ValueError, match="head_y"):
+        rotation_matrices({"head_y": 1.5})
+
+
+def test_eye_morph_weights_prefer_per_side_closes():
+    pose = {"left_eye": 0.2, "right_eye": 0.8, "mouth": 0.5}
+    assert eye_morph_weights(pose) == {
+        "eye_close_left": 0.2,
+        "eye_close_right": 0.8,
+        "eye_close_both": 0.0,
+        "mouth_open": 0.5,
+    }
+    assert eye_morph_weights(pose, ["eye_close_both", "mouth_open"]) == {
+        "eye_close_both": 0.5,
+        "mouth_open": 0.5,
+    }
+    assert eye_morph_weights(pose, ["eye_close_left", "eye_close_both"]) == {
+        "eye_close_left": 0.2,
+        "eye_close_both": 0.8,
+    }
+
+
+def test_quaternion_round_trip():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        q = rng.normal(size=4)
+        r = quat_to_matrix(q)
+        np.testing.assert_allclose(quat_to_matrix(matrix_to_quat(r)), r, atol=1e-12)
+    half = quat_to_matrix(slerp_identity(matrix_to_quat(axis_rotation("z", 40.0)), 0.5))
+    np.testing.assert_allclose(half, axis_rotation("z", 20.0), atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- Gene

@@ -361,7 +361,9 @@ def test_vertex_record_layouts_parse_and_errors_name_the_vertex(layout: str) -> 
     data = pmx_bytes(model)
     assert read_model_bytes(data) == model
     prefix = 4 * (8 + 4)
-    for k in (0, 1, 777, 1499, 1500, 2222, 2999):
+    run_starts = (np.flatnonzero(np.diff(model.deform_types.astype(int))) + 1).tolist()
+    # the 9th run's first record is where the reader gives up on runs when they are short
+    for k in (0, 1, 777, 1499, 1500, 2222, 2999, *run_starts[7:9], *run_starts[-2:]):
         at = _record_offset(model, data, k) + prefix
         e = _err(_patch(data, at, b"\x09"))
         assert (e.field, e.offset) == (f"vertex[{k}].deform_type", at), layout
@@ -461,6 +463,10 @@ def test_bad_references_are_errors(small: bytes) -> None:
     rec0 = _record_offset(model, data, 0)
     e = _err(_patch(data, rec0 + 4 * 12 + 1, b"\x7f"))
     assert e.field == "vertex[0].bones" and e.offset == rec0 + 49 and "bone index 127" in str(e)
+    four = int(np.flatnonzero(model.deform_types == DeformType.BDEF4)[0])
+    slot3 = _record_offset(model, data, four) + 4 * 12 + 1 + 3  # 1-byte bone indices
+    e = _err(_patch(data, slot3, b"\x80"))  # -128: below the -1 "none"
+    assert (e.field, e.offset) == (f"vertex[{four}].bones", slot3) and "bone index -128" in str(e)
 
 
 def test_trailing_bytes_and_truncation(small: bytes) -> None:
@@ -478,12 +484,12 @@ def test_huge_counts_fail_fast_without_allocating(small: bytes) -> None:
     try:
         start = time.perf_counter()
         for off, size, name in fields:
-            for value in (2**31 - 1, -1, 2**30):
-                raw = struct.pack("<i", value)[:size] if size == 4 else struct.pack("<i", value)[:size]
-                try:
+            for value in (2**31 - 1, -1):
+                raw = struct.pack("<q", value)[:size]  # little-endian: the low bytes
+                with pytest.raises(ModelFormatError) as info:
                     read_model_bytes(_patch(small, off, raw))
-                except ModelFormatError as exc:
-                    assert exc.offset is not None, name
+                # refused at the count itself, before anything was sized by it
+                assert (info.value.offset, info.value.field) == (off, name)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -25,7 +25,9 @@ SIZE = 64
 THAGEN = [sys.executable, "-m", "thagen"]
 
 
-def write_manifest(tmp: Path, characters: list, *, poses: int = 3, shard_size: int = 2, seed: int = 0) -> Path:
+def write_manifest(
+    tmp: Path, characters: list, *, poses: int = 3, shard_size: int = 2, seed: int = 0
+) -> Path:
     data = {
         "version": 1,
         "seed": seed,
@@ -47,7 +49,9 @@ def render_manifest(path: Path, out: Path | None = None):
     m = load_manifest(path)
     jobs = expand_characters(m)
     out = out or m.output_dir
-    summary = run_jobs(jobs, out, RunSettings.from_manifest(m), manifest_dict=m.to_dict(), progress_stream=io.StringIO())
+    summary = run_jobs(
+        jobs, out, RunSettings.from_manifest(m), manifest_dict=m.to_dict(), progress_stream=io.StringIO()
+    )
     return m, jobs, out, summary
 
 
@@ -79,7 +83,14 @@ def test_demo_manifest_renders_verified_shards(demo_run) -> None:
         assert pose["format"] == 1 and pose["character"] == job.id and pose["index"] == i
         assert pose["split"] == "train"
         assert pose["pose"] == {n: expected[i][n] for n in POSE_NAMES}
-        assert pose["rest_pose"] == {"left_eye": 0.0, "right_eye": 0.0, "mouth": 1.0, "head_x": 0.0, "head_y": 0.0, "neck_z": 0.0}
+        assert pose["rest_pose"] == {
+            "left_eye": 0.0,
+            "right_eye": 0.0,
+            "mouth": 1.0,
+            "head_x": 0.0,
+            "head_y": 0.0,
+            "neck_z": 0.0,
+        }
         assert s["rest.png"] == rest_file
         for part in ("rest.png", "expr.png", "rot.png"):
             img = decode_png(s[part])
@@ -160,7 +171,12 @@ def test_gene_renders(gene_pmx: Path, tmp_path: Path) -> None:
     assert summary["qa"]["flags"] == []
     assert summary["rig"]["ok"]
     assert len(summary["poses"]) == 2
-    for name in ("Gene_light_rest.png", "Gene_light_000_expr.png", "Gene_light_001_rot.png", "contact_sheet.png"):
+    for name in (
+        "Gene_light_rest.png",
+        "Gene_light_000_expr.png",
+        "Gene_light_001_rot.png",
+        "contact_sheet.png",
+    ):
         assert (tmp_path / name).stat().st_size > 0
     rest = decode_png((tmp_path / "Gene_light_rest.png").read_bytes())
     # THA1 framing: the head band starts near row size/4 and the figure is centred
@@ -172,13 +188,31 @@ def test_gene_renders(gene_pmx: Path, tmp_path: Path) -> None:
 def test_render_one_cli_builtin(tmp_path: Path) -> None:
     out = tmp_path / "look"
     proc = subprocess.run(
-        [*THAGEN, "render-one", "builtin", "--poses", "2", "--size", str(SIZE), "--samples", "1", "--out", str(out)],
+        [
+            *THAGEN,
+            "render-one",
+            "builtin",
+            "--poses",
+            "2",
+            "--size",
+            str(SIZE),
+            "--samples",
+            "1",
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
     assert f"contact sheet: {out / 'contact_sheet.png'}" in proc.stdout
-    for name in ("builtin_rest.png", "builtin_000_expr.png", "builtin_000_rot.png", "builtin_001_rot.png", "poses.json"):
+    for name in (
+        "builtin_rest.png",
+        "builtin_000_expr.png",
+        "builtin_000_rot.png",
+        "builtin_001_rot.png",
+        "poses.json",
+    ):
         assert (out / name).is_file(), name
     poses = json.loads((out / "poses.json").read_text())
     assert [p["index"] for p in poses["poses"]] == [0, 1]

@@ -20,7 +20,14 @@ import yaml
 
 from thagen.render.character import RunSettings
 from thagen.render.manifest import expand_characters, load_manifest
-from thagen.render.runner import FAILURES, JOURNAL, read_jsonl, remove_character_outputs, run_jobs, shard_pattern
+from thagen.render.runner import (
+    FAILURES,
+    JOURNAL,
+    read_jsonl,
+    remove_character_outputs,
+    run_jobs,
+    shard_pattern,
+)
 from thagen.render.shards import iter_shard
 
 SIZE = 64
@@ -49,7 +56,11 @@ def assert_complete(out: Path, jobs: list) -> None:
     assert sorted(r["id"] for r in journal) == sorted(j.id for j in jobs)
     for job in jobs:
         (rec,) = [r for r in journal if r["id"] == job.id]
-        on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "train").iterdir() if shard_pattern(job.id).match(p.name))
+        on_disk = sorted(
+            p.relative_to(out).as_posix()
+            for p in (out / "train").iterdir()
+            if shard_pattern(job.id).match(p.name)
+        )
         assert on_disk == sorted(rec["shards"])
         keys = [s["__key__"] for rel in rec["shards"] for s in iter_shard(out / rel)]
         assert keys == [f"{job.id}/{i:06d}" for i in range(job.pose_count)]
@@ -90,7 +101,10 @@ def test_resume_after_kill_9(tmp_path: Path, gene_pmx: Path, gene_pmd: Path) -> 
     jobs = expand_characters(load_manifest(manifest))
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [*THAGEN, "render", str(manifest)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        [*THAGEN, "render", str(manifest)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     worker: list[int] = []
     deadline = time.monotonic() + 120
@@ -196,7 +210,9 @@ def test_worker_crash_costs_one_character(tmp_path: Path, gene_pmx: Path, gene_p
     )
     jobs = expand_characters(load_manifest(manifest))
     out = tmp_path / "out"
-    proc = subprocess.Popen([*THAGEN, "render", str(manifest)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*THAGEN, "render", str(manifest)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 120
     killed = None
     while time.monotonic() < deadline and proc.poll() is None:
@@ -230,7 +246,9 @@ def test_restart_deletes_only_thagen_outputs(tmp_path: Path) -> None:
     (out / "notes.txt").write_text("mine")
     (out / "train" / "keep.txt").write_text("mine too")
     first = read_jsonl(out / JOURNAL)
-    summary = run_jobs(jobs, out, settings, manifest_dict=m.to_dict(), resume=False, progress_stream=io.StringIO())
+    summary = run_jobs(
+        jobs, out, settings, manifest_dict=m.to_dict(), resume=False, progress_stream=io.StringIO()
+    )
     assert summary.done == 1 and summary.skipped == 0
     assert (out / "notes.txt").read_text() == "mine" and (out / "train" / "keep.txt").exists()
     second = read_jsonl(out / JOURNAL)

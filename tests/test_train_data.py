@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from thagen.render.shards import Sample, ShardWriter
-from thagen.train.data import DatasetError, EpochBatches, epoch_plans, list_shards
+from thagen.train.data import DatasetError, EpochBatches, ShardStream, epoch_plans, list_shards
 from thagen.train.images import ImageInputError
 from thagen.train.synthetic import synthetic_samples, write_split
 
@@ -79,11 +78,29 @@ def test_workers_and_ranks_split_without_duplicates(split: Path, total: int) -> 
         assert all(p.stride == total for p in plans)
 
 
+def test_more_workers_than_shards_still_covers_each_sample_once(split: Path) -> None:
+    """12 ranks x 1 worker over 9 shards: every stream reads all shards, keeps its own 1/12."""
+    got = []
+    for rank in range(12):
+        stream = ShardStream(
+            list_shards(split), batch_size=2, image_size=SIZE, seed=3, epoch=1, shuffle_buffer=3, rank=rank, world_size=12
+        )
+        got += [k for b in stream for k in b["key"]]
+    assert len(got) == 30 and len(set(got)) == 30
+
+
 def test_ranks_see_disjoint_samples(split: Path) -> None:
     seen = []
     for rank in range(2):
         b = EpochBatches(
-            list_shards(split), batch_size=4, image_size=SIZE, seed=3, epoch=0, num_workers=2, rank=rank, world_size=2
+            list_shards(split),
+            batch_size=4,
+            image_size=SIZE,
+            seed=3,
+            epoch=0,
+            num_workers=2,
+            rank=rank,
+            world_size=2,
         )
         seen.append(set(keys(b)))
     assert not seen[0] & seen[1]

@@ -9,14 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-
-from thagen.errors import ConfigError
 from thagen.train import checkpoints
 from thagen.train.config import config_from_dict
 from thagen.train.data import EpochBatches, list_shards
 from thagen.train.perceptual import vgg16_features
 from thagen.train.synthetic import synthetic_samples, write_split
 from thagen.train.trainer import train_stage
+
+from thagen.errors import ConfigError
 
 SIZE = 32
 
@@ -33,7 +33,9 @@ def one_thread():
 def make_split(root: Path, characters: int, per_character: int, per_shard: int) -> Path:
     """A shard set from (rest, expr, rot, pose) tuples: swap in rendered samples here."""
     for c in range(characters):
-        write_split(root / "train", synthetic_samples(c, per_character, SIZE, seed=5), f"char{c}", per_shard=per_shard)
+        write_split(
+            root / "train", synthetic_samples(c, per_character, SIZE, seed=5), f"char{c}", per_shard=per_shard
+        )
     return root
 
 
@@ -71,7 +73,9 @@ def test_tiny_morpher_overfits_a_fixed_batch(tmp_path: Path) -> None:
     first, last = recs[0]["loss"], sum(r["loss"] for r in recs[-10:]) / 10
     assert len(recs) == 300 and recs[-1]["step"] == 300
     assert last <= first / 5, (first, last)
-    batch = next(iter(EpochBatches(list_shards(data / "train"), batch_size=4, image_size=SIZE, seed=0, epoch=0)))
+    batch = next(
+        iter(EpochBatches(list_shards(data / "train"), batch_size=4, image_size=SIZE, seed=0, epoch=0))
+    )
     copy_input = F.l1_loss(batch["rest"], batch["expr"]).item()
     assert last < 0.5 * copy_input, (last, copy_input)  # it learned to close eyes / move mouths
 
@@ -115,6 +119,19 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path: Path) -> None:
     ra, rb = records(straight.out_dir), records(resumed.out_dir)
     assert [r["step"] for r in rb] == list(range(1, 11))
     assert [r["loss"] for r in ra] == [r["loss"] for r in rb]
+    # Ctrl-C saves the step it reached; resuming from there is exact too
+    raw_i = {**raw, "out_dir": str(tmp_path / "i")}
+
+    def interrupt(step: int) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_stage(config_from_dict(raw_i), "rotator", on_step=interrupt, echo=lambda s: None)
+    assert checkpoints.load(tmp_path / "i" / "rotator" / "last.pt")["step"] == 3
+    again = train_stage(config_from_dict(raw_i), "rotator", resume=True, echo=lambda s: None)
+    wi = weights(again.model_path)
+    assert all(torch.equal(wa[k], wi[k]) for k in wa)
     # a different worker count cannot resume exactly, and says so
     raw_c = {**raw_b, "num_workers": 1}
     with pytest.raises(ConfigError, match="key 'num_workers': differs from the checkpoint"):
@@ -157,7 +174,9 @@ def test_perceptual_loss_from_local_weights_only(tmp_path: Path) -> None:
     raw["perceptual_weights"] = str(tmp_path / "vgg16.pth")
     result = train_stage(config_from_dict(raw), "morpher", echo=lambda s: None)
     plain = train_stage(
-        config_from_dict({**tiny_config(data, tmp_path / "plain", max_steps=2)}), "morpher", echo=lambda s: None
+        config_from_dict({**tiny_config(data, tmp_path / "plain", max_steps=2)}),
+        "morpher",
+        echo=lambda s: None,
     )
     # same seed, same data: the perceptual term is what makes the losses differ
     assert records(result.out_dir)[0]["loss"] > records(plain.out_dir)[0]["loss"]

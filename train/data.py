@@ -186,7 +186,13 @@ class ShardStream(IterableDataset):
         return every[self.rank * self.local_workers : (self.rank + 1) * self.local_workers]
 
     def _raw_samples(self, plan: WorkerPlan, rng: np.random.Generator) -> Iterator[dict]:
-        """Samples of the worker's shards, interleaving up to `open_shards` shards at random."""
+        """Samples of the worker's shards, interleaving up to `open_shards` shards at random.
+
+        When workers share shards (stride > 1) they must all see the same interleaved sequence,
+        so the interleaving then uses a generator common to all of them.
+        """
+        if plan.stride > 1:
+            rng = np.random.default_rng([self.seed, self.epoch, 0x1E])
         pending = deque(plan.shards)
         live: list[Iterator[dict]] = []
         running = 0
