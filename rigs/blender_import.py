@@ -2,7 +2,7 @@
 
 Built straight through bpy.data with bulk foreach_set from the numpy arrays (no import
 operators, no per-vertex Python loops), so a 30k-vertex model imports in well under a second.
-Coordinates go through `thagen.render.posing.mmd_to_blender` (1 MMD unit = 8 cm, Z up; see
+Coordinates go through `thagen.rigs.coordinates.mmd_to_blender` (1 MMD unit = 8 cm, Z up; see
 there for why); the axis swap mirrors handedness, so every triangle's winding is reversed.
 
 Deform types: BDEF1/2/4 as given, SDEF as BDEF2 (its C/R0/R1 are ignored), QDEF as BDEF4.
@@ -19,7 +19,8 @@ from typing import Any
 
 import bpy
 import numpy as np
-from thagen.render.posing import (
+from thagen.rigs.blender_materials import ImageCache, MaterialSpec, build_materials, set_shading
+from thagen.rigs.coordinates import (
     char_rotation_to_blender,
     matrix_to_quat,
     mmd_rotation_to_blender,
@@ -27,7 +28,6 @@ from thagen.render.posing import (
     quat_to_matrix,
     slerp_identity,
 )
-from thagen.rigs.blender_materials import ImageCache, MaterialSpec, build_materials, set_shading
 from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import BoneFlag, DeformType, Model, MorphKind
 
