@@ -69,14 +69,18 @@ def bench_step(
     return steps * batch / (time.perf_counter() - t)
 
 
-def bench_loader(data: Path, size: int, workers: int, batch: int = 25) -> float:
+def bench_loader(data: Path, size: int, workers: int, batch: int = 25, epochs: int = 3) -> float:
+    """Samples/s over a few epochs (worker start-up included, as in training)."""
     shards = list_shards(data / "train")
     total = sum(s.count for s in shards)
     t = time.perf_counter()
     n = 0
-    for b in EpochBatches(shards, batch_size=batch, image_size=size, seed=0, epoch=0, num_workers=workers):
-        n += len(b["key"])
-    assert n == total
+    for epoch in range(epochs):
+        for b in EpochBatches(
+            shards, batch_size=batch, image_size=size, seed=0, epoch=epoch, num_workers=workers
+        ):
+            n += len(b["key"])
+    assert n == total * epochs
     return n / (time.perf_counter() - t)
 
 
@@ -85,7 +89,11 @@ def main() -> None:
     ap.add_argument("--data", type=Path, help="a dataset OUT folder with 256x256 shards (default: synthetic)")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--skip-full-cpu", action="store_true", help="skip the slow THA1-width CPU runs")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and args.device != "cpu" else [])
     if args.device == "cuda":
         devices = ["cuda"]
@@ -109,6 +117,8 @@ def main() -> None:
                     sps = bench_step(tiny_data, tmp / f"o-{dev}-{stage}-t", stage, size=size, width=width, blocks=blocks,
                                      batch=batch, device=dev, steps=steps)  # fmt: skip
                     print(f"{name:>10} {stage:>8} {label:<34} batch {batch:>2}: {sps:9.2f} samples/s")
+                if dev == "cpu" and args.skip_full_cpu:
+                    continue
                 batch = full_batches[stage]
                 sps = bench_step(full_data, tmp / f"o-{dev}-{stage}-f", stage, size=256, width=64, blocks=6, batch=batch,
                                  device=dev, steps=args.steps)  # fmt: skip
@@ -116,7 +126,7 @@ def main() -> None:
                 print(
                     f"{name:>10} {stage:>8} {'tha1 (256 px, width 64, 6 blocks)' + amp:<34} batch {batch:>2}: {sps:9.2f} samples/s"
                 )
-        for workers in (0, 2, 4):
+        for workers in (0, 1, 2):
             sps = bench_loader(full_data, 256, workers)
             print(f"loader: 256x256 shards, {workers} workers: {sps:8.1f} samples/s decoded")
 

@@ -315,8 +315,10 @@ def render_character(
             result = _render_all(job, out_dir, cdir, renderer, prep, settings, timer, on_images, stage)
             stage[0] = "write"
             prep.report["qa"] = result.qa
-            prep.report["timings"] = {k: round(v, 4) for k, v in timer.t.items()}
+            t0 = time.perf_counter()
             renderer.unload_character()
+            timer.add("unload", time.perf_counter() - t0)
+            prep.report["timings"] = {k: round(v, 4) for k, v in timer.t.items()}
         prep.report["blender_log_tail"] = log_tail(log_path)
         atomic_write_bytes(cdir / "rig_report.json", _json_bytes(prep.report))
     except BaseException as exc:

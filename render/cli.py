@@ -166,6 +166,10 @@ def qa_command(out: Path, no_sheets: bool) -> None:
     for cid, rec in report["characters"].items():
         status = "ok" if not rec["flags"] else ", ".join(rec["flags"])
         click.echo(f"{cid}: {rec['samples']} samples, {status}")
+        for problem in rec["problems"]:
+            click.echo(f"  {problem}")
+    for rel in report["strays"]:
+        click.echo(f"not journalled (an unfinished run's; a re-run removes it): {rel}")
     click.echo(
         f"{report['checked']} characters checked, {report['flagged']} flagged, {report['broken']} with broken shards"
     )

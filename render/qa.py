@@ -69,12 +69,12 @@ def changed_mask(a: np.ndarray, b: np.ndarray, threshold: int = DIFF_THRESHOLD) 
     """Pixels where any channel differs by more than `threshold` (colour only counts where visible)."""
     if a.shape != b.shape:
         raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")
-    a16 = a.astype(np.int16)
-    b16 = b.astype(np.int16)
+    ai = a.astype(np.int32)
+    bi = b.astype(np.int32)
     # Colour under zero alpha is meaningless: weight it by the larger alpha of the two.
-    vis = np.maximum(a16[..., 3], b16[..., 3])[..., None]
-    colour = np.abs(a16[..., :3] - b16[..., :3]) * vis // 255
-    alpha = np.abs(a16[..., 3] - b16[..., 3])
+    vis = np.maximum(ai[..., 3], bi[..., 3])[..., None]
+    colour = np.abs(ai[..., :3] - bi[..., :3]) * vis // 255
+    alpha = np.abs(ai[..., 3] - bi[..., 3])
     return (colour.max(axis=-1) > threshold) | (alpha > threshold)
 
 

@@ -291,14 +291,23 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _drop_blender_script_paths() -> None:
+    """spawn copies the parent's sys.path; if the parent had imported bpy, that holds Blender's
+    script folders, whose `bpy` package would shadow the real module here. bpy re-adds them."""
+    blender = f"{os.sep}blender{os.sep}"
+    bpy_dir = f"{os.sep}bpy{os.sep}"
+    sys.path[:] = [p for p in sys.path if bpy_dir not in p and not (blender in p and "scripts" in p)]
+
+
 def _worker_main(conn: Any, out_dir: str, settings: Any, parent_pid: int) -> None:
     """The worker: one renderer for the whole run; jobs in, results out over `conn`."""
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
-    from thagen.render.character import failure_record, make_renderer, render_character
-
+    _drop_blender_script_paths()
     try:
+        from thagen.render.character import failure_record, make_renderer, render_character
+
         renderer = make_renderer(settings)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops the run
         conn.send(("fatal", f"{type(exc).__name__}: {exc}", traceback.format_exc()))

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from thagen.render.character import RunSettings, adhoc_job, render_one
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.qa import changed_mask, decode_png
@@ -216,3 +215,31 @@ def test_render_one_cli_builtin(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     poses = json.loads((out / "poses.json").read_text())
     assert [p["index"] for p in poses["poses"]] == [0, 1]
+
+
+def test_flagged_character_is_excluded(tmp_path: Path) -> None:
+    """A character framed off-centre (a wrong annotation) is flagged by QA; with
+    qa.exclude_flagged its shards go to OUT/excluded/<split>/, out of the trainer's way."""
+    ann = tmp_path / "off.annotation.yaml"
+    ann.write_text(
+        yaml.safe_dump(
+            {"version": 1, "head_top": [0.0, 18.0, 0.0], "chin": [0.0, 14.9, -1.0], "center_x": 2.5}
+        )
+    )
+    path = write_manifest(tmp_path, [{"builtin": True, "annotation": str(ann)}], poses=1)
+    data = yaml.safe_load(path.read_text())
+    data["qa"] = {"exclude_flagged": True}
+    path.write_text(yaml.safe_dump(data))
+    _, jobs, out, summary = render_manifest(path)
+    (job,) = jobs
+    assert summary.done == 1 and summary.excluded == 1
+    (rec,) = read_jsonl(out / JOURNAL)
+    assert rec["excluded"] and "head_off_center" in rec["qa"]["flags"]
+    assert rec["framing_source"] == "annotation"
+    assert rec["shards"] == [f"excluded/train/{job.id}-0000.tar"]
+    assert [s["__key__"] for s in samples_of(out, rec)] == [f"{job.id}/000000"]
+    assert not (out / "train").exists() or not list((out / "train").glob("*.tar"))
+    ds = yaml.safe_load((out / "dataset.yaml").read_text())
+    assert "train" not in ds["splits"] and ds["splits"]["excluded/train"]["samples"] == 1
+    assert "head_off_center" in ds["characters"][job.id]["qa_flags"]
+    assert qa_output(out)["flagged"] == 1

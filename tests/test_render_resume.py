@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
-
 from thagen.render.character import RunSettings
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.runner import (
@@ -149,9 +149,9 @@ def test_resume_after_kill_9(tmp_path: Path, gene_pmx: Path, gene_pmd: Path) -> 
 
 def write_model_without_mouth(directory: Path) -> Path:
     """The built-in character with its mouth morphs removed (a model no mouth can be found in)."""
+    from PIL import Image
     from thagen.rigs.builtin import builtin_character, builtin_textures
     from thagen.rigs.pmx import write_pmx
-    from PIL import Image
 
     model = builtin_character()
     keep = [i for i, m in enumerate(model.morphs) if m.panel != 3]
@@ -237,6 +237,10 @@ def test_worker_crash_costs_one_character(tmp_path: Path, gene_pmx: Path, gene_p
 
 
 def test_restart_deletes_only_thagen_outputs(tmp_path: Path) -> None:
+    # bpy imported in the calling process first: its script folders on sys.path must not
+    # leak into the spawned render worker (they hold a `bpy` package shadowing the module)
+    import bpy  # noqa: F401
+
     manifest = write_manifest(tmp_path, [{"builtin": True}], poses=1)
     m = load_manifest(manifest)
     jobs = expand_characters(m)
@@ -273,3 +277,32 @@ def test_cleanup_touches_only_that_character(tmp_path: Path) -> None:
     removed = remove_character_outputs(tmp_path, "gene", ["train"])
     assert sorted(p.name for p in removed) == ["gene", "gene-0000.tar", "gene-0001.tar.tmp-12"]
     assert sorted(p.name for p in train.iterdir()) == ["gene-2-0000.tar", "gene-notes.txt", "other-0000.tar"]
+
+
+def test_qa_checks_flag_what_they_should() -> None:
+    """The pixel checks on synthetic images: each one can fail."""
+    from thagen.render import qa
+
+    size = 64
+    rest = np.zeros((size, size, 4), np.uint8)
+    rest[16:60, 20:44] = (200, 180, 170, 255)  # a "head" from row 16 (= size/4) down
+    assert qa.check_framing(rest).flags == []
+    low = np.zeros_like(rest)
+    low[28:] = rest[16:52]  # the head starts 12 rows too low
+    assert "head_top_too_low" in qa.check_framing(low).flags
+    side = np.roll(rest, 20, axis=1)
+    assert "head_off_center" in qa.check_framing(side).flags
+    assert qa.check_framing(np.zeros_like(rest)).flags == ["alpha_coverage_low"]
+
+    eyes = rest.copy()
+    eyes[28:32, 24:40] = (20, 20, 20, 255)
+    region = (22, 26, 42, 34)
+    assert qa.check_region_change(rest, eyes, region, "eyes").flags == []
+    assert qa.check_region_change(rest, rest, region, "eyes").flags == ["eyes_no_change"]
+    assert qa.check_region_change(rest, eyes, (0, 0, 10, 10), "eyes").flags == ["eyes_no_change"]
+    both = eyes.copy()
+    both[44:58, 22:42] = (0, 0, 255, 255)
+    assert qa.check_region_change(rest, both, region, "eyes").flags == ["eyes_change_outside_region"]
+    pose = {"head_x": 0.0, "head_y": 0.9, "neck_z": 0.0}
+    assert qa.check_rotation([(rest, side, pose)]).flags == []
+    assert qa.check_rotation([(rest, rest, pose)]).flags == ["rotation_no_change"]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from thagen.render.shards import Sample, ShardWriter
 from thagen.train.data import DatasetError, EpochBatches, ShardStream, epoch_plans, list_shards
-from thagen.train.images import ImageInputError
+from thagen.train.images import ImageInputError, to_network
 from thagen.train.synthetic import synthetic_samples, write_split
 
 SIZE = 16
@@ -51,7 +52,9 @@ def test_batches_decode_to_tensors(split: Path) -> None:
     b = next(iter(epoch(split)))
     assert b["rest"].shape == b["expr"].shape == b["rot"].shape == (3, 4, SIZE, SIZE)
     assert b["pose"].shape == (3, 6)
-    assert float(b["rot"].min()) >= -1 and float(b["rot"].max()) <= 1
+    assert b["rot"].dtype == torch.uint8  # converted on the training device (to_network)
+    x = to_network(b["rot"])
+    assert float(x.min()) == -1.0 and float(x.max()) <= 1
     assert all(c.startswith("char") for c in b["character"])
 
 
@@ -83,7 +86,14 @@ def test_more_workers_than_shards_still_covers_each_sample_once(split: Path) -> 
     got = []
     for rank in range(12):
         stream = ShardStream(
-            list_shards(split), batch_size=2, image_size=SIZE, seed=3, epoch=1, shuffle_buffer=3, rank=rank, world_size=12
+            list_shards(split),
+            batch_size=2,
+            image_size=SIZE,
+            seed=3,
+            epoch=1,
+            shuffle_buffer=3,
+            rank=rank,
+            world_size=12,
         )
         got += [k for b in stream for k in b["key"]]
     assert len(got) == 30 and len(set(got)) == 30

@@ -16,6 +16,7 @@ from thagen.train.images import (
     rgba8_to_array,
     srgb_to_linear,
     tensor_to_rgba8,
+    to_network,
 )
 from thagen.train.networks import THA1_PARAMETERS, NetSpec, apply_flow, build, count_parameters
 
@@ -99,6 +100,8 @@ def test_srgb_linear_round_trip_and_alpha_untouched() -> None:
     expect = rgba.copy()
     expect[0, 2, 0] = 0
     assert np.array_equal(back, expect)
+    batched = to_network(torch.from_numpy(rgba.transpose(2, 0, 1).copy())[None])
+    assert torch.allclose(batched[0], torch.from_numpy(arr), atol=1e-6)  # device path == numpy path
     t = torch.linspace(0, 1, 101)
     assert torch.allclose(linear_to_srgb(srgb_to_linear(t)), t, atol=1e-5)
 

@@ -12,6 +12,7 @@ from PIL import Image
 from thagen.train import checkpoints
 from thagen.train.config import config_from_dict
 from thagen.train.data import EpochBatches, list_shards
+from thagen.train.images import to_network
 from thagen.train.perceptual import vgg16_features
 from thagen.train.synthetic import synthetic_samples, write_split
 from thagen.train.trainer import train_stage
@@ -76,7 +77,7 @@ def test_tiny_morpher_overfits_a_fixed_batch(tmp_path: Path) -> None:
     batch = next(
         iter(EpochBatches(list_shards(data / "train"), batch_size=4, image_size=SIZE, seed=0, epoch=0))
     )
-    copy_input = F.l1_loss(batch["rest"], batch["expr"]).item()
+    copy_input = F.l1_loss(to_network(batch["rest"]), to_network(batch["expr"])).item()
     assert last < 0.5 * copy_input, (last, copy_input)  # it learned to close eyes / move mouths
 
 
@@ -180,3 +181,31 @@ def test_perceptual_loss_from_local_weights_only(tmp_path: Path) -> None:
     )
     # same seed, same data: the perceptual term is what makes the losses differ
     assert records(result.out_dir)[0]["loss"] > records(plain.out_dir)[0]["loss"]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_mixed_precision_and_channels_last_step(tmp_path: Path, dtype: torch.dtype) -> None:
+    """The CUDA code path (autocast, loss scaling for fp16, channels_last), exercised on CPU."""
+    from thagen.train.trainer import Precision, StageTrainer, to_device
+
+    data = make_split(tmp_path / "data", characters=1, per_character=2, per_shard=2)
+    trainer = StageTrainer(
+        config_from_dict(tiny_config(data, tmp_path / "run")), "rotator", echo=lambda s: None
+    )
+    trainer.precision = Precision(True, dtype, dtype == torch.float16)
+    trainer.scaler = torch.amp.GradScaler("cpu", enabled=trainer.precision.scaler)
+    trainer.channels_last = True
+    trainer.model.to(memory_format=torch.channels_last)
+    batch = next(
+        iter(EpochBatches(list_shards(data / "train"), batch_size=2, image_size=SIZE, seed=0, epoch=0))
+    )
+    batch = to_device(batch, trainer.device, True)
+    assert batch["rot"].is_contiguous(memory_format=torch.channels_last)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    seen = []
+    trainer.model.body.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    loss, _ = trainer.train_step(batch)
+    assert torch.isfinite(loss) and 0 < float(loss) < 4
+    assert seen == [dtype]  # the body really ran in reduced precision
+    changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed and all(v.dtype == torch.float32 for v in trainer.model.state_dict().values())

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from thagen.render.shards import POSE_NAMES, iter_shard
-from thagen.train.images import decode_png
+from thagen.train.images import decode_png_rgba8
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from thagen.errors import ThagenError
@@ -226,12 +226,14 @@ class ShardStream(IterableDataset):
             yield buf[int(j)]
 
     def _collate(self, raws: list[dict]) -> dict:
+        """Images stay uint8 (B, 4, H, W) here; `thagen.train.images.to_network` converts them."""
         size = self.image_size
         out: dict = {k: [] for k in ("rest", "expr", "rot", "pose", "key", "character")}
         for r in raws:
             where = f"{r['__shard__']}: {r['__key__']}"
             for part in ("rest", "expr", "rot"):
-                out[part].append(decode_png(r[f"{part}.png"], where=f"{where}.{part}.png", size=size))
+                rgba = decode_png_rgba8(r[f"{part}.png"], where=f"{where}.{part}.png", size=size)
+                out[part].append(rgba.transpose(2, 0, 1))
             vec, character = parse_pose(r["pose.json"], where)
             out["pose"].append(vec)
             out["key"].append(str(r["__key__"]))

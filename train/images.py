@@ -49,8 +49,25 @@ def rgba8_to_array(rgba: np.ndarray) -> np.ndarray:
     return out * 2.0 - 1.0
 
 
+def to_network(rgba8: torch.Tensor) -> torch.Tensor:
+    """(B, 4, H, W) uint8 sRGB RGBA (any device) -> float32 network input in [-1, 1].
+
+    Batches travel from loader workers as uint8 (4x less to copy) and are converted here,
+    on the training device.
+    """
+    lut = torch.from_numpy(_SRGB8_TO_LINEAR).to(rgba8.device)
+    alpha = rgba8[:, 3:4].float() / 255.0
+    rgb = lut[rgba8[:, :3].long()] * (alpha > 0)
+    return torch.cat([rgb, alpha], dim=1) * 2.0 - 1.0
+
+
 def decode_png(data: bytes, *, where: str, size: int | None = None) -> np.ndarray:
     """PNG bytes -> (4, H, W) network array; `where` names the file/sample in errors."""
+    return rgba8_to_array(decode_png_rgba8(data, where=where, size=size))
+
+
+def decode_png_rgba8(data: bytes, *, where: str, size: int | None = None) -> np.ndarray:
+    """PNG bytes -> (H, W, 4) uint8 sRGB RGBA; `where` names the file/sample in errors."""
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
@@ -61,7 +78,7 @@ def decode_png(data: bytes, *, where: str, size: int | None = None) -> np.ndarra
         raise
     except Exception as exc:  # PIL raises many types for corrupt data
         raise ImageInputError(f"{where}: cannot decode PNG ({exc})") from exc
-    return rgba8_to_array(rgba)
+    return rgba
 
 
 def tensor_to_rgba8(x: torch.Tensor) -> np.ndarray:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from thagen.train import checkpoints
 from thagen.train.config import STAGES, StageConfig, TrainConfig
 from thagen.train.data import EpochBatches, ShardInfo, batch_counts, epoch_plans, list_shards
+from thagen.train.images import to_network
 from thagen.train.logs import RunLog, save_grid
 from thagen.train.networks import NetSpec, build
 from torch import nn
@@ -62,10 +63,11 @@ class Precision:
 
 
 def to_device(batch: dict, device: torch.device, channels_last: bool) -> dict:
+    """Move a loader batch to the device and convert its uint8 images to network values there."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     out = dict(batch)
     for k in ("rest", "expr", "rot"):
-        out[k] = batch[k].to(device, non_blocking=True).contiguous(memory_format=fmt)
+        out[k] = to_network(batch[k].to(device, non_blocking=True)).contiguous(memory_format=fmt)
     out["pose"] = batch["pose"].to(device, non_blocking=True)
     return out
 
@@ -159,6 +161,8 @@ class StageTrainer:
         self.device = select_device(cfg.device)
         self.precision = Precision.choose(self.device, cfg.amp)
         self.channels_last = cfg.channels_last and self.device.type == "cuda"
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
         self.seed = cfg.seed + 1000 * STAGES.index(stage)
         seed_everything(self.seed)
         self.model = build(stage, NetSpec(cfg.width, cfg.blocks)).to(self.device)
