@@ -738,7 +738,19 @@ def render_one(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = stem or ("builtin" if job.builtin else Path(job.zip_member or job.model_path).stem)
+    own = renderer is None
     renderer = renderer or make_renderer(settings)
+    try:
+        return _render_one(job, out_dir, settings, renderer, poses, stem)
+    finally:
+        if own:
+            with _suppress_all():
+                renderer.close()
+
+
+def _render_one(
+    job: Any, out_dir: Path, settings: RunSettings, renderer: Any, poses: list[dict] | None, stem: str
+) -> dict[str, Any]:
     timer = _Timer()
     stage = ["read"]
     poses = job.poses() if poses is None else [{**dict.fromkeys(POSE_NAMES, 0.0), **p} for p in poses]

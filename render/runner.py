@@ -47,6 +47,7 @@ EXCLUDED = "excluded"
 LOCK = ".thagen.lock"
 DEFAULT_SPLITS = ("train", "val", "test")
 # failure stages after which the worker's Blender is replaced (read/rig/framing never touch it)
+WORKER_MAX_CHARACTERS = 200
 RESTART_AFTER = ("import", "render", "qa", "write", "crash", "unknown")
 # files thagen writes into characters/<id>/ (the only ones --restart deletes there)
 CHARACTER_FILES = (
@@ -127,13 +128,14 @@ _SHARD_NAME = re.compile(r"^(?P<id>.+)-\d{4}\.tar(\.tmp-\d+)?$")
 
 
 def remove_character_outputs(
-    out: Path, character_ids: str | Iterable[str], splits: Iterable[str]
+    out: Path, character_ids: str | Iterable[str], splits: Iterable[str], *, keep_files: bool = False
 ) -> list[Path]:
     """Delete what any earlier (killed or failed) run left of these characters; returns what went.
 
     Each split folder is listed once, so this stays linear in the number of files for a
     manifest of thousands of characters. `gene` never matches `gene-2`'s shards: the id is
-    the whole name before `-<k:04d>.tar`.
+    the whole name before `-<k:04d>.tar`. `keep_files` keeps characters/<id>/ (a failed
+    character's blender.log is worth reading).
     """
     ids = {character_ids} if isinstance(character_ids, str) else set(character_ids)
     removed: list[Path] = []
@@ -143,7 +145,7 @@ def remove_character_outputs(
             if m and m.group("id") in ids:
                 p.unlink(missing_ok=True)
                 removed.append(p)
-    for cid in sorted(ids):
+    for cid in sorted(ids if not keep_files else ()):
         cdir = out / CHARACTERS / cid
         if cdir.is_dir():
             shutil.rmtree(cdir)
@@ -306,7 +308,7 @@ def _worker_main(conn: Any, out_dir: str, settings: Any, parent_pid: int) -> Non
         os._exit(1)
     _drop_blender_script_paths()
     try:
-        from thagen.render.character import failure_record, make_renderer, render_character
+        from thagen.render.character import make_renderer
 
         renderer = make_renderer(settings)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops the run
@@ -314,6 +316,17 @@ def _worker_main(conn: Any, out_dir: str, settings: Any, parent_pid: int) -> Non
         return
     conn.send(("ready", {"blender": getattr(renderer, "blender_version", "")}))
     out = Path(out_dir)
+    try:
+        _serve(conn, out, renderer, settings, parent_pid)
+    finally:
+        with contextlib.suppress(Exception):
+            renderer.close()  # its private temp folder
+
+
+def _serve(conn: Any, out: Path, renderer: Any, settings: Any, parent_pid: int) -> None:
+    """Jobs in, results out, until told to stop or the parent goes away."""
+    from thagen.render.character import failure_record, render_character
+
     while True:
         try:
             msg = conn.recv()
@@ -342,6 +355,7 @@ class _Worker:
     process: Any
     conn: Any
     info: dict[str, Any] = field(default_factory=dict)
+    jobs: int = 0
 
 
 def _start_worker(out: Path, settings: Any) -> _Worker:
@@ -416,6 +430,27 @@ class RunSummary:
         return "\n".join(lines)
 
 
+# manifest fields whose change makes already rendered characters inconsistent with new ones
+RESUME_KEYS = ("seed", "image_size", "render", "lighting", "rest_pose", "pose_sampling", "shard_size")
+
+
+def check_same_settings(out: Path, manifest_dict: dict[str, Any]) -> None:
+    """Refuse to resume into an OUT rendered with other settings (a mixed dataset is silent damage)."""
+    path = out / DATASET_YAML
+    if not path.exists():
+        return
+    try:
+        old = (yaml.safe_load(path.read_text()) or {}).get("manifest") or {}
+    except yaml.YAMLError:
+        return
+    changed = [k for k in RESUME_KEYS if k in old and old.get(k) != manifest_dict.get(k)]
+    if changed:
+        raise ConfigError(
+            f"{out}: was rendered with different {', '.join(changed)} (see {path}); "
+            "resuming would mix two datasets: use --restart, or another output folder"
+        )
+
+
 def expected_images(job: Any, settings: Any) -> int:
     """Images one character costs: the reset, 2 per pose, and the QA renders."""
     from thagen.render.character import QA_RENDERS
@@ -447,6 +482,8 @@ def run_jobs(
     with output_lock(out):
         if not resume:
             clear_output(out, splits)
+        elif manifest_dict:
+            check_same_settings(out, manifest_dict)
         journal_path = out / JOURNAL
         journal = read_jsonl(journal_path, repair=True)
         done_ids = {r["id"] for r in journal if "id" in r}
@@ -474,9 +511,13 @@ def run_jobs(
         blender_version = ""
         try:
             for job in todo:
+                if worker is not None and worker.jobs >= WORKER_MAX_CHARACTERS:
+                    _stop_worker(worker)  # a fresh Blender now and then bounds any slow leak
+                    worker = None
                 if worker is None or not worker.process.is_alive():
                     worker = _start_worker(out, settings)
                     blender_version = worker.info.get("blender", "") or blender_version
+                worker.jobs += 1
                 progress.update(0, current=job.id, force=True)
                 result, failure, images = _run_one(worker, job, out, progress)
                 summary.images += images
@@ -486,6 +527,8 @@ def run_jobs(
                     summary.excluded += int(bool(result.get("excluded")))
                 else:
                     assert failure is not None
+                    # no shard of a failed character may stay where the trainer reads
+                    remove_character_outputs(out, job.id, splits, keep_files=True)
                     append_jsonl(out / FAILURES, failure)
                     summary.failed += 1
                     summary.failures.append(failure)

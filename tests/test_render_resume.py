@@ -30,6 +30,8 @@ from thagen.render.runner import (
 )
 from thagen.render.shards import iter_shard
 
+from thagen.errors import ConfigError
+
 SIZE = 64
 THAGEN = [sys.executable, "-m", "thagen"]
 
@@ -228,6 +230,8 @@ def test_worker_crash_costs_one_character(tmp_path: Path, gene_pmx: Path, gene_p
     failures = read_jsonl(out / FAILURES)
     assert len(failures) == 1 and failures[0]["stage"] == "crash", failures
     crashed = failures[0]["id"]
+    # whatever the crashed character had written is gone from where the trainer reads
+    assert not [p for p in (out / "train").iterdir() if shard_pattern(crashed).match(p.name)]
     done = {r["id"] for r in read_jsonl(out / JOURNAL)}
     assert done == {j.id for j in jobs} - {crashed}
     rerun = subprocess.run([*THAGEN, "render", str(manifest)], capture_output=True, text=True, timeout=300)
@@ -247,6 +251,9 @@ def test_restart_deletes_only_thagen_outputs(tmp_path: Path) -> None:
     out = m.output_dir
     settings = RunSettings.from_manifest(m)
     run_jobs(jobs, out, settings, manifest_dict=m.to_dict(), progress_stream=io.StringIO())
+    # resuming with other settings would mix two datasets: refused
+    with pytest.raises(ConfigError, match="different seed"):
+        run_jobs(jobs, out, settings, manifest_dict={**m.to_dict(), "seed": 8}, progress_stream=io.StringIO())
     (out / "notes.txt").write_text("mine")
     (out / "train" / "keep.txt").write_text("mine too")
     first = read_jsonl(out / JOURNAL)
