@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from test_reader_fuzz import mutate, run_case, seed_inputs  # noqa: E402
+
 from thagen.rigs.reader import SAFETY_NET_PREFIX, count_fields  # noqa: E402
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import bpy
+
 from thagen.rigs.blender_import import import_model
 from thagen.rigs.builtin import write_builtin_character
 from thagen.rigs.normalize import normalize

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from thagen.rigs.builtin import builtin_character
 from thagen.rigs.model import Model
 from thagen.rigs.pmx import pmx_bytes

@@ -58,6 +58,7 @@ def model_arg(name: str) -> str:
 def bare_loop(renderer, job, settings, poses) -> tuple[float, list[bytes]]:
     """images/s of bpy.ops.render.render over the same scene and poses, raw bpy property writes only."""
     import bpy
+
     from thagen.render.blender_scene import capture_output
     from thagen.render.character import expression_only, framing_for, load_model, rig_for
 
@@ -98,6 +99,7 @@ def interleaved(renderer, job, settings, poses) -> tuple[float, float]:
     """images/s of thagen's per-pose work (pose, render, shard write) and of the bare loop,
     alternating pose by pose so the machine's changing load hits both alike."""
     import bpy
+
     from thagen.render.blender_scene import capture_output
     from thagen.render.character import (
         _Shot,
@@ -215,6 +217,7 @@ def main() -> None:
 
     import bpy
     import numpy as np
+
     from thagen.render.character import RunSettings, adhoc_job, make_renderer
     from thagen.render.qa import decode_png
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from thagen.render.blender_scene import BlenderRenderer
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model

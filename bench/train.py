@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from thagen.train.config import config_from_dict
 from thagen.train.data import EpochBatches, list_shards
 from thagen.train.synthetic import make_dataset

@@ -17,6 +17,7 @@ import math
 
 import bpy
 import numpy as np
+
 from thagen.rigs.blender_materials import set_light_values
 
 PRESETS = ("phong", "toon", "point")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -22,12 +23,12 @@ from typing import Any
 
 import bpy
 import numpy as np
+
+from thagen.errors import RenderError, RigError
 from thagen.render.blender_lighting import apply_lighting
 from thagen.render.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
 from thagen.rigs.blender_import import ImportedModel, import_model
 from thagen.rigs.model import Model
-
-from thagen.errors import RenderError, RigError
 
 CAMERA_DISTANCE = 10.0  # metres in front of the face; orthographic, so only clipping cares
 MORPH_ROLES = ("eye_close_left", "eye_close_right", "eye_close_both", "mouth_open")
@@ -38,10 +39,44 @@ class Captured:
     text: str = ""
 
 
+TMP_PREFIX = "thagen-render-"
+
+
 def _private_tmp() -> str:
+    """A per-process scratch folder for Blender's PNG output (RAM-backed where /dev/shm exists).
+
+    Its name carries the pid, so folders left by killed workers (kill -9 skips cleanup) are
+    recognised and removed by the next renderer on the machine.
+    """
     shm = "/dev/shm"
-    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-    return tempfile.mkdtemp(prefix="thagen-render-", dir=base)
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+    _sweep_dead(base)
+    return tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=base)
+
+
+def _sweep_dead(base: str) -> None:
+    """Remove scratch folders whose owning process no longer exists."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(TMP_PREFIX):
+            continue
+        pid_text = name[len(TMP_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from thagen.render import qa as qa_mod
-from thagen.render.contact_sheet import make_contact_sheet
-from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, atomic_write_bytes, sample_key
 
 from thagen import __version__
 from thagen.errors import ConfigError, RigError, ThagenError
+from thagen.render import qa as qa_mod
+from thagen.render.contact_sheet import make_contact_sheet
+from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, atomic_write_bytes, sample_key
 
 # QA renders per character: eyes closed, mouth closed (both at no rotation).
 QA_RENDERS = 2

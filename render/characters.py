@@ -67,9 +67,8 @@ def member_sha256(zip_path: Path, member: str) -> str:
     """
     import zipfile
 
-    from thagen.rigs.archive import DEFAULT_MAX_FILE_BYTES, decode_entry_name
-
     from thagen.errors import ArchiveError
+    from thagen.rigs.archive import DEFAULT_MAX_FILE_BYTES, decode_entry_name
 
     st = zip_path.stat()
     key = (f"{zip_path.resolve()}\0{member}", st.st_size, st.st_mtime_ns)

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-from thagen.render.shards import POSE_NAMES
 
 from thagen.errors import ConfigError
+from thagen.render.shards import POSE_NAMES
 
 
 @click.command("render")

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from thagen.errors import ArchiveError, ConfigError
 from thagen.render import characters as chars
 from thagen.render.sampling import (
     DIST_KINDS,
@@ -35,8 +37,6 @@ from thagen.render.sampling import (
     tha1_default,
 )
 from thagen.render.shards import POSE_NAMES
-
-from thagen.errors import ArchiveError, ConfigError
 
 log = logging.getLogger(__name__)
 

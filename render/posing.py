@@ -52,6 +52,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 import numpy as np
+
 from thagen.rigs.coordinates import (  # noqa: F401 - re-exported for render code
     CHAR_TO_BLENDER,
     MMD_SCALE,

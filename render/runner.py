@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
-from thagen.render.shards import atomic_write_bytes, fsync_dir
 
 from thagen import __version__
 from thagen.errors import ConfigError, RenderError, ThagenError
+from thagen.render.shards import atomic_write_bytes, fsync_dir
 
 JOURNAL = "journal.jsonl"
 FAILURES = "failures.jsonl"

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from thagen.render.shards import POSE_NAMES
 
 EXPRESSION_NAMES = ("left_eye", "right_eye", "mouth")

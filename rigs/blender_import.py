@@ -19,6 +19,8 @@ from typing import Any
 
 import bpy
 import numpy as np
+
+from thagen.errors import ModelFormatError, RigError
 from thagen.rigs.blender_materials import ImageCache, MaterialSpec, build_materials, set_shading
 from thagen.rigs.coordinates import (
     char_rotation_to_blender,
@@ -30,8 +32,6 @@ from thagen.rigs.coordinates import (
 )
 from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import BoneFlag, DeformType, Model, MorphKind
-
-from thagen.errors import ModelFormatError, RigError
 
 MIN_BONE_LENGTH = 0.01  # metres; Blender drops zero-length bones
 UNSUPPORTED_KINDS = {

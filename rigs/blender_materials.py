@@ -20,6 +20,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+
 from thagen.rigs.model import Model
 
 SHADINGS = ("phong", "toon", "point")

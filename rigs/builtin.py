@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from thagen.rigs.model import (
     Bone,
     BoneFlag,
@@ -817,6 +818,7 @@ def write_builtin_character(
 ) -> Path:
     """Write `<name>.pmx` and its texture PNGs into `directory`; return the PMX path."""
     from PIL import Image
+
     from thagen.rigs.pmx import write_pmx
 
     directory = Path(directory)

@@ -7,9 +7,9 @@ group morph into one shape key), so both agree on what a group means.
 from __future__ import annotations
 
 import numpy as np
-from thagen.rigs.model import Model, MorphKind
 
 from thagen.errors import ModelFormatError
+from thagen.rigs.model import Model, MorphKind
 
 MAX_DEPTH = 64
 

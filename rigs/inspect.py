@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from thagen.rigs.model import DeformType, Model, MorphKind
 from thagen.rigs.textures import texture_report
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from thagen.errors import ConfigError, ThagenError
 from thagen.rigs.flatten import flatten_group_morph, leaf_kinds
 from thagen.rigs.model import Model, Morph, MorphKind
 from thagen.rigs.overrides import (
@@ -23,8 +25,6 @@ from thagen.rigs.overrides import (
     resolve_override_name,
 )
 from thagen.rigs.roles import RoleSpec, RoleTable, default_role_table, fold_name
-
-from thagen.errors import ConfigError, ThagenError
 
 SYNTHETIC_PREFIX = "thagen:"
 METHODS = ("exact", "alias", "geometry", "fallback", "override", "missing", "absent")

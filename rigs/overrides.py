@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from thagen.rigs.model import Model
-from thagen.rigs.roles import RoleSpec, RoleTable, fold_name
 
 from thagen.errors import ConfigError
+from thagen.rigs.model import Model
+from thagen.rigs.roles import RoleSpec, RoleTable, fold_name
 
 ABSENT = "absent"
 SPLIT = "split"

@@ -32,6 +32,7 @@ import re
 import struct
 
 import numpy as np
+
 from thagen.rigs.binary import U8, U16, U32, Cursor, decode_fixed
 from thagen.rigs.model import (
     IK,

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from thagen.errors import ModelFormatError
 from thagen.rigs.binary import F32, I32, U8, Cursor, index_code, index_dtype
 from thagen.rigs.model import (
     IK,
@@ -42,8 +44,6 @@ from thagen.rigs.model import (
     RigidBody,
     SoftBody,
 )
-
-from thagen.errors import ModelFormatError
 
 MAGIC = b"PMX "
 ENCODINGS = {0: "utf-16-le", 1: "utf-8"}

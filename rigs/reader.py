@@ -10,9 +10,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from thagen.rigs.model import Model
-
 from thagen.errors import ModelFormatError
+from thagen.rigs.model import Model
 
 # exceptions a corrupt file might still raise from deep inside numpy / struct; every one of
 # them becomes a ModelFormatError (these are a safety net: the parsers check explicitly first)

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from thagen.errors import ThagenError
 from thagen.rigs.normalize import RigReport, normalize
 from thagen.rigs.overrides import find_override_file
 from thagen.rigs.roles import default_role_table
-
-from thagen.errors import ThagenError
 
 MODEL_SUFFIXES = (".pmx", ".pmd")
 ARCHIVE_SUFFIXES = (".zip",)

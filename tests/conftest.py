@@ -13,7 +13,9 @@ TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
 @pytest.fixture(scope="session")
 def testdata_dir() -> Path:
     if not TESTDATA.is_dir():
-        raise FileNotFoundError(f"test models not found at {TESTDATA} (expected ../shared/testdata beside the repo)")
+        raise FileNotFoundError(
+            f"test models not found at {TESTDATA} (expected ../shared/testdata beside the repo)"
+        )
     return TESTDATA
 
 

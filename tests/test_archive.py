@@ -10,9 +10,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from thagen.rigs.archive import default_cache_dir, extract_model, list_models
 
 from thagen.errors import ArchiveError
+from thagen.rigs.archive import default_cache_dir, extract_model, list_models
 
 
 class _Cp932Info(zipfile.ZipInfo):

@@ -8,6 +8,8 @@ import bpy
 import numpy as np
 import pytest
 from PIL import Image
+
+from thagen.errors import ModelFormatError, RigError
 from thagen.render.posing import axis_rotation, char_rotation_to_blender, mmd_to_blender
 from thagen.rigs.blender_import import import_model, vertex_weights
 from thagen.rigs.blender_materials import MISSING_COLOR, SHARED_TOON_SHADOWS
@@ -16,8 +18,6 @@ from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import Bone, BoneFlag, DeformType, Material, Model, Morph, MorphKind
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
-
-from thagen.errors import ModelFormatError, RigError
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import bpy
@@ -11,6 +12,7 @@ import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 from PIL import Image
+
 from thagen.render.blender_scene import BlenderRenderer, capture_output
 from thagen.render.posing import (
     axis_rotation,
@@ -297,3 +299,24 @@ def test_unload_leaves_no_data_blocks(renderer: BlenderRenderer, builtin: Loaded
     assert counts() != empty
     renderer.unload_character()
     assert counts() == empty
+
+
+def test_scratch_folders_of_dead_processes_are_swept(tmp_path) -> None:
+    """kill -9 skips cleanup; the next renderer removes what dead workers left behind."""
+    import subprocess
+    import sys
+
+    from thagen.render import blender_scene
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_dir = tmp_path / f"{blender_scene.TMP_PREFIX}{int(dead.stdout)}-abc"
+    live_dir = tmp_path / f"{blender_scene.TMP_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "unrelated"
+    for d in (dead_dir, live_dir, other):
+        d.mkdir()
+        (d / "frame.png").write_bytes(b"x")
+    blender_scene._sweep_dead(str(tmp_path))
+    assert not dead_dir.exists()
+    assert live_dir.exists() and other.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from thagen.rigs.builtin import ATLAS_NAME, TOON_NAME, builtin_character, write_builtin_character
 from thagen.rigs.model import DeformType, MaterialFlag, Model, MorphKind
 from thagen.rigs.textures import resolve_texture

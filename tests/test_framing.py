@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
 from thagen.annotate.annotation import (
     Annotation,
     annotation_path_for,
@@ -16,13 +17,12 @@ from thagen.annotate.annotation import (
     now_iso,
     save_annotation,
 )
+from thagen.errors import ConfigError
 from thagen.render.framing import Framing, estimate_framing, load_framing
 from thagen.rigs import builtin
 from thagen.rigs.builtin import builtin_character, write_builtin_character
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
-
-from thagen.errors import ConfigError
 
 # built-in geometry (thagen.rigs.builtin): the hair cap is the head ellipsoid grown by 0.12 in y
 HAIR_TOP = float(builtin.HEAD_CENTER[1] + builtin.HEAD_RADII[1] + 0.12)

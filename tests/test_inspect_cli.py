@@ -8,10 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from thagen.rigs.builtin import builtin_character, write_builtin_character
-from thagen.rigs.inspect import format_report, inspect_model
 
 from thagen.cli import main
+from thagen.rigs.builtin import builtin_character, write_builtin_character
+from thagen.rigs.inspect import format_report, inspect_model
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from thagen.errors import ConfigError, ModelFormatError
 from thagen.rigs.flatten import flatten_group_morph
 from thagen.rigs.model import Bone, Model, Morph, MorphKind
 from thagen.rigs.normalize import normalize, split_weights
 from thagen.rigs.roles import default_role_table, fold_name
-
-from thagen.errors import ConfigError, ModelFormatError
 
 # --------------------------------------------------------------------------- synthetic models
 #

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from thagen.errors import ModelFormatError
 from thagen.rigs.model import BoneFlag, DeformType, MaterialFlag, Model, MorphKind
 from thagen.rigs.pmd import read_pmd
 from thagen.rigs.pmx import pmx_bytes
 from thagen.rigs.reader import read_model, read_model_bytes
-
-from thagen.errors import ModelFormatError
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from thagen.errors import ModelFormatError
 from thagen.rigs.model import (
     IK,
     Bone,
@@ -27,8 +29,6 @@ from thagen.rigs.model import (
 )
 from thagen.rigs.pmx import header_for, pmx_bytes, read_pmx, write_pmx
 from thagen.rigs.reader import count_fields, read_model, read_model_bytes
-
-from thagen.errors import ModelFormatError
 
 NAMES = ["まばたき", "あ", "頭", "ｳｨﾝｸ２右", "eye_L", "", "笑顔(総", "😀 emoji", "tab\tname", "長い名前" * 5]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
 from thagen.render.character import RunSettings, adhoc_job, render_one
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.qa import changed_mask, decode_png

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
+from thagen.errors import ConfigError
 from thagen.render.character import RunSettings
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.runner import (
@@ -29,8 +31,6 @@ from thagen.render.runner import (
     shard_pattern,
 )
 from thagen.render.shards import iter_shard
-
-from thagen.errors import ConfigError
 
 SIZE = 64
 THAGEN = [sys.executable, "-m", "thagen"]
@@ -152,6 +152,7 @@ def test_resume_after_kill_9(tmp_path: Path, gene_pmx: Path, gene_pmd: Path) -> 
 def write_model_without_mouth(directory: Path) -> Path:
     """The built-in character with its mouth morphs removed (a model no mouth can be found in)."""
     from PIL import Image
+
     from thagen.rigs.builtin import builtin_character, builtin_textures
     from thagen.rigs.pmx import write_pmx
 

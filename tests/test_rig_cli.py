@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from test_normalize import Rig, make_model, standard_model, vmorph
+
+from thagen.cli import cli
 from thagen.rigs.model import MorphKind
 from thagen.rigs.normalize import normalize
 from thagen.rigs.pmx import write_pmx
 from thagen.rigs.reader import read_model
-
-from thagen.cli import cli
 
 
 def run(args: list[str]) -> tuple[int, str, str]:

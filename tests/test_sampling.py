@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from thagen.render.sampling import (
     DOMAINS,
     REST_POSES,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from thagen.train.config import load_config
 
 from thagen.cli import main
 from thagen.errors import ConfigError
+from thagen.train.config import load_config
 
 
 def test_tha1_config_has_paper_settings() -> None:

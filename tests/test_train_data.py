@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+
 from thagen.render.shards import Sample, ShardWriter
 from thagen.train.data import DatasetError, EpochBatches, ShardStream, epoch_plans, list_shards
 from thagen.train.images import ImageInputError, to_network
@@ -40,6 +41,19 @@ def test_list_shards_counts_samples(split: Path) -> None:
     assert len(shards) == 9
     assert sum(s.count for s in shards) == 30
     assert sorted(s.count for s in shards) == [2, 2, 2, 4, 4, 4, 4, 4, 4]
+
+
+def test_only_journalled_characters_are_read(tmp_path: Path) -> None:
+    """A killed, not yet resumed render can leave complete shards of an unfinished character."""
+    import json
+
+    root = tmp_path / "out"
+    done = write_split(root / "train", synthetic_samples(0, 4, SIZE), "done", per_shard=4)
+    write_split(root / "train", synthetic_samples(1, 4, SIZE), "unfinished", per_shard=4)
+    assert len(list_shards(root / "train")) == 2  # no journal yet: every complete shard
+    record = {"id": "done", "shards": [p.relative_to(root).as_posix() for p in done]}
+    (root / "journal.jsonl").write_text(json.dumps(record) + "\n" + '{"id": "half-writ')
+    assert [s.path.name for s in list_shards(root / "train")] == ["done-0000.tar"]
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -9,11 +9,11 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+
+from thagen.cli import main
 from thagen.train.config import CONFIG_DIR
 from thagen.train.metrics import rmse, ssim, to_metric_space
 from thagen.train.synthetic import face, make_dataset
-
-from thagen.cli import main
 
 SIZE = 32
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+
 from thagen.train.images import (
     ImageInputError,
     decode_png,

@@ -9,6 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from thagen.errors import ConfigError
 from thagen.train import checkpoints
 from thagen.train.config import config_from_dict
 from thagen.train.data import EpochBatches, list_shards
@@ -16,8 +18,6 @@ from thagen.train.images import to_network
 from thagen.train.perceptual import vgg16_features
 from thagen.train.synthetic import synthetic_samples, write_split
 from thagen.train.trainer import train_stage
-
-from thagen.errors import ConfigError
 
 SIZE = 32
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageColor
+
+from thagen.errors import ConfigError
 from thagen.train.evaluate import load_system
 from thagen.train.images import load_front_image, over_background, tensor_to_rgba8
 from thagen.train.trainer import select_device
-
-from thagen.errors import ConfigError
 
 
 def animation_poses(frames: int) -> np.ndarray:

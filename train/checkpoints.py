@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from thagen.render.shards import fsync_dir
-from thagen.train.networks import NetSpec, build
 from torch import nn
 
 from thagen.errors import ConfigError
+from thagen.render.shards import fsync_dir
+from thagen.train.networks import NetSpec, build
 
 FORMAT = 1
 

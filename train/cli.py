@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from thagen.train.config import STAGES, load_config
 
 _COMMON = [

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from thagen.render.shards import POSE_NAMES, iter_shard
-from thagen.train.images import decode_png_rgba8
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from thagen.errors import ThagenError
+from thagen.render.shards import POSE_NAMES, iter_shard
+from thagen.train.images import decode_png_rgba8
 
 
 class DatasetError(ThagenError):
@@ -63,14 +63,38 @@ def count_samples(path: Path) -> int:
 
 
 def list_shards(split_dir: Path) -> list[ShardInfo]:
-    """The complete shards of one split, sorted by name (temporary `*.tar.tmp-*` files ignored)."""
+    """The complete shards of one split, sorted by name.
+
+    When the dataset root has thagen's `journal.jsonl`, only shards of journalled (finished)
+    characters count: a run that was killed and not yet resumed can hold complete shards of a
+    character that is not done, and those would be rendered again on resume.
+    """
     split_dir = Path(split_dir)
     if not split_dir.is_dir():
         raise DatasetError(f"{split_dir}: split directory not found")
     paths = sorted(split_dir.glob("*.tar"))
+    finished = journalled_shards(split_dir.parent)
+    if finished is not None:
+        paths = [p for p in paths if p.resolve() in finished]
     if not paths:
-        raise DatasetError(f"{split_dir}: no *.tar shards in this split")
+        raise DatasetError(f"{split_dir}: no *.tar shards of finished characters in this split")
     return [ShardInfo(p, count_samples(p)) for p in paths]
+
+
+def journalled_shards(root: Path) -> set[Path] | None:
+    """Resolved paths of the shards named in `root/journal.jsonl`, or None without a journal."""
+    journal = Path(root) / "journal.jsonl"
+    if not journal.is_file():
+        return None
+    found: set[Path] = set()
+    for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a half-written last line from a killed run
+        for rel in record.get("shards", []) if isinstance(record, dict) else []:
+            found.add((Path(root) / rel).resolve())
+    return found
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
+
+from thagen.errors import ConfigError
 from thagen.train import checkpoints
 from thagen.train.data import EpochBatches, list_shards
 from thagen.train.images import srgb_to_linear
 from thagen.train.logs import save_grid
 from thagen.train.metrics import rmse, ssim, to_metric_space
 from thagen.train.trainer import select_device, to_device
-from torch import nn
-
-from thagen.errors import ConfigError
 
 THA1_REPORTED = {"rmse": [0.00979, 0.01008], "ssim": [0.8508, 0.8541]}
 METRIC_SPACE = (

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
+
 from thagen.train.images import checkerboard, over_background, tensor_to_rgba8
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
 from thagen.train.images import linear_to_srgb
 
 SSIM_WINDOW = 11

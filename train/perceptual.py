@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from thagen.train.images import linear_to_srgb
 from torch import nn
 
 from thagen.errors import ConfigError
+from thagen.train.images import linear_to_srgb
 
 # torchvision vgg16().features layout up to relu3_3 (indices matter: they are the state-dict keys)
 _LAYOUT = [(3, 64), (64, 64), "M", (64, 128), (128, 128), "M", (128, 256), (256, 256), (256, 256)]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
 from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, sample_key
 
 REST_POSE = {"left_eye": 0.0, "right_eye": 0.0, "mouth": 1.0, "head_x": 0.0, "head_y": 0.0, "neck_z": 0.0}

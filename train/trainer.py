@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from thagen.errors import ConfigError
 from thagen.train import checkpoints
 from thagen.train.config import STAGES, StageConfig, TrainConfig
 from thagen.train.data import EpochBatches, ShardInfo, batch_counts, epoch_plans, list_shards
 from thagen.train.images import to_network
 from thagen.train.logs import RunLog, save_grid
 from thagen.train.networks import NetSpec, build
-from torch import nn
-
-from thagen.errors import ConfigError
 
 Echo = Callable[[str], None]
 
