@@ -421,6 +421,11 @@ class RunSummary:
             f"  {self.images} images in {_fmt_duration(self.seconds)} ({self.images_per_second:.2f} images/s)",
             f"  output: {self.out}",
         ]
+        sheets = sorted((self.out / "characters").glob("*/contact_sheet.png"))
+        if len(sheets) == 1:
+            lines.append(f"  contact sheet: {sheets[0]}")
+        elif sheets:
+            lines.append(f"  contact sheets: {self.out / 'characters'}/<id>/contact_sheet.png ({len(sheets)})")
         for f in self.failures:
             lines.append(
                 f"  FAILED {f.get('id')}: [{f.get('stage')}] {f.get('error_type')}: {f.get('message')}"

@@ -114,6 +114,8 @@ def test_demo_manifest_renders_verified_shards(demo_run) -> None:
     assert ds["manifest"]["shard_size"] == 2 and ds["failures"] == []
     assert ds["characters"][job.id]["qa_flags"] == []
     assert not list(out.rglob("*.tmp-*"))
+    # the final summary says where to look (make demo prints it)
+    assert f"contact sheet: {cdir / 'contact_sheet.png'}" in summary.text()
 
 
 def test_reset_image_has_eyes_and_mouth_open(demo_run) -> None:
