@@ -250,6 +250,12 @@ def main() -> None:
             f"  per-character overhead {best['overhead']:.2f} s = {100 * best['overhead'] / tha1:.1f}% of a "
             f"THA1-sized character (127 images, projected {tha1:.1f} s = {127 / tha1:.2f} images/s; goal < 5%)"
         )
+        setup = sum(t.get(k, 0.0) for k in ("read_rig", "framing", "import", "reset"))
+        qa_time = t.get("qa_render", 0.0) + t.get("qa", 0.0)
+        print(
+            f"    of which read+rig+framing+import+reset {setup:.2f} s = {100 * setup / tha1:.1f}% "
+            f"(the issue's definition), QA renders+checks {qa_time:.2f} s = {100 * qa_time / tha1:.1f}%"
+        )
         print(f"  sample loop outside Blender's render call: {100 * best['outside']:.1f}%")
         if not args.no_bare:
             ours, bare = interleaved(renderer, job, settings, job.poses())
