@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from thagen.render import hash_cache
+
 log = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = (".pmx", ".pmd")
@@ -52,11 +54,15 @@ def file_sha256(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _sha_cache:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-        _sha_cache[key] = h.hexdigest()
+        stored = hash_cache.lookup(*key)
+        if stored is None:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+            stored = h.hexdigest()
+            hash_cache.store(*key, stored)
+        _sha_cache[key] = stored
     return _sha_cache[key]
 
 
@@ -74,6 +80,10 @@ def member_sha256(zip_path: Path, member: str) -> str:
     key = (f"{zip_path.resolve()}\0{member}", st.st_size, st.st_mtime_ns)
     if key in _sha_cache:
         return _sha_cache[key]
+    stored = hash_cache.lookup(*key)
+    if stored is not None:
+        _sha_cache[key] = stored
+        return stored
     try:
         with zipfile.ZipFile(zip_path) as zf:
             infos = [
@@ -96,6 +106,7 @@ def member_sha256(zip_path: Path, member: str) -> str:
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise ArchiveError(f"{zip_path}: cannot read {member!r} ({exc})") from exc
     _sha_cache[key] = h.hexdigest()
+    hash_cache.store(*key, _sha_cache[key])
     return _sha_cache[key]
 
 

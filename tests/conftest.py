@@ -27,3 +27,13 @@ def gene_pmx(testdata_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def gene_pmd(testdata_dir: Path) -> Path:
     return testdata_dir / "gene" / "Gene_light.pmd"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_hash_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tests (and the thagen processes they start) never touch the user's ~/.cache hash store."""
+    import os
+
+    path = tmp_path_factory.mktemp("hash-cache") / "hashes.sqlite"
+    os.environ["THAGEN_HASH_CACHE"] = str(path)
+    return path

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -218,6 +219,50 @@ def test_render_one_cli_builtin(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     poses = json.loads((out / "poses.json").read_text())
     assert [p["index"] for p in poses["poses"]] == [0, 1]
+
+
+def test_render_one_from_a_zip_with_a_japanese_folder(tmp_path: Path, gene_pmx: Path) -> None:
+    """Models ship as zips, names often cp932 without the UTF-8 flag; textures must still resolve."""
+    import zipfile
+
+    archive = tmp_path / "gene.zip"
+    folder = "ジェネ/"
+    with zipfile.ZipFile(archive, "w") as zf:
+
+        def add(name: str, data: bytes) -> None:
+            info = zipfile.ZipInfo(folder + name)
+            info.filename = (folder + name).encode("cp932").decode("cp437")  # legacy, no UTF-8 flag
+            zf.writestr(info, data)
+
+        add(gene_pmx.name, gene_pmx.read_bytes())
+        for tex in sorted((gene_pmx.parent / "light").glob("*.png")):
+            add(f"light/{tex.name}", tex.read_bytes())
+    out = tmp_path / "look"
+    proc = subprocess.run(
+        [
+            *THAGEN,
+            "render-one",
+            str(archive),
+            "--poses",
+            "1",
+            "--size",
+            str(SIZE),
+            "--samples",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "poses.json").read_text())
+    assert summary["import"]["missing_textures"] == []
+    rest = decode_png((out / "Gene_light_rest.png").read_bytes())
+    assert 0.05 < (rest[..., 3] > 127).mean() < 0.95
+    # nothing was written outside the chosen cache directory
+    assert list((tmp_path / "cache").rglob("Gene_light.pmx"))
 
 
 def test_flagged_character_is_excluded(tmp_path: Path) -> None:
