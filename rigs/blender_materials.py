@@ -1,14 +1,17 @@
 """MMD materials as Cycles node materials, for the three shading presets.
 
-Every preset is emission-based except 'point', so renders are noise-free and the samples only
+Every preset is emission-only (no real lights), so renders are noise-free and the samples only
 anti-alias edges. All materials read one shared node group (`LIGHT_GROUP`) holding the
-ambient and diffuse strengths and the light direction: changing the lighting per image edits
-two values in that group instead of rebuilding materials.
+ambient and diffuse strengths, the light direction and the point lights' positions: changing
+the lighting or the framing per image edits values in that group instead of rebuilding materials.
 
 Presets (the per-material tail; `set_shading` swaps it without reloading images):
 - 'phong' (THA1): base * (ambient + diffuse * max(N.L, 0)), L along the view direction.
 - 'toon' (MMD look): base * toon-ramp(N.L) * or + sphere map, times (ambient + diffuse).
-- 'point' (DMV): Diffuse BSDF (base, sphere) lit by real lights + an ambient emission term.
+- 'point' (DMV): base (* or + sphere map) * (ambient + diffuse * sum_i w_i * toon-ramp(N.L_i)),
+  L_i from the shading point toward point light i, w_i = share_i * (d0_i / d_i)^falloff (d0_i:
+  the light's distance to the framed head centre). Materials without a toon ramp use
+  max(N.L_i, 0) instead, as 'phong' does.
 base = texture RGB * diffuse RGB; alpha = texture alpha * diffuse alpha (and 0 on the back of
 single-sided materials, since Cycles ignores the backface-culling flag).
 """
@@ -25,6 +28,7 @@ from thagen.rigs.model import Model
 
 SHADINGS = ("phong", "toon", "point")
 LIGHT_GROUP = "thagen_light"
+POINT_LIGHT_COUNT = 2  # point lights in the shared group (the 'point' preset's key and fill)
 MISSING_COLOR = (1.0, 0.0, 1.0, 1.0)
 # Shadow colours of generated stand-ins for MMD's shared toon01..toon10.bmp (not shipped with
 # models and never downloaded): approximations, white on the lit half, this colour in shadow.
@@ -64,36 +68,45 @@ def _vector_node(nodes, name: str, value: tuple[float, float, float]):
 
 
 def light_group() -> bpy.types.ShaderNodeTree:
-    """The shared group: outputs ambient, diffuse, N.L and the sphere-map UV.
+    """The shared group: outputs ambient, diffuse, N.L, the sphere-map UV and, per point light,
+    N.L toward it and its weight.
 
     Every vector is in world space (the renderer writes the camera's axes in), since Cycles'
     and Blender's "camera space" disagree on the sign of z.
     """
     group = bpy.data.node_groups.get(LIGHT_GROUP)
-    if group is not None:
+    if group is not None and all(name in group.interface.items_tree for name in _GROUP_OUTPUTS):
         return group
-    group = bpy.data.node_groups.new(LIGHT_GROUP, "ShaderNodeTree")
-    group.use_fake_user = True  # survives orphan purges between characters
-    for name, kind in (
-        ("ambient", "NodeSocketFloat"),
-        ("diffuse", "NodeSocketFloat"),
-        ("ndotl", "NodeSocketFloat"),
-        ("sphere_uv", "NodeSocketVector"),
-    ):
+    if group is None:
+        group = bpy.data.node_groups.new(LIGHT_GROUP, "ShaderNodeTree")
+        group.use_fake_user = True  # survives orphan purges between characters
+    else:  # made by an older thagen in this session: rebuild in place, users keep the group
+        group.nodes.clear()
+        group.interface.clear()
+    _fill_light_group(group)
+    return group
+
+
+_GROUP_OUTPUTS = ("ambient", "diffuse", "ndotl", "sphere_uv") + tuple(
+    f"point{i}_{what}" for i in range(POINT_LIGHT_COUNT) for what in ("ndotl", "weight")
+)
+
+
+def _fill_light_group(group: bpy.types.ShaderNodeTree) -> None:
+    for name in _GROUP_OUTPUTS:
+        kind = "NodeSocketVector" if name == "sphere_uv" else "NodeSocketFloat"
         group.interface.new_socket(name, in_out="OUTPUT", socket_type=kind)
     nodes, links = group.nodes, group.links
     out = nodes.new("NodeGroupOutput")
     for name in ("ambient", "diffuse"):
-        value = nodes.new("ShaderNodeValue")
-        value.name = value.label = name
-        value.outputs[0].default_value = 0.5
+        value = _value_node(nodes, name, 0.5)
         links.new(value.outputs[0], out.inputs[name])
     # toward the light, the camera's right and up; defaults: a camera at -Y looking along +Y
     light = _vector_node(nodes, "light_dir", (0.0, -1.0, 0.0))
     right = _vector_node(nodes, "camera_right", (1.0, 0.0, 0.0))
     up = _vector_node(nodes, "camera_up", (0.0, 0.0, 1.0))
     geometry = nodes.new("ShaderNodeNewGeometry")
-    normal = geometry.outputs["Normal"]
+    normal = geometry.outputs["Normal"]  # the deformed (posed) mesh's normal, facing the viewer
     ndotl = _math(nodes, "DOT_PRODUCT", normal, light.outputs[0], vector=True)
     links.new(ndotl, out.inputs["ndotl"])
     u = _math(nodes, "DOT_PRODUCT", normal, right.outputs[0], vector=True)
@@ -104,7 +117,26 @@ def light_group() -> bpy.types.ShaderNodeTree:
     sphere = _math(nodes, "MULTIPLY_ADD", uv.outputs[0], (0.5, 0.5, 0.0), vector=True)
     sphere.node.inputs[2].default_value = (0.5, 0.5, 0.0)
     links.new(sphere, out.inputs["sphere_uv"])
-    return group
+    # point lights: weight = share * (d0^2 / d^2)^(falloff / 2), d0 = reference distance
+    half_falloff = _math(nodes, "MULTIPLY", _value_node(nodes, "point_falloff", 2.0).outputs[0], 0.5)
+    for i in range(POINT_LIGHT_COUNT):
+        position = _vector_node(nodes, f"point{i}_position", (0.0, -1.0, 0.0))
+        to_light = _math(nodes, "SUBTRACT", position.outputs[0], geometry.outputs["Position"], vector=True)
+        direction = _math(nodes, "NORMALIZE", to_light, vector=True)
+        links.new(_math(nodes, "DOT_PRODUCT", normal, direction, vector=True), out.inputs[f"point{i}_ndotl"])
+        d2 = _math(nodes, "DOT_PRODUCT", to_light, to_light, vector=True)
+        d2 = _math(nodes, "MAXIMUM", d2, 1e-8)
+        ratio = _math(nodes, "DIVIDE", _value_node(nodes, f"point{i}_reference_d2", 1.0).outputs[0], d2)
+        falloff = _math(nodes, "POWER", ratio, half_falloff)
+        weight = _math(nodes, "MULTIPLY", falloff, _value_node(nodes, f"point{i}_share", 0.0).outputs[0])
+        links.new(weight, out.inputs[f"point{i}_weight"])
+
+
+def _value_node(nodes, name: str, value: float):
+    node = nodes.new("ShaderNodeValue")
+    node.name = node.label = name
+    node.outputs[0].default_value = value
+    return node
 
 
 def set_light_values(
@@ -130,6 +162,29 @@ def set_light_values(
     if light_dir_camera is not None:
         d = axes @ np.asarray(light_dir_camera, np.float64)
         _set_vector(nodes["light_dir"], d / max(float(np.linalg.norm(d)), 1e-12))
+
+
+def set_point_lights(
+    positions: np.ndarray, shares: np.ndarray, reference: np.ndarray, falloff: float = 2.0
+) -> None:
+    """Place the 'point' preset's lights (world positions, cheap: no material is rebuilt).
+
+    A light's weight is `share * (distance(reference, light) / distance(point, light))**falloff`,
+    so a surface at `reference` (the framed head centre) gets exactly `share`; falloff 0 turns
+    the distance term off, 2 is the inverse square law.
+    """
+    positions = np.asarray(positions, np.float64).reshape(-1, 3)
+    shares = np.asarray(shares, np.float64).reshape(-1)
+    if len(positions) != POINT_LIGHT_COUNT or len(shares) != POINT_LIGHT_COUNT:
+        raise ValueError(f"the point preset has {POINT_LIGHT_COUNT} lights, got {len(positions)}")
+    nodes = light_group().nodes
+    nodes["point_falloff"].outputs[0].default_value = float(falloff)
+    reference = np.asarray(reference, np.float64).reshape(3)
+    for i, (position, share) in enumerate(zip(positions, shares)):
+        _set_vector(nodes[f"point{i}_position"], position)
+        d2 = max(float(np.sum((position - reference) ** 2)), 1e-12)
+        nodes[f"point{i}_reference_d2"].outputs[0].default_value = d2
+        nodes[f"point{i}_share"].outputs[0].default_value = float(share)
 
 
 def _set_vector(node, value: np.ndarray) -> None:
@@ -295,6 +350,28 @@ def _math(nodes, operation: str, a, b=None, vector: bool = False):
     return node.outputs["Vector" if vector and operation != "DOT_PRODUCT" else "Value"]
 
 
+def _toon_lookup(nodes, image: bpy.types.Image, ndotl):
+    """The toon ramp's colour at N.L (vertical ramp: N.L = -1 at the bottom, 1 at the top)."""
+    v = _math(nodes, "MULTIPLY_ADD", ndotl, 0.5)
+    v.node.inputs[2].default_value = 0.5
+    uv = nodes.new("ShaderNodeCombineXYZ")
+    uv.inputs[0].default_value = 0.5
+    nodes.id_data.links.new(v, uv.inputs[1])
+    toon = nodes.new("ShaderNodeTexImage")
+    toon.image = image
+    toon.extension = "EXTEND"
+    nodes.id_data.links.new(uv.outputs[0], toon.inputs["Vector"])
+    return toon.outputs["Color"]
+
+
+def _combine_gray(nodes, value):
+    """A float socket as an (x, x, x) vector."""
+    combine = nodes.new("ShaderNodeCombineXYZ")
+    for i in range(3):
+        nodes.id_data.links.new(value, combine.inputs[i])
+    return combine.outputs[0]
+
+
 def build_tree(spec: MaterialSpec, shading: str) -> None:
     """(Re)build one material's node tree for a shading preset."""
     tree = spec.material.node_tree
@@ -330,16 +407,9 @@ def build_tree(spec: MaterialSpec, shading: str) -> None:
     else:
         color = base
         if shading == "toon" and spec.toon is not None:
-            v = _math(nodes, "MULTIPLY_ADD", light.outputs["ndotl"], 0.5)
-            v.node.inputs[2].default_value = 0.5
-            uv = nodes.new("ShaderNodeCombineXYZ")
-            uv.inputs[0].default_value = 0.5
-            links.new(v, uv.inputs[1])
-            toon = nodes.new("ShaderNodeTexImage")
-            toon.image = spec.toon
-            toon.extension = "EXTEND"
-            links.new(uv.outputs[0], toon.inputs["Vector"])
-            color = _math(nodes, "MULTIPLY", color, toon.outputs["Color"], vector=True)
+            color = _math(
+                nodes, "MULTIPLY", color, _toon_lookup(nodes, spec.toon, light.outputs["ndotl"]), vector=True
+            )
         if spec.sphere is not None:
             sphere = nodes.new("ShaderNodeTexImage")
             sphere.image = spec.sphere
@@ -351,20 +421,26 @@ def build_tree(spec: MaterialSpec, shading: str) -> None:
             strength = _math(nodes, "ADD", light.outputs["ambient"], light.outputs["diffuse"])
             color = _math(nodes, "SCALE", color, None, vector=True)
             links.new(strength, color.node.inputs["Scale"])
+        else:  # point: ambient + diffuse * the lights' weighted ramps (colours)
+            total = None
+            for i in range(POINT_LIGHT_COUNT):
+                ndotl = light.outputs[f"point{i}_ndotl"]
+                if spec.toon is not None:
+                    term = _toon_lookup(nodes, spec.toon, ndotl)
+                else:
+                    term = _combine_gray(nodes, _math(nodes, "MAXIMUM", ndotl, 0.0))
+                term = _math(nodes, "SCALE", term, None, vector=True)
+                links.new(light.outputs[f"point{i}_weight"], term.node.inputs["Scale"])
+                total = term if total is None else _math(nodes, "ADD", total, term, vector=True)
+            level = _math(nodes, "SCALE", total, None, vector=True)
+            links.new(light.outputs["diffuse"], level.node.inputs["Scale"])
+            level = _math(nodes, "ADD", level, None, vector=True)
+            links.new(_combine_gray(nodes, light.outputs["ambient"]), level.node.inputs[1])
+            color = _math(nodes, "MULTIPLY", color, level, vector=True)
 
     emission = nodes.new("ShaderNodeEmission")
     links.new(color, emission.inputs["Color"])
     surface = emission.outputs[0]
-    if shading == "point":
-        ambient = _math(nodes, "SCALE", base, None, vector=True)
-        links.new(light.outputs["ambient"], ambient.node.inputs["Scale"])
-        links.new(ambient, emission.inputs["Color"])
-        bsdf = nodes.new("ShaderNodeBsdfDiffuse")
-        links.new(color, bsdf.inputs["Color"])
-        add = nodes.new("ShaderNodeAddShader")
-        links.new(emission.outputs[0], add.inputs[0])
-        links.new(bsdf.outputs[0], add.inputs[1])
-        surface = add.outputs[0]
     if alpha is not None or a < 1.0:
         transparent = nodes.new("ShaderNodeBsdfTransparent")
         mix = nodes.new("ShaderNodeMixShader")

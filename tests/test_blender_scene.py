@@ -229,14 +229,109 @@ def test_toon_and_point_presets_render(renderer: BlenderRenderer, gene: Loaded):
     toon = render(renderer)
     renderer.set_lighting("point", 0.5, 0.5)
     point = render(renderer)
-    assert len([o for o in bpy.data.objects if o.type == "LIGHT"]) == 2
+    assert not [o for o in bpy.data.objects if o.type == "LIGHT"]  # lights live in the node tree
     renderer.set_lighting("phong", 0.5, 0.5)
     assert not [o for o in bpy.data.objects if o.type == "LIGHT"]
     assert np.array_equal(render(renderer), phong)  # switching back rebuilds the same materials
+    solid = phong[..., 3] == 255
     for image in (toon, point):
-        assert np.abs(image[..., :3] - phong[..., :3]).mean() > 2.0
+        assert np.abs(image[..., :3] - phong[..., :3])[solid].mean() > 3.0
         assert abs(int((image[..., 3] > 0).sum()) - int((phong[..., 3] > 0).sum())) < 0.02 * SIZE * SIZE
         assert image[..., :3][image[..., 3] == 255].mean() > 40  # lit, not black
+    assert np.abs(point[..., :3] - toon[..., :3])[solid].mean() > 3.0
+
+
+def _half_means(renderer: BlenderRenderer, gene: Loaded, image: np.ndarray) -> tuple[float, float]:
+    """Mean brightness of the opaque head rows left and right of the head's centre column."""
+    centre = int(round(renderer.project(0.5 * (gene.top + gene.chin)[None])[0, 0]))
+    head = image[SIZE // 4 : 3 * SIZE // 4]
+    solid = head[..., 3] == 255
+    value = head[..., :3].mean(axis=2)
+    return float(value[:, :centre][solid[:, :centre]].mean()), float(
+        value[:, centre:][solid[:, centre:]].mean()
+    )
+
+
+def test_point_preset_is_emission_only_and_deterministic(renderer: BlenderRenderer, gene: Loaded):
+    """Noise-free: no Blender lights and no sampled BSDF, so a pose renders to the same pixels."""
+    renderer.set_lighting("point", 0.5, 0.5)
+    try:
+        assert not [o for o in bpy.data.objects if o.type == "LIGHT"]
+        for spec in renderer.character.materials:
+            kinds = {node.bl_idname for node in spec.material.node_tree.nodes}
+            assert not {k for k in kinds if k.startswith("ShaderNodeBsdf")} - {"ShaderNodeBsdfTransparent"}
+            assert "ShaderNodeEmission" in kinds
+            assert spec.material.cycles.emission_sampling == "NONE"
+        renderer.set_pose({**REST, "mouth": 0.7, "head_y": 0.4})
+        first = renderer.render_png()
+        renderer.set_pose({**REST, "left_eye": 1.0, "neck_z": -0.8})
+        other = renderer.render_png()
+        renderer.set_pose({**REST, "mouth": 0.7, "head_y": 0.4})
+        assert renderer.render_png() == first != other
+    finally:
+        renderer.set_lighting("phong", 0.5, 0.5)
+
+
+def test_point_preset_alpha_matches_phong(renderer: BlenderRenderer, gene: Loaded):
+    phong = render(renderer)
+    renderer.set_lighting("point", 0.5, 0.5)
+    try:
+        point = render(renderer)
+    finally:
+        renderer.set_lighting("phong", 0.5, 0.5)
+    assert point[0, 0, 3] == 0 and point[0, -1, 3] == 0  # transparent background
+    assert np.array_equal(point[..., 3], phong[..., 3])  # cut-outs and culled back faces unchanged
+
+
+def test_point_lights_follow_framing_without_rebuilding(renderer: BlenderRenderer, gene: Loaded):
+    from thagen.render.blender_lighting import POINT_LIGHTS
+    from thagen.rigs.blender_materials import light_group
+
+    renderer.set_lighting("point", 0.5, 0.5)
+    materials = [spec.material.node_tree.nodes[0].as_pointer() for spec in renderer.character.materials]
+    try:
+        centre, height = renderer._head
+        nodes = light_group().nodes
+        for i, (offset, _share) in enumerate(POINT_LIGHTS):
+            placed = [nodes[f"point{i}_position"].inputs[k].default_value for k in range(3)]
+            expected = centre + np.array([offset[0], offset[2], offset[1]]) * height * np.array([1, -1, 1])
+            np.testing.assert_allclose(placed, expected, atol=1e-5)  # right = +x, toward camera = -y
+        # a taller framing moves the lights out proportionally; ambient changes are values only
+        renderer.frame(gene.top + np.array([0.0, 2.0, 0.0]), gene.chin)
+        renderer.set_lighting("point", 0.8, 0.5)
+        centre2, height2 = renderer._head
+        assert height2 > height
+        key = np.array([nodes["point0_position"].inputs[k].default_value for k in range(3)])
+        np.testing.assert_allclose(key[2] - centre2[2], 1.5 * height2, rtol=1e-5)
+        assert nodes["ambient"].outputs[0].default_value == pytest.approx(0.8)
+        after = [spec.material.node_tree.nodes[0].as_pointer() for spec in renderer.character.materials]
+        assert after == materials
+    finally:
+        renderer.frame(gene.top, gene.chin)
+        renderer.set_lighting("phong", 0.5, 0.5)
+
+
+def test_point_lights_brighten_the_side_facing_them(renderer: BlenderRenderer, gene: Loaded):
+    from thagen.rigs.blender_materials import set_point_lights
+
+    phong = render(renderer)
+    renderer.set_lighting("point", 0.5, 0.5)
+    try:
+        default = render(renderer)
+        centre, height = renderer._head
+        sides = {}
+        for side in (-1.0, 1.0):  # one light level with the head, far to the viewer's left / right
+            light = centre + np.array([side * 3.0, -1.0, 0.0]) * height
+            set_point_lights([light, light], [1.0, 0.0], centre)
+            sides[side] = _half_means(renderer, gene, render(renderer))
+    finally:
+        renderer.set_lighting("phong", 0.5, 0.5)
+    left, right = sides[-1.0], sides[1.0]
+    assert left[0] > left[1] + 10 and right[1] > right[0] + 10
+    assert left[0] > right[0] + 10 and right[1] > left[1] + 10
+    # the default key light is at the viewer's left: the left half gains on phong's balance
+    (dl, dr), (pl, pr) = _half_means(renderer, gene, default), _half_means(renderer, gene, phong)
+    assert (dl - dr) - (pl - pr) > 2.0
 
 
 def test_blender_output_is_captured(renderer: BlenderRenderer, gene: Loaded, logs: list[str]):
