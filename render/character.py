@@ -277,17 +277,8 @@ def prepare_character(
     imported = renderer.load_character(model, rig, model_path, job.lighting.preset)
     report["import"] = _to_dict(getattr(imported, "report", imported))
     renderer.frame(framing.head_top, framing.chin, framing.center_x)
-    _set_render_seed(renderer, int(getattr(job, "render_seed", 0)))
     timer.add("import", time.perf_counter() - t0)
     return Prepared(model, model_path, rig, framing, imported, report)
-
-
-def _set_render_seed(renderer: Any, seed: int) -> None:
-    """Cycles' sampling pattern from (manifest seed, character id): deterministic per character."""
-    scene = getattr(renderer, "scene", None)
-    cycles = getattr(scene, "cycles", None)
-    if cycles is not None:
-        cycles.seed = seed
 
 
 def render_character(
@@ -681,7 +672,7 @@ def adhoc_job(
     """A CharacterJob for one model given on the command line (`builtin`, a file or a zip)."""
     from thagen.render import characters as chars
     from thagen.render.manifest import CharacterJob, Lighting, RenderSettings, default_annotation_path
-    from thagen.render.sampling import PoseSpec, render_seed, resolve_rest_pose
+    from thagen.render.sampling import PoseSpec, resolve_rest_pose
 
     if model == "builtin":
         ref = chars.builtin_ref()
@@ -710,7 +701,6 @@ def adhoc_job(
         pose_count=poses,
         lighting=Lighting(preset=lighting),
         seed=seed,
-        render_seed=render_seed(seed, ref.id),
         pose_spec=PoseSpec(),
         rest_pose=resolve_rest_pose(rest_pose),
         image_size=size,

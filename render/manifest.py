@@ -31,7 +31,6 @@ from thagen.render.sampling import (
     REST_POSES,
     ParamDist,
     PoseSpec,
-    render_seed,
     resolve_rest_pose,
     sample_poses,
     tha1_default,
@@ -274,7 +273,6 @@ class CharacterJob:
     pose_count: int
     lighting: Lighting
     seed: int  # the manifest seed: poses come from (seed, id)
-    render_seed: int  # derived from (seed, id), for the renderer's own noise
     pose_spec: PoseSpec
     rest_pose: Mapping[str, float]
     image_size: int
@@ -816,7 +814,6 @@ def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> lis
                 pose_count=counts[ref.id],
                 lighting=lighting,
                 seed=manifest.seed,
-                render_seed=render_seed(manifest.seed, ref.id),
                 pose_spec=manifest.pose_sampling,
                 rest_pose=dict(rest),
                 image_size=manifest.image_size,

@@ -425,7 +425,9 @@ class RunSummary:
         if len(sheets) == 1:
             lines.append(f"  contact sheet: {sheets[0]}")
         elif sheets:
-            lines.append(f"  contact sheets: {self.out / 'characters'}/<id>/contact_sheet.png ({len(sheets)})")
+            lines.append(
+                f"  contact sheets: {self.out / 'characters'}/<id>/contact_sheet.png ({len(sheets)})"
+            )
         for f in self.failures:
             lines.append(
                 f"  FAILED {f.get('id')}: [{f.get('stage')}] {f.get('error_type')}: {f.get('message')}"

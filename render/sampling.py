@@ -41,7 +41,6 @@ REST_POSES: dict[str, dict[str, float]] = {
 _PURPOSE_POSE = 0
 _PURPOSE_SNAP = 1
 _PURPOSE_AMBIENT = 2
-_PURPOSE_RENDER = 3
 
 
 @dataclass(frozen=True)
@@ -172,12 +171,6 @@ def character_seed_sequence(seed: int, character_id: str, *key: int) -> np.rando
 
 def _rng(seed: int, character_id: str, *key: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(character_seed_sequence(seed, character_id, *key)))
-
-
-def render_seed(seed: int, character_id: str) -> int:
-    """A 31-bit seed for the renderer's own randomness (e.g. Cycles' sampling pattern)."""
-    state = character_seed_sequence(seed, character_id, _PURPOSE_RENDER).generate_state(1, np.uint32)
-    return int(state[0] & 0x7FFFFFFF)
 
 
 def sample_poses(

@@ -19,7 +19,6 @@ from thagen.render.sampling import (
     character_seed_sequence,
     id_words,
     pose_vector,
-    render_seed,
     resolve_rest_pose,
     sample_poses,
 )
@@ -83,9 +82,8 @@ def test_seed_derivation_is_sha256_of_the_id() -> None:
 def test_independent_of_python_hash_seed() -> None:
     """Python's hash() is salted per process; the poses must not be."""
     code = (
-        "import json; from thagen.render.sampling import PoseSpec, sample_poses, render_seed;"
-        "print(json.dumps([sample_poses(PoseSpec(), 9, 'miku-0badf00d', 3, ambient_range=(0.5, 1.2)),"
-        " render_seed(9, 'miku-0badf00d')]))"
+        "import json; from thagen.render.sampling import PoseSpec, sample_poses;"
+        "print(json.dumps([sample_poses(PoseSpec(), 9, 'miku-0badf00d', 3, ambient_range=(0.5, 1.2))]))"
     )
     outs = []
     for hash_seed in ("1", "2"):
@@ -96,7 +94,6 @@ def test_independent_of_python_hash_seed() -> None:
         outs.append(json.loads(res.stdout))
     assert outs[0] == outs[1]
     assert outs[0][0] == sample_poses(PoseSpec(), 9, "miku-0badf00d", 3, ambient_range=(0.5, 1.2))
-    assert outs[0][1] == render_seed(9, "miku-0badf00d")
 
 
 def test_tha1_defaults_distributions() -> None:
@@ -198,9 +195,3 @@ def test_rest_poses() -> None:
     with pytest.raises(ValueError):
         resolve_rest_pose({"mouth": 2.0})
     assert pose_vector(tha1).tolist() == [0, 0, 1, 0, 0, 0]
-
-
-def test_render_seed_is_31_bit_and_per_character() -> None:
-    seeds = {render_seed(0, f"c-{i:08x}") for i in range(200)}
-    assert len(seeds) == 200
-    assert all(0 <= s < 2**31 for s in seeds)
