@@ -213,6 +213,26 @@ class Joint(ArrayEq):
     spring_linear: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))
     spring_angular: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))
 
+    # the eight 3-vectors, in the order both file formats store them
+    VECTOR_FIELDS = (
+        "position",
+        "rotation",
+        "linear_min",
+        "linear_max",
+        "angular_min",
+        "angular_max",
+        "spring_linear",
+        "spring_angular",
+    )
+
+    def vectors(self) -> list[np.ndarray]:
+        return [getattr(self, name) for name in self.VECTOR_FIELDS]
+
+    def set_vectors(self, rows: np.ndarray) -> None:
+        """Set the eight vectors from an (8, 3) array (copied, float32)."""
+        for name, row in zip(self.VECTOR_FIELDS, np.asarray(rows, np.float32).reshape(8, 3)):
+            setattr(self, name, row.copy())
+
 
 @dataclass(eq=False)
 class SoftBody(ArrayEq):

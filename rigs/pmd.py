@@ -502,16 +502,7 @@ def _read_physics(cur: Cursor, model: Model) -> None:
             if not -1 <= value < nr:
                 raise cur.error(f"rigid body index {value} out of range ({nr})", f"{f}.{what}", at + off)
         v = rec["v"][i].astype(np.float32)
-        (
-            j.position,
-            j.rotation,
-            j.linear_min,
-            j.linear_max,
-            j.angular_min,
-            j.angular_max,
-            j.spring_linear,
-            j.spring_angular,
-        ) = (row.copy() for row in v)
+        j.set_vectors(v)
         model.joints.append(j)
 
 

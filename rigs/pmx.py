@@ -612,16 +612,7 @@ def _read_joints(cur: Cursor, h: Header, model: Model, refs: _Refs) -> None:
         refs.add("rigid", j.body_a, f + ".body_a", at)
         refs.add("rigid", j.body_b, f + ".body_b", at + h.rigid_size)
         arr = np.array(v[2:], np.float32).reshape(8, 3)
-        (
-            j.position,
-            j.rotation,
-            j.linear_min,
-            j.linear_max,
-            j.angular_min,
-            j.angular_max,
-            j.spring_linear,
-            j.spring_angular,
-        ) = (a.copy() for a in arr)
+        j.set_vectors(arr)
         model.joints.append(j)
 
 
@@ -808,16 +799,7 @@ def pmx_bytes(model: Model, *, path: str | Path | None = None) -> bytes:
         w.pack(U8, j.kind, field=f"joint[{i}].kind")
         w.index("rigid", j.body_a, f"joint[{i}].body_a")
         w.index("rigid", j.body_b, f"joint[{i}].body_b")
-        for a in (
-            j.position,
-            j.rotation,
-            j.linear_min,
-            j.linear_max,
-            j.angular_min,
-            j.angular_max,
-            j.spring_linear,
-            j.spring_angular,
-        ):
+        for a in j.vectors():
             w.floats(a, 3, f"joint[{i}]")
     if h.version >= 2.1:
         _write_soft_bodies(w, model)
