@@ -122,9 +122,32 @@ def test_decode_png_checks_size_and_names_the_sample() -> None:
         decode_png(b"not a png", where="y")
 
 
+def test_loader_resizes_square_renders_without_colour_bleed() -> None:
+    """256-px renders feed the 64-px tiny config; transparent pixels' colour must not bleed in."""
+    from thagen.train.images import decode_png_rgba8
+
+    arr = np.zeros((8, 8, 4), np.uint8)
+    arr[:, :4] = (255, 0, 0, 255)  # opaque red left half
+    arr[:, 4:] = (0, 255, 0, 0)  # transparent, but green underneath
+    out = decode_png_rgba8(_png(Image.fromarray(arr, "RGBA")), where="x", size=4, resize=True)
+    assert out.shape == (4, 4, 4)
+    assert (out[:, :2] == (255, 0, 0, 255)).all() and (out[:, 2:, 3] == 0).all()
+    # a 2x2 box straddling the edge of an opaque red column next to transparent green: red only
+    arr[:, :] = (0, 255, 0, 0)
+    arr[:, 0::2] = (255, 0, 0, 255)
+    mixed = decode_png_rgba8(_png(Image.fromarray(arr, "RGBA")), where="x", size=4, resize=True)
+    assert (mixed[..., 1] <= 2).all() and (abs(mixed[..., 3].astype(int) - 128) <= 1).all()
+    with pytest.raises(ImageInputError, match="8x4, expected 4x4"):
+        decode_png_rgba8(_png(Image.new("RGBA", (8, 4))), where="x", size=4, resize=True)
+
+
 def test_front_image_must_be_rgba_at_size(tmp_path) -> None:
     Image.new("RGBA", (64, 64), (255, 0, 0, 255)).save(tmp_path / "ok.png")
     assert load_front_image(tmp_path / "ok.png", 64).shape == (4, 64, 64)
+    Image.new("RGBA", (256, 256), (255, 0, 0, 255)).save(tmp_path / "render.png")  # a 256-px reset image
+    assert torch.equal(
+        load_front_image(tmp_path / "render.png", 64), load_front_image(tmp_path / "ok.png", 64)
+    )
     Image.new("RGBA", (100, 64)).save(tmp_path / "big.png")
     with pytest.raises(ImageInputError, match=r"100x64.*framed like a reset image: 64x64 RGBA"):
         load_front_image(tmp_path / "big.png", 64)

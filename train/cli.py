@@ -119,7 +119,7 @@ def eval_command(
 def animate_command(
     image: str, checkpoints: str, out: str, frames: int, fps: float, background: str, device: str
 ) -> None:
-    """Animate one front image (256x256 RGBA, framed like a reset image): blink, talk, turn."""
+    """Animate one front image (square RGBA framed like a reset image; scaled to the network): blink, talk, turn."""
     from thagen.train.animate import animate
 
     path = animate(

@@ -256,7 +256,7 @@ class ShardStream(IterableDataset):
         for r in raws:
             where = f"{r['__shard__']}: {r['__key__']}"
             for part in ("rest", "expr", "rot"):
-                rgba = decode_png_rgba8(r[f"{part}.png"], where=f"{where}.{part}.png", size=size)
+                rgba = decode_png_rgba8(r[f"{part}.png"], where=f"{where}.{part}.png", size=size, resize=True)
                 out[part].append(rgba.transpose(2, 0, 1))
             vec, character = parse_pose(r["pose.json"], where)
             out["pose"].append(vec)

@@ -66,13 +66,22 @@ def decode_png(data: bytes, *, where: str, size: int | None = None) -> np.ndarra
     return rgba8_to_array(decode_png_rgba8(data, where=where, size=size))
 
 
-def decode_png_rgba8(data: bytes, *, where: str, size: int | None = None) -> np.ndarray:
-    """PNG bytes -> (H, W, 4) uint8 sRGB RGBA; `where` names the file/sample in errors."""
+def decode_png_rgba8(data: bytes, *, where: str, size: int | None = None, resize: bool = False) -> np.ndarray:
+    """PNG bytes -> (H, W, 4) uint8 sRGB RGBA; `where` names the file/sample in errors.
+
+    With `resize`, a square image of another size is scaled to `size` (box filter on
+    premultiplied alpha, so transparent pixels' colour does not bleed in): the tiny config
+    trains at 64 px on 256-px renders. Without it, another size is an error.
+    """
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             if size is not None and im.size != (size, size):
-                raise ImageInputError(f"{where}: image is {im.size[0]}x{im.size[1]}, expected {size}x{size}")
+                if not (resize and im.size[0] == im.size[1]):
+                    raise ImageInputError(
+                        f"{where}: image is {im.size[0]}x{im.size[1]}, expected {size}x{size}"
+                    )
+                im = im.convert("RGBa").resize((size, size), Image.Resampling.BOX).convert("RGBA")
             rgba = np.asarray(im.convert("RGBA"))
     except ImageInputError:
         raise
@@ -94,24 +103,33 @@ def tensor_to_image(x: torch.Tensor) -> Image.Image:
 
 
 def load_front_image(path: Path, size: int = 256) -> torch.Tensor:
-    """Read a user's front image for the demo: it must already be framed like a reset image."""
+    """Read a user's front image for the demo: it must already be framed like a reset image.
+
+    A square image of another size keeps its framing when scaled, so it is scaled to the
+    network's size (a 256-px reset image drives a 64-px tiny network); anything else is refused.
+    """
     path = Path(path)
-    need = f"must be framed like a reset image: {size}x{size} RGBA with a transparent background"
+    need = (
+        f"must be framed like a reset image: {size}x{size} RGBA with a transparent background "
+        "(a square image of another size is scaled)"
+    )
     try:
         with Image.open(path) as im:
             im.load()
             mode, dims = im.mode, im.size
             has_alpha = mode in ("RGBA", "LA") or (mode == "P" and "transparency" in im.info)
-            rgba = np.asarray(im.convert("RGBA")) if has_alpha else None
+            rgba_image = im.convert("RGBA") if has_alpha else None
     except FileNotFoundError as exc:
         raise ImageInputError(f"{path}: no such file") from exc
     except Exception as exc:
         raise ImageInputError(f"{path}: cannot read image ({exc})") from exc
-    if dims != (size, size):
+    if dims[0] != dims[1]:
         raise ImageInputError(f"{path}: image is {dims[0]}x{dims[1]}; it {need}")
-    if rgba is None:
+    if rgba_image is None:
         raise ImageInputError(f"{path}: image has no alpha channel (mode {mode}); it {need}")
-    return torch.from_numpy(rgba8_to_array(rgba))
+    if dims != (size, size):
+        rgba_image = rgba_image.convert("RGBa").resize((size, size), Image.Resampling.BOX).convert("RGBA")
+    return torch.from_numpy(rgba8_to_array(np.asarray(rgba_image)))
 
 
 def checkerboard(height: int, width: int, cell: int = 8) -> np.ndarray:
