@@ -4,6 +4,7 @@ Each iteration sets a random THA1 pose (shape keys + head/neck rotations), rende
 the PNG bytes. images/s = 1 / median iteration time. A warm-up render is excluded.
 
     .venv/bin/python bench/scene_speed.py [--size 256] [--samples 4] [--count 30] [--device CPU]
+        [--no-split]   (keep the never-moving faces in the deforming mesh, to compare)
 """
 
 from __future__ import annotations
@@ -31,10 +32,17 @@ def main() -> None:
     parser.add_argument("--device", default="CPU")
     parser.add_argument("--preset", default="phong")
     parser.add_argument("--vary-ambient", action="store_true", help="new ambient in [0.5, 1.2] per image")
+    parser.add_argument(
+        "--no-split",
+        action="store_true",
+        help="don't split off the never-moving faces (BlenderRenderer split_static)",
+    )
     args = parser.parse_args()
     model = read_model(args.model)
     rig = normalize(model, model_path=args.model)
-    renderer = BlenderRenderer(image_size=args.size, samples=args.samples, device=args.device)
+    renderer = BlenderRenderer(
+        image_size=args.size, samples=args.samples, device=args.device, split_static=not args.no_split
+    )
     t = time.perf_counter()
     renderer.load_character(model, rig, args.model, shading=args.preset)
     load_s = time.perf_counter() - t
@@ -60,7 +68,8 @@ def main() -> None:
     device = renderer.scene.cycles.device
     print(
         f"{args.model.name} {args.size}px {args.preset} {args.samples} spp on {device}"
-        f"{' (ambient varied)' if args.vary_ambient else ''}: load {load_s:.2f} s, "
+        f"{' (ambient varied)' if args.vary_ambient else ''}{' (no split)' if args.no_split else ''}: "
+        f"load {load_s:.2f} s, "
         f"first render {first:.2f} s, median {median * 1000:.0f} ms -> {1 / median:.1f} images/s "
         f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms)"
     )

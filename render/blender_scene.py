@@ -26,6 +26,7 @@ import numpy as np
 
 from thagen.errors import RenderError, RigError
 from thagen.render.blender_lighting import apply_lighting
+from thagen.render.blender_split import remove_static, split_static_geometry
 from thagen.render.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
 from thagen.rigs.blender_import import ImportedModel, import_model
 from thagen.rigs.model import Model
@@ -117,8 +118,11 @@ class BlenderRenderer:
         samples: int = 4,
         threads: int = 0,
         log: Callable[[str], None] | None = None,
+        split_static: bool = True,
     ) -> None:
         self.image_size = int(image_size)
+        self.split_static = bool(split_static)
+        self.static: bpy.types.Object | None = None  # the character's split-off never-moving faces
         self.log = log
         self.warnings: list[str] = []
         self.character: ImportedModel | None = None
@@ -238,6 +242,12 @@ class BlenderRenderer:
             self.character = import_model(
                 model, rig=rig, model_path=model_path, shading=shading or self.preset
             )
+            if self.split_static:
+                try:
+                    self.static = split_static_geometry(self.character, model, rig)
+                except BaseException:
+                    self.unload_character()
+                    raise
         self._emit(out.text)
         self.rig = rig
         if shading is not None:
@@ -248,11 +258,12 @@ class BlenderRenderer:
         if self.character is not None:
             with capture_output(self._tmp) as out:
                 try:
+                    remove_static(self.static)
                     self.character.remove()
                 except ReferenceError:  # the scene was reset under us: nothing left to remove
                     pass
             self._emit(out.text)
-        self.character, self.rig = None, None
+        self.character, self.rig, self.static = None, None, None
 
     # ----------------------------------------------------------------- camera
     def frame(

@@ -415,3 +415,117 @@ def test_scratch_folders_of_dead_processes_are_swept(tmp_path) -> None:
     blender_scene._sweep_dead(str(tmp_path))
     assert not dead_dir.exists()
     assert live_dir.exists() and other.exists()
+
+
+# ----------------------------------------------------------------------------- static split
+
+ROTATED = {"head_y": 0.8, "neck_z": -0.6, "mouth": 0.5, "left_eye": 1.0}
+
+
+def _load(renderer: BlenderRenderer, loaded: Loaded, split: bool) -> None:
+    renderer.split_static = split
+    try:
+        renderer.load_character(loaded.model, loaded.rig, loaded.path, shading="phong")
+    finally:
+        renderer.split_static = True
+    renderer.frame(loaded.top, loaded.chin)
+    renderer.set_lighting("phong", 0.5, 0.5)
+
+
+def _renders_with_and_without_split(renderer: BlenderRenderer, loaded: Loaded) -> list[np.ndarray]:
+    images = []
+    for split in (False, True):
+        _load(renderer, loaded, split)
+        assert (renderer.static is not None) == split
+        images.extend([render(renderer), render(renderer, **ROTATED)])
+    return images
+
+
+def _check_split_structure(renderer: BlenderRenderer, loaded: Loaded) -> None:
+    static, dynamic = renderer.static, renderer.character.mesh
+    assert static is not None and static.type == "MESH"
+    assert static.data.shape_keys is None and not static.modifiers and not static.vertex_groups
+    assert dynamic.data.shape_keys is not None and dynamic.modifiers[0].type == "ARMATURE"
+    assert [m.name for m in static.data.materials] == [m.name for m in dynamic.data.materials]
+    assert static.data.has_custom_normals and static.data.uv_layers.active is not None
+    assert static.parent == dynamic.parent and set(static.users_collection) == set(dynamic.users_collection)
+    nv = loaded.model.vertex_count
+    assert 0 < len(static.data.vertices) < nv and 0 < len(dynamic.data.vertices) < nv
+    assert len(static.data.vertices) + len(dynamic.data.vertices) >= nv  # boundary vertices in both
+    faces = len(loaded.model.faces) - renderer.character.report.dropped_faces
+    assert len(static.data.polygons) + len(dynamic.data.polygons) == faces
+
+
+def test_static_split_renders_identical_pixels_gene(renderer: BlenderRenderer, gene_pmx: Path):
+    """The split bakes the armature's rest-pose output and keeps the raw custom normals of every
+    uncut smooth fan, so Cycles sees bit-identical geometry except at the few corners whose fan
+    the split cuts (re-encoded; about 1e-4 off), which do not change a pixel at this size."""
+    loaded = Loaded(gene_pmx)
+    plain_rest, plain_rotated, split_rest, split_rotated = _renders_with_and_without_split(renderer, loaded)
+    assert np.abs(plain_rest - plain_rotated).max() > 100  # the pose does move the head
+    assert np.array_equal(split_rest, plain_rest)
+    assert np.array_equal(split_rotated, plain_rotated)
+    _check_split_structure(renderer, loaded)
+    # Gene's body (about half the vertices) never moves; the head, hair and morphs do
+    assert len(renderer.static.data.vertices) > 0.4 * loaded.model.vertex_count
+    # the same pose again after others: still identical (the static part is never touched)
+    first = render(renderer, **ROTATED)
+    render(renderer, head_x=-1.0, mouth=1.0)
+    assert np.array_equal(render(renderer, **ROTATED), first)
+
+
+def test_static_split_leaves_no_data_blocks(renderer: BlenderRenderer, gene_pmx: Path):
+    def counts() -> tuple[int, ...]:
+        d = bpy.data
+        return (len(d.meshes), len(d.materials), len(d.images), len(d.armatures), len(d.objects))
+
+    renderer.unload_character()
+    empty = counts()
+    loaded = Loaded(gene_pmx)
+    _load(renderer, loaded, True)
+    assert renderer.static is not None
+    static_name = renderer.static.name
+    renderer.unload_character()
+    assert renderer.static is None and static_name not in bpy.data.objects
+    assert counts() == empty
+
+
+def test_static_split_builtin(renderer: BlenderRenderer, tmp_path):
+    loaded = Loaded(write_builtin_character(tmp_path))
+    loaded.top = loaded.model.positions[np.argmax(loaded.model.positions[:, 1])].astype(np.float64)
+    loaded.chin = loaded.bone("頭") - np.array([0.0, 3.0, 0.0])
+    plain_rest, plain_rotated, split_rest, split_rotated = _renders_with_and_without_split(renderer, loaded)
+    assert (plain_rest[..., 3] > 0).sum() > 0.05 * SIZE * SIZE
+    assert np.array_equal(split_rest, plain_rest)
+    assert np.array_equal(split_rotated, plain_rotated)
+    _check_split_structure(renderer, loaded)
+    renderer.unload_character()
+
+
+def test_dynamic_vertices_cover_neck_subtree_and_morphs(renderer: BlenderRenderer, gene_pmx: Path):
+    from thagen.render.blender_split import dynamic_vertices, moving_bones
+    from thagen.rigs.blender_import import vertex_weights
+
+    loaded = Loaded(gene_pmx)
+    _load(renderer, loaded, False)
+    imported, model = renderer.character, loaded.model
+    moving = moving_bones(imported, model, loaded.rig)
+    neck, head = model.bone_index(loaded.rig.bone_for("neck")), model.bone_index("頭")
+    assert moving[neck] and moving[head] and moving[model.bone_index("左目")]
+    assert not moving[model.bone_index("上半身")]
+    dynamic = dynamic_vertices(imported, model, loaded.rig)
+    vertex, bone, _ = vertex_weights(model)
+    assert dynamic[vertex[moving[bone]]].all()
+    keys = imported.mesh.data.shape_keys.key_blocks
+
+    def co(key) -> np.ndarray:
+        out = np.empty(len(key.data) * 3, np.float32)
+        key.data.foreach_get("co", out)
+        return out.reshape(-1, 3)
+
+    basis = co(keys[0])
+    mouth = co(keys[imported.report.shape_keys[loaded.rig.morph_for("mouth_open")]])
+    moved = np.abs(mouth - basis).max(axis=1) > 0
+    assert moved.any() and dynamic[moved].all()
+    assert 0.3 < dynamic.mean() < 0.7
+    renderer.unload_character()
