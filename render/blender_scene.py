@@ -234,13 +234,26 @@ class BlenderRenderer:
 
     # ----------------------------------------------------------------- character
     def load_character(
-        self, model: Model, rig: Any, model_path: Path | None = None, shading: str | None = None
+        self,
+        model: Model,
+        rig: Any,
+        model_path: Path | None = None,
+        shading: str | None = None,
+        *,
+        all_morphs: bool = False,
     ) -> ImportedModel:
-        """Import a character (replacing the current one); shading defaults to the current preset."""
+        """Import a character (replacing the current one); shading defaults to the current preset.
+
+        Only the morphs the rig's roles drive become shape keys unless `all_morphs`: the others
+        would never be set, and each one costs import time and geometry to split.
+        """
         self.unload_character()
+        driven = None
+        if not all_morphs and rig is not None:
+            driven = {name for role in MORPH_ROLES if (name := rig.morph_for(role))}
         with capture_output(self._tmp) as out:
             self.character = import_model(
-                model, rig=rig, model_path=model_path, shading=shading or self.preset
+                model, rig=rig, model_path=model_path, shading=shading or self.preset, morphs=driven
             )
             if self.split_static:
                 try:

@@ -13,6 +13,7 @@ and neck and renders the rest as it stands.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,7 +356,12 @@ def _build_weights(obj: bpy.types.Object, model: Model, bone_names: list[str]) -
 
 
 def _build_morphs(
-    obj: bpy.types.Object, model: Model, rig: Any, bone_names: list[str], report: ImportReport
+    obj: bpy.types.Object,
+    model: Model,
+    rig: Any,
+    bone_names: list[str],
+    report: ImportReport,
+    only: Collection[str] | None = None,
 ) -> dict[str, list[tuple[BonePart, float]]]:
     """Shape keys for vertex and group morphs (and the rig's synthetic ones); bone-morph parts."""
     from thagen.rigs.flatten import flatten_group_morph
@@ -391,6 +397,8 @@ def _build_morphs(
         return parts
 
     for index, morph in enumerate(model.morphs):
+        if only is not None and morph.name not in only:
+            continue
         kind = int(morph.kind)
         if kind == MorphKind.VERTEX:
             add_key(morph.name, morph.indices, np.asarray(morph.values).reshape(-1, 3))
@@ -438,8 +446,12 @@ def import_model(
     model_path: Path | None = None,
     shading: str = "phong",
     name: str = "character",
+    morphs: Collection[str] | None = None,
 ) -> ImportedModel:
     """Build `model` in the current scene. `rig` (a RigReport) adds its synthetic morphs.
+
+    `morphs` limits shape keys and bone morphs to those names (the renderer passes the few it
+    drives: Gene has 177 vertex morphs and a dataset needs 3 or 4); None builds them all.
 
     Raises ModelFormatError for inconsistent model data (nothing is left behind in Blender).
     """
@@ -477,7 +489,7 @@ def import_model(
         t3 = time.perf_counter()
         _build_weights(obj, model, bone_names)
         t4 = time.perf_counter()
-        bone_morphs = _build_morphs(obj, model, rig, bone_names, report)
+        bone_morphs = _build_morphs(obj, model, rig, bone_names, report, morphs)
         t5 = time.perf_counter()
     except BaseException:
         _discard(made)

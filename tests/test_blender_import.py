@@ -442,3 +442,19 @@ def test_gene_head_rotation_moves_head_not_feet(gene):
     head_z = mmd_to_blender(model.bones[model.bone_index("頭")].position)[2]
     assert moved[rest[:, 2] > head_z + 0.1].min() > 0.005
     assert moved[rest[:, 2] < 0.3].max() < 1e-6  # feet and legs stay
+
+
+def test_morph_filter_builds_only_the_named_morphs(gene_pmx: Path):
+    """The renderer imports only the morphs it drives (Gene: 4 of 177 vertex morphs)."""
+    from thagen.rigs.normalize import normalize
+    from thagen.rigs.reader import read_model
+
+    model = read_model(gene_pmx)
+    rig = normalize(model, model_path=gene_pmx)
+    driven = {rig.morph_for(r) for r in ("eye_close_left", "eye_close_right", "eye_close_both", "mouth_open")}
+    imported = import_model(model, rig=rig, model_path=gene_pmx, morphs=driven)
+    try:
+        assert set(imported.shape_key_names()) == {"Basis", *driven}
+        assert imported.has_morph("あ") and not imported.has_morph("い")
+    finally:
+        imported.remove()
