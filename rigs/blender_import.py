@@ -193,7 +193,10 @@ class ImportedModel:
         for spec in self.materials:
             data.materials.remove(spec.material)
         for image in self.images:
-            data.images.remove(image)
+            try:
+                data.images.remove(image)
+            except ReferenceError:
+                pass  # an unused image another character's orphan purge already took
         for action in actions:
             data.actions.remove(action)
         self.materials, self.images = [], []

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from thagen.errors import ThagenError
 from thagen.render.shards import POSE_NAMES, iter_shard
-from thagen.train.images import decode_png_rgba8
+from thagen.train.images import decode_png_rgba8, scale_rgba8
 
 
 class DatasetError(ThagenError):
@@ -255,8 +255,12 @@ class ShardStream(IterableDataset):
         out: dict = {k: [] for k in ("rest", "expr", "rot", "pose", "key", "character")}
         for r in raws:
             where = f"{r['__shard__']}: {r['__key__']}"
+            native = None  # the sample's own size: all three images must share it
             for part in ("rest", "expr", "rot"):
-                rgba = decode_png_rgba8(r[f"{part}.png"], where=f"{where}.{part}.png", size=size, resize=True)
+                at = f"{where}.{part}.png"
+                rgba = decode_png_rgba8(r[f"{part}.png"], where=at, size=native)
+                native = native or rgba.shape[0]
+                rgba = scale_rgba8(rgba, size, where=at)
                 out[part].append(rgba.transpose(2, 0, 1))
             vec, character = parse_pose(r["pose.json"], where)
             out["pose"].append(vec)

@@ -69,25 +69,33 @@ def decode_png(data: bytes, *, where: str, size: int | None = None) -> np.ndarra
 def decode_png_rgba8(data: bytes, *, where: str, size: int | None = None, resize: bool = False) -> np.ndarray:
     """PNG bytes -> (H, W, 4) uint8 sRGB RGBA; `where` names the file/sample in errors.
 
-    With `resize`, a square image of another size is scaled to `size` (box filter on
-    premultiplied alpha, so transparent pixels' colour does not bleed in): the tiny config
-    trains at 64 px on 256-px renders. Without it, another size is an error.
+    With `resize`, a square image of another size is scaled to `size` (`scale_rgba8`): the tiny
+    config trains at 64 px on 256-px renders. Without it, another size is an error.
     """
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            if size is not None and im.size != (size, size):
-                if not (resize and im.size[0] == im.size[1]):
-                    raise ImageInputError(
-                        f"{where}: image is {im.size[0]}x{im.size[1]}, expected {size}x{size}"
-                    )
-                im = im.convert("RGBa").resize((size, size), Image.Resampling.BOX).convert("RGBA")
             rgba = np.asarray(im.convert("RGBA"))
-    except ImageInputError:
-        raise
     except Exception as exc:  # PIL raises many types for corrupt data
         raise ImageInputError(f"{where}: cannot decode PNG ({exc})") from exc
+    if size is not None and rgba.shape[:2] != (size, size):
+        if not resize:
+            h, w = rgba.shape[:2]
+            raise ImageInputError(f"{where}: image is {w}x{h}, expected {size}x{size}")
+        rgba = scale_rgba8(rgba, size, where=where)
     return rgba
+
+
+def scale_rgba8(rgba: np.ndarray, size: int, *, where: str) -> np.ndarray:
+    """Scale a square (H, W, 4) uint8 image to size x size: a box filter on premultiplied alpha,
+    so the colour under transparent pixels does not bleed into the edges."""
+    h, w = rgba.shape[:2]
+    if h != w:
+        raise ImageInputError(f"{where}: image is {w}x{h}, expected {size}x{size}")
+    if h == size:
+        return rgba
+    im = Image.fromarray(np.ascontiguousarray(rgba), "RGBA").convert("RGBa")
+    return np.asarray(im.resize((size, size), Image.Resampling.BOX).convert("RGBA"))
 
 
 def tensor_to_rgba8(x: torch.Tensor) -> np.ndarray:
@@ -127,9 +135,8 @@ def load_front_image(path: Path, size: int = 256) -> torch.Tensor:
         raise ImageInputError(f"{path}: image is {dims[0]}x{dims[1]}; it {need}")
     if rgba_image is None:
         raise ImageInputError(f"{path}: image has no alpha channel (mode {mode}); it {need}")
-    if dims != (size, size):
-        rgba_image = rgba_image.convert("RGBa").resize((size, size), Image.Resampling.BOX).convert("RGBA")
-    return torch.from_numpy(rgba8_to_array(np.asarray(rgba_image)))
+    rgba = scale_rgba8(np.asarray(rgba_image), size, where=str(path))
+    return torch.from_numpy(rgba8_to_array(rgba))
 
 
 def checkerboard(height: int, width: int, cell: int = 8) -> np.ndarray:
