@@ -133,27 +133,14 @@ def blender_version() -> str:
 # --------------------------------------------------------------------------- the pieces
 
 
-_builtin_dir: list[Path] = []
-
-
-def builtin_model_path(cache_dir: str | Path | None = None) -> Path:
-    """The built-in character written once per process (textures need files for Blender)."""
-    if not _builtin_dir:
-        import tempfile
-
-        from thagen.rigs.builtin import write_builtin_character
-
-        base = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="thagen-builtin-"))
-        _builtin_dir.append(write_builtin_character(base / "builtin"))
-    return _builtin_dir[0]
-
-
 def load_model(job: Any, settings: RunSettings) -> tuple[Any, Path]:
     """The job's Model and the path its textures resolve from."""
     from thagen.rigs.reader import read_model
 
     if job.builtin:
-        path = builtin_model_path(settings.cache_dir)
+        from thagen.render.characters import builtin_model_file
+
+        path = builtin_model_file()
         return read_model(path), path
     model = read_model(job.model_path, member=job.zip_member, cache_dir=settings.cache_dir)
     return model, Path(model.source_path or job.model_path)

@@ -165,16 +165,31 @@ def refs_for_zip(zip_path: Path, member: str | None = None, entry: int = -1) -> 
 
 
 _builtin_cache: list[ModelRef] = []
+_builtin_file: list[Path] = []
+
+
+def builtin_model_file() -> Path:
+    """The built-in character's PMX (and textures), written once per process.
+
+    Both the id (its hash) and the render (Blender needs texture files) use this one copy; the
+    folder is removed when the process exits.
+    """
+    if not _builtin_file:
+        import atexit
+        import shutil
+
+        from thagen.rigs.builtin import write_builtin_character
+
+        folder = Path(tempfile.mkdtemp(prefix="thagen-builtin-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _builtin_file.append(write_builtin_character(folder))
+    return _builtin_file[0]
 
 
 def builtin_ref(entry: int = -1) -> ModelRef:
-    """The built-in character; its id hashes the PMX file `write_builtin_character` produces."""
+    """The built-in character; its id hashes the PMX file `builtin_model_file` holds."""
     if not _builtin_cache:
-        from thagen.rigs.builtin import write_builtin_character
-
-        with tempfile.TemporaryDirectory(prefix="thagen-builtin-") as tmp:
-            path = write_builtin_character(Path(tmp))
-            sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        sha = hashlib.sha256(builtin_model_file().read_bytes()).hexdigest()
         _builtin_cache.append(ModelRef(make_id(BUILTIN_STEM, sha), sha, None, builtin=True))
     ref = _builtin_cache[0]
     return ModelRef(ref.id, ref.sha256, None, builtin=True, entry=entry)

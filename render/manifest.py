@@ -779,8 +779,10 @@ def discover_characters(manifest: Manifest) -> list[chars.ModelRef]:
 def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> list[CharacterJob]:
     """One CharacterJob per character, ordered by split (manifest order) then id.
 
-    `flagged`: ids QA flagged; dropped (before pose totals are spread) when the manifest's
-    qa.exclude_flagged is true.
+    `flagged`: ids to leave out before pose totals are spread (when the manifest's
+    qa.exclude_flagged is true), for a caller re-planning from an earlier run's QA. `thagen
+    render` itself does not drop characters this way: it renders and journals flagged ones and
+    moves their shards to OUT/excluded/, so a resume never changes finished characters' poses.
     """
     refs = discover_characters(manifest)
     flagged = set(flagged)
