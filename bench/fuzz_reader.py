@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--source", action="append", help="only these seed files (default: all)")
-    ap.add_argument("--testdata", type=Path, default=REPO.parent / "shared" / "testdata")
+    ap.add_argument("--testdata", type=Path, default=REPO / "tests" / "data")
     args = ap.parse_args()
 
     seeds = seed_inputs(args.testdata)

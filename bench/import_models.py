@@ -1,4 +1,4 @@
-"""Import speed and memory: every model in ../shared/testdata plus a generated 200k-vertex one.
+"""Import speed and memory: every model in tests/data plus a generated 200k-vertex one.
 
 For each model: the import time into an empty scene (with per-stage timings), then the time
 and process RSS of importing and removing it N times in one process (RSS at start, after 10,
@@ -24,7 +24,7 @@ from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 REPO = Path(__file__).resolve().parents[1]
-TESTDATA = REPO.parent / "shared" / "testdata"
+TESTDATA = REPO / "tests" / "data"
 
 
 def rss_mb() -> float:

@@ -1,4 +1,4 @@
-"""Model reading speed: every .pmx/.pmd under ../shared/testdata, plus a generated 200k-vertex PMX.
+"""Model reading speed: every .pmx/.pmd under tests/data, plus a generated 200k-vertex PMX.
 
     .venv/bin/python bench/read_models.py [--repeat 5] [--vertices 200000]
 
@@ -67,7 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--vertices", type=int, default=200_000)
-    ap.add_argument("--testdata", type=Path, default=REPO.parent / "shared" / "testdata")
+    ap.add_argument("--testdata", type=Path, default=REPO / "tests" / "data")
     args = ap.parse_args()
 
     print(f"{'model':<28} {'vertices':>9} {'bytes':>12} {'best s':>9} {'median s':>9} {'vertices/s':>14}")

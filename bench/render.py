@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-GENE = REPO.parent / "shared" / "testdata" / "gene" / "Gene_light.pmx"
+GENE = REPO / "tests" / "data" / "gene" / "Gene_light.pmx"
 THA1_POSES = 63
 
 NAIVE_SCRIPT = r"""

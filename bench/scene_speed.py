@@ -20,7 +20,7 @@ from thagen.render.blender_scene import BlenderRenderer
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
-GENE = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "gene" / "Gene_light.pmx"
+GENE = Path(__file__).resolve().parents[1] / "tests" / "data" / "gene" / "Gene_light.pmx"
 
 
 def main() -> None:

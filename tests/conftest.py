@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real test models live (../shared/testdata, on CI too)."""
+"""Shared fixtures: where the real test models live (tests/data, vendored in the repository)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
+TESTDATA = REPO_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
 def testdata_dir() -> Path:
     if not TESTDATA.is_dir():
         raise FileNotFoundError(
-            f"test models not found at {TESTDATA} (expected ../shared/testdata beside the repo)"
+            f"test models not found at {TESTDATA} (the vendored tests/data folder of the repository)"
         )
     return TESTDATA
 

@@ -397,7 +397,7 @@ def test_gene_counts_equal_the_reader(gene):
     assert len(imported.shape_key_names()) == expected_shape_keys(model) + len(rig.synthetic_morphs)
     assert len(mesh.materials) == len(model.materials)
     assert imported.report.missing_textures == []
-    if model.name.startswith("ジェネ"):  # the numbers in shared/testdata/README.md
+    if model.name.startswith("ジェネ"):  # the numbers in tests/data/README.md
         assert (len(mesh.vertices), len(mesh.polygons), len(imported.armature.data.bones)) == (
             28646,
             47106,
