@@ -6,7 +6,7 @@ STAMP := $(VENV)/.thagen-installed
 # torch: this pin is a CPU wheel (any other spec may pull a multi-GB CUDA build). Override for GPUs.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: all setup test test-fast demo lint format bench clean
+.PHONY: all setup test-deps test test-fast demo lint format bench clean
 
 all: test
 
@@ -16,15 +16,19 @@ $(STAMP): pyproject.toml scripts/check-system.sh
 	@scripts/check-system.sh $(PYTHON)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,farm,dev]'
 	@$(BIN)/python -c "import bpy, torch, thagen; print('installed: thagen', thagen.__version__, '| Blender', bpy.app.version_string, '| torch', torch.__version__)"
 	@touch $@
 
-test: $(STAMP)
+# system programs the real-parts tests use (Slurm, Chromium, CJK fonts): installed as root
+test-deps:
+	@scripts/install-test-deps.sh
+
+test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -q
 
 # the suite without the renders and training runs marked slow
-test-fast: $(STAMP)
+test-fast: $(STAMP) test-deps
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: $(STAMP)
