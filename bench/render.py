@@ -13,7 +13,7 @@ Prints, per model:
    overhead (read, rig, framing, import, reset, QA) as a share of a THA1-sized character
    (1 reset + 63 poses = 127 images; goal < 5%), and the share of the sample loop spent outside
    Blender's render call (posing, PNG handling, tar writing).
-Numbers vary by about +-20% between runs on a shared machine (RENDER_SPEED.md).
+Numbers vary by about +-20% between runs on a shared machine (docs/rendering.md).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from thagen import __version__
 from thagen.errors import ConfigError, RigError, ThagenError
 from thagen.render import qa as qa_mod
 from thagen.render.contact_sheet import make_contact_sheet
+from thagen.render.fonts import sheet_title
 from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, atomic_write_bytes, sample_key
 
 # QA renders per character: eyes closed, mouth closed (both at no rotation).
@@ -246,10 +247,11 @@ def prepare_character(
     job: Any, renderer: Any, settings: RunSettings, timer: _Timer, stage: list[str]
 ) -> Prepared:
     """read -> normalize -> framing -> import -> frame; `stage[0]` tracks where we are."""
-    report: dict[str, Any] = {"id": job.id, "model": job_describe(job)}
+    report: dict[str, Any] = {"id": job.id, "model": job_describe(job), "name": ""}
     t0 = time.perf_counter()
     stage[0] = "read"
     model, model_path = load_model(job, settings)
+    report["name"] = model.name
     stage[0] = "rig"
     rig = rig_for(model, job, model_path)
     report["rig"] = rig.to_dict()
@@ -382,7 +384,7 @@ def _render_all(
     for name, png in qa_pngs.items():
         atomic_write_bytes(cdir / f"qa_{name}.png", png)
     atomic_write_bytes(cdir / "qa.json", _json_bytes(qa_dict))
-    sheet = contact_sheet_for(job.id, rest, qa_imgs, pairs[:CONTACT_SAMPLES], qa_dict)
+    sheet = contact_sheet_for(job.id, rest, qa_imgs, pairs[:CONTACT_SAMPLES], qa_dict, name=prep.model.name)
     atomic_write_bytes(cdir / "contact_sheet.png", sheet)
     timer.add("qa", time.perf_counter() - t0)
 
@@ -504,23 +506,29 @@ def contact_sheet_for(
     qa_images: dict[str, np.ndarray],
     pairs: list[tuple[np.ndarray, np.ndarray, dict]],
     qa_dict: dict[str, Any],
+    name: str = "",
 ) -> bytes:
     """The character's contact sheet: rest (with framing guides), QA images (with their
-    expected regions), then expr/rot pairs labelled with their pose."""
+    expected regions), then expr/rot pairs labelled with their pose; titled `name (id)`."""
     rows = qa_dict.get("rows") or framing_rows(rest.shape[0])
     tiles: list[tuple[str, np.ndarray]] = [("rest", rest)]
     boxes: dict[int, tuple[Any, tuple]] = {}
     regions = qa_dict.get("regions") or {}
-    for name, img in qa_images.items():
-        boxes[len(tiles)] = (regions.get(name.split("_")[0]), (255, 160, 0, 255))
-        tiles.append((name.replace("_", " "), img))
+    for qa_name, img in qa_images.items():
+        boxes[len(tiles)] = (regions.get(qa_name.split("_")[0]), (255, 160, 0, 255))
+        tiles.append((qa_name.replace("_", " "), img))
     for expr, rot, pose in pairs:
         e = f"e{pose.get('left_eye', 0):.1f}/{pose.get('right_eye', 0):.1f} m{pose.get('mouth', 0):.1f}"
         r = f"x{pose.get('head_x', 0):+.1f} y{pose.get('head_y', 0):+.1f} z{pose.get('neck_z', 0):+.1f}"
         tiles.append((e, expr))
         tiles.append((r, rot))
     return make_contact_sheet(
-        tiles, title=character_id, flags=qa_dict.get("flags", []), guides=rows, boxes=boxes, columns=3 + 2 * 2
+        tiles,
+        title=sheet_title(name, character_id),
+        flags=qa_dict.get("flags", []),
+        guides=rows,
+        boxes=boxes,
+        columns=3 + 2 * 2,
     )
 
 
@@ -770,7 +778,7 @@ def _render_one(
         write(f"{stem}_qa_{name}.png", png)
     qa_res = run_checks(rest, qa_imgs, pairs, regions, rows, rest_pose)
     qa_dict = {**qa_res.to_dict(), "regions": regions, "rows": rows, "rest_pose": rest_pose}
-    sheet = contact_sheet_for(f"{stem} ({job.id})", rest, qa_imgs, pairs[:8], qa_dict)
+    sheet = contact_sheet_for(job.id, rest, qa_imgs, pairs[:8], qa_dict, name=prep.model.name)
     write("contact_sheet.png", sheet)
     summary = {
         "id": job.id,

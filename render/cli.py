@@ -51,11 +51,13 @@ def render_command(
     """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
     from thagen.render.character import RunSettings
     from thagen.render.manifest import expand_characters, load_manifest
+    from thagen.render.output_dir import prepare_output_dir
     from thagen.render.runner import run_jobs
 
     m = load_manifest(manifest)
     jobs = expand_characters(m)
     out_dir = (out or m.output_dir).resolve()
+    prepare_output_dir(out_dir, field="--out" if out else "output", source=None if out else manifest)
     settings = RunSettings.from_manifest(
         m, threads=threads, qa=not no_qa, cache_dir=str(cache_dir or out_dir / ".cache")
     )
@@ -130,6 +132,7 @@ def render_one_command(
 ) -> None:
     """Quick look at one MODEL (a .pmx/.pmd, a .zip, or 'builtin'): PNGs, poses.json, contact sheet."""
     from thagen.render.character import RunSettings, adhoc_job, render_one
+    from thagen.render.output_dir import prepare_output_dir
 
     if size % 4:
         raise ConfigError(f"--size must be a multiple of 4, got {size}")
@@ -147,6 +150,7 @@ def render_one_command(
         rest_pose=rest_pose,
     )
     settings = RunSettings(image_size=size, samples=samples, threads=threads, seed=seed)
+    prepare_output_dir(out, field="--out")
     summary = render_one(job, out, settings, poses=pose_list)
     flags = summary["qa"]["flags"]
     click.echo(

@@ -2,7 +2,8 @@
 
 Tiles sit on a checkerboard (so the transparent background and alpha fringes show), the
 reset tile carries the framing guides (head-top and chin rows, centre column) and failed QA
-checks are written in red across the top.
+checks are written in red across the top. The title is the model's name (Japanese included,
+see `thagen.render.fonts`) and the character id.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from thagen.render.fonts import label_font
 
 TILE = 128
-LABEL_H = 14
+LABEL_H = 16
 HEADER_H = 18
 GUIDE = (0, 200, 255, 255)
 FLAG = (220, 30, 30, 255)
@@ -76,7 +79,7 @@ def make_contact_sheet(
     """
     if not tiles:
         raise ValueError("a contact sheet needs at least one image")
-    font = ImageFont.load_default()
+    font = label_font()  # covers Japanese model names where a CJK font is installed
     rows = (len(tiles) + columns - 1) // columns
     cols = min(columns, len(tiles))
     width = cols * tile

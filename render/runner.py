@@ -781,9 +781,20 @@ def qa_character(out: Path, rec: dict[str, Any], *, sheet: bool = True) -> dict[
     atomic_write_bytes(cdir / "qa.json", (json.dumps(qa_dict, indent=1, sort_keys=True) + "\n").encode())
     if sheet:
         pairs = [(qa_mod.decode_png(e), qa_mod.decode_png(r), p) for e, r, p in first]
-        atomic_write_bytes(cdir / "contact_sheet.png", contact_sheet_for(cid, rest, qa_imgs, pairs, qa_dict))
+        name = _model_name(cdir)
+        atomic_write_bytes(
+            cdir / "contact_sheet.png", contact_sheet_for(cid, rest, qa_imgs, pairs, qa_dict, name=name)
+        )
     result["flags"] = list(res.flags)
     return result
+
+
+def _model_name(cdir: Path) -> str:
+    """The model's own name from the character's rig report ('' when unreadable)."""
+    try:
+        return str(json.loads((cdir / "rig_report.json").read_text(encoding="utf-8")).get("name") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def qa_output(out: Path, *, sheets: bool = True) -> dict[str, Any]:

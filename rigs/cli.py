@@ -16,13 +16,18 @@ import click
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--member", help="Which model inside a .zip holding several (path or unique file name).")
+@click.option("--bones", is_flag=True, help="Add a table of every bone (names to use in an override file).")
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where .zip archives are extracted (default: ~/.cache/thagen/archives).",
 )
-def inspect_command(model: Path, as_json: bool, member: str | None, cache_dir: Path | None) -> None:
-    """Show counts, names, morphs and textures (found or missing) of MODEL (.pmx, .pmd or .zip)."""
+def inspect_command(
+    model: Path, as_json: bool, member: str | None, bones: bool, cache_dir: Path | None
+) -> None:
+    """Show counts, names, bones, morphs and textures (found or missing) of MODEL (.pmx, .pmd or .zip).
+
+    The JSON always lists the bones; the text lists them with --bones."""
     from thagen.rigs.inspect import format_report, inspect_model
     from thagen.rigs.reader import read_model
 
@@ -38,4 +43,4 @@ def inspect_command(model: Path, as_json: bool, member: str | None, cache_dir: P
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        click.echo(format_report(report))
+        click.echo(format_report(report, bones=bones))

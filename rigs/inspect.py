@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from thagen.rigs.model import DeformType, Model, MorphKind
+from thagen.rigs.model import Bone, BoneFlag, DeformType, Model, MorphKind
 from thagen.rigs.textures import texture_report
 
 PANELS = {0: "system", 1: "eyebrow", 2: "eye", 3: "mouth", 4: "other"}
@@ -24,6 +24,31 @@ def _kind_name(kind: int) -> str:
         return MorphKind(kind).name.lower()
     except ValueError:
         return f"kind{kind}"
+
+
+def bone_entry(model: Model, index: int, bone: Bone) -> dict[str, Any]:
+    """One bone as an override file author needs it: names, parent, and the flags that matter
+    (IK, inherit rotation from another bone, visible / operable in MMD)."""
+    flags = BoneFlag(bone.flags)
+    parent = bone.parent if 0 <= bone.parent < len(model.bones) else -1
+    inherit = bone.inherit_parent if BoneFlag.INHERIT_ROTATION in flags else -1
+    return {
+        "index": index,
+        "name": bone.name,
+        "name_en": bone.name_en,
+        "parent": parent,
+        "parent_name": model.bones[parent].name if parent >= 0 else None,
+        "ik": bone.ik is not None,
+        "inherit_rotation": (
+            {"from": inherit, "weight": float(bone.inherit_weight)}
+            if 0 <= inherit < len(model.bones)
+            else None
+        ),
+        "visible": BoneFlag.VISIBLE in flags,
+        "operable": BoneFlag.ENABLED in flags,
+        "rotatable": BoneFlag.ROTATABLE in flags,
+        "translatable": BoneFlag.TRANSLATABLE in flags,
+    }
 
 
 def inspect_model(
@@ -76,6 +101,7 @@ def inspect_model(
             }
             for i, m in enumerate(model.materials)
         ],
+        "bones": [bone_entry(model, i, b) for i, b in enumerate(model.bones)],
         "morphs": [
             {
                 "index": i,
@@ -119,8 +145,23 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[s
     return lines
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """Human-readable, aligned text for a report from `inspect_model`."""
+def _bone_row(b: dict[str, Any]) -> list[str]:
+    inherit = b["inherit_rotation"]
+    flags = [
+        name for name, on in (("IK", b["ik"]), ("visible", b["visible"]), ("operable", b["operable"])) if on
+    ]
+    return [
+        str(b["index"]),
+        b["name"],
+        b["name_en"],
+        "-" if b["parent"] < 0 else f"{b['parent']} {b['parent_name']}",
+        " ".join(flags),
+        f"{inherit['from']} x{inherit['weight']:g}" if inherit else "",
+    ]
+
+
+def format_report(report: dict[str, Any], *, bones: bool = False) -> str:
+    """Human-readable, aligned text for a report from `inspect_model` (`bones`: add the bone table)."""
     c = report["counts"]
     kinds = ", ".join(f"{k} {v:,}" for k, v in report["morph_kinds"].items())
     deform = ", ".join(f"{k} {v:,}" for k, v in report["deform_types"].items())
@@ -174,6 +215,10 @@ def format_report(report: dict[str, Any]) -> str:
             for m in report["materials"]
         ]
         lines += _table(["#", "name", "faces", "texture", "2-sided"], rows, {0, 2})
+    if bones and report["bones"]:
+        lines += ["", "Bones"]
+        rows = [_bone_row(b) for b in report["bones"]]
+        lines += _table(["#", "name", "english", "parent", "flags", "inherits rotation"], rows, {0})
     if report["morphs"]:
         lines += ["", "Morphs"]
         rows = [

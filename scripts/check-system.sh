@@ -4,6 +4,8 @@
 set -euo pipefail
 
 DEB_PACKAGES="libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6 libgl1 libxext6 libxxf86vm1"
+# Not required, but without it Japanese model names on contact sheets fall back to the id.
+OPTIONAL_PACKAGES="fonts-noto-cjk"
 PYTHON="${1:-python3.11}"
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
@@ -38,4 +40,20 @@ if command -v dpkg-query >/dev/null 2>&1; then
   fi
 else
   echo "note: not a Debian system; make sure the X11 and GL client libraries are installed ($DEB_PACKAGES)." >&2
+fi
+
+if command -v dpkg-query >/dev/null 2>&1; then
+  optional=""
+  for p in $OPTIONAL_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || optional="$optional $p"
+  done
+  if [ -n "$optional" ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing Debian packages for Japanese labels on contact sheets:$optional"
+      apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $optional || \
+        echo "note: could not install$optional; contact sheets will show ids instead of Japanese names" >&2
+    else
+      echo "note: optional Debian packages missing:$optional (contact sheets show ids instead of Japanese names)" >&2
+    fi
+  fi
 fi

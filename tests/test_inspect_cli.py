@@ -139,3 +139,34 @@ def test_report_of_the_builtin_character() -> None:
     assert (report["textures_found"], report["textures_missing"]) == (0, 2)  # never written to disk
     text = format_report(report)
     assert "ウィンク右" in text and "wink_R" in text
+
+
+def test_json_lists_bones_with_the_flags_an_override_needs(
+    capsys: pytest.CaptureFixture[str], gene_pmx: Path
+) -> None:
+    code, out, _ = _run(capsys, "inspect", str(gene_pmx), "--json")
+    assert code == 0
+    bones = json.loads(out)["bones"]
+    assert len(bones) == 224 and [b["index"] for b in bones] == list(range(224))
+    by_name = {b["name"]: b for b in bones}
+    head, neck = by_name["頭"], by_name["首"]
+    assert head["parent"] == neck["index"] and head["parent_name"] == "首"
+    assert head["visible"] and head["operable"] and not head["ik"]
+    assert sum(b["ik"] for b in bones) == 6  # the README's 6 IK bones
+    assert bones[0]["parent"] == -1 and bones[0]["parent_name"] is None
+    # bones that take part of another bone's rotation (MMD's 捩 / 付与 bones) say from which
+    inherits = [b for b in bones if b["inherit_rotation"]]
+    assert inherits and all(0 <= b["inherit_rotation"]["from"] < 224 for b in inherits)
+
+
+def test_bones_table_in_text_output(capsys: pytest.CaptureFixture[str], gene_pmx: Path) -> None:
+    code, plain, _ = _run(capsys, "inspect", str(gene_pmx))
+    assert code == 0 and "\nBones\n" not in plain
+    code, out, _ = _run(capsys, "inspect", str(gene_pmx), "--bones")
+    assert code == 0
+    table = out.split("\nBones\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert table[0].split() == ["#", "name", "english", "parent", "flags", "inherits", "rotation"]
+    assert len(table) == 1 + 224
+    head_row = next(r for r in table[1:] if r.split()[1] == "頭")
+    assert "首" in head_row and "visible" in head_row
+    assert sum(" IK" in r for r in table[1:]) == 6

@@ -105,6 +105,7 @@ def test_demo_manifest_renders_verified_shards(demo_run) -> None:
         assert (cdir / name).stat().st_size > 0, name
     report = json.loads((cdir / "rig_report.json").read_text())
     assert report["rig"]["ok"] and report["framing"]["source"] == "estimate"
+    assert report["name"] == "ビルトイン"  # the model's own name, which titles the contact sheet
     assert "timings" in report["import"] and report["blender_log_tail"]
     assert "Fra:" in (cdir / "blender.log").read_text()  # Blender's real output, not /dev/null
     assert rec["qa"]["flags"] == []

@@ -1,6 +1,6 @@
 """The three THA1 networks: face morpher, face rotator and combiner.
 
-Written from the layer facts in THA1.md (no bias in convolutions, affine instance norm then ReLU,
+Written from THA1's published layer facts (no bias in convolutions, affine instance norm then ReLU,
 7x7 stem, three 4x4 stride-2 downsamplings, residual bottleneck, three 4x4 transposed
 upsamplings, bias-free 7x7 heads). At `width=64, blocks=6` the parameter counts equal THA1's
 exactly (33,878,720 / 33,884,992 / 34,960,704); smaller widths make CPU tests cheap.
