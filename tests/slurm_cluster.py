@@ -30,7 +30,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,11 +90,21 @@ class SlurmCluster:
     env: dict[str, str]
 
     def command(
-        self, *args: str, check: bool = True, timeout: float = 30, cwd: Path | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 30,
+        cwd: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run one Slurm client command (sbatch, squeue, ...) against this cluster."""
+        """Run one command (sbatch, squeue, a submit script, ...) against this cluster."""
         proc = subprocess.run(
-            list(args), env=self.env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+            list(args),
+            env={**self.env, **(extra_env or {})},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise SlurmClusterError(
@@ -134,6 +144,25 @@ class SlurmCluster:
                     f"{self.diagnostics()}"
                 )
             time.sleep(0.5)
+
+    def requeue(self, job_id: str, timeout: float = 60) -> None:
+        """`scontrol requeue JOB_ID` (every task of an array), as preemption would, and let the
+        tasks start again at once: Slurm holds a requeued job back (Reason=BeginTime) for about
+        half a minute, which only slows a test down."""
+        self.command("scontrol", "requeue", job_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            records = self.jobs(job_id)
+            held = [r for r in records if r.state == "PENDING" and r.reason == "BeginTime"]
+            for rec in held:
+                self.command("scontrol", "update", f"JobId={rec.job_id}", "StartTime=now", check=False)
+            if not held and not any(r.state == "COMPLETING" for r in records):
+                return
+            if time.monotonic() > deadline:
+                raise SlurmClusterError(
+                    f"requeued {job_id} still held after {timeout:.0f} s\n{self.diagnostics()}"
+                )
+            time.sleep(0.2)
 
     def node_state(self) -> str:
         proc = self.command("sinfo", "-h", "-N", "-n", self.node, "-o", "%t", check=False, timeout=10)
