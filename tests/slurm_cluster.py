@@ -40,6 +40,7 @@ import pytest
 PREFIX = "thagen-slurm-"
 OWNER_FILE = "owner"
 DAEMON_PATH = "/usr/sbin:/sbin:/usr/bin:/bin"
+PORT_ATTEMPTS = 3
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol", "scancel")
 TERMINAL_STATES = frozenset(
     {
@@ -165,7 +166,10 @@ class SlurmCluster:
             time.sleep(0.2)
 
     def node_state(self) -> str:
-        proc = self.command("sinfo", "-h", "-N", "-n", self.node, "-o", "%t", check=False, timeout=10)
+        try:
+            proc = self.command("sinfo", "-h", "-N", "-n", self.node, "-o", "%t", check=False, timeout=5)
+        except subprocess.TimeoutExpired:
+            return "(sinfo got no answer in 5 s)"
         return proc.stdout.strip() if proc.returncode == 0 else f"(sinfo: {proc.stderr.strip()})"
 
     def diagnostics(self, lines: int = 25) -> str:
@@ -406,10 +410,13 @@ def _wait_for(ready: Callable[[], bool], timeout: float, what: str, root: Path) 
         time.sleep(0.1)
 
 
-def _start_slurm(root: Path, conf: Path, env: dict[str, str]) -> None:
-    for daemon in ("slurmctld", "slurmd"):
+def _start_slurm(root: Path, conf: Path, node: str, env: dict[str, str]) -> None:
+    """slurmctld, then slurmd as NODE; both fork into the background and write their pid files."""
+    for daemon, extra in (("slurmctld", []), ("slurmd", ["-N", node])):
         exe = shutil.which(daemon, path=DAEMON_PATH) or daemon
-        proc = subprocess.run([exe, "-f", str(conf)], env=env, capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            [exe, "-f", str(conf), *extra], env=env, capture_output=True, text=True, timeout=30
+        )
         if proc.returncode != 0:
             raise SlurmClusterError(
                 f"{daemon} failed to start ({proc.returncode}): {proc.stderr.strip()}\n{log_tails(root)}"
@@ -419,6 +426,62 @@ def _start_slurm(root: Path, conf: Path, env: dict[str, str]) -> None:
 # --------------------------------------------------------------------------- the cluster
 
 
+def _start(root: Path, *, partition: str, timeout: float) -> SlurmCluster:
+    """Write the configuration into ROOT, start munged, slurmctld and slurmd, wait for idle."""
+    root.chmod(0o755)  # munged (user munge) must reach its folder inside
+    _write(root / OWNER_FILE, f"{os.getpid()} {_start_time(os.getpid())}\n", 0o644)
+    for sub in ("state", "spool"):
+        (root / sub).mkdir(mode=0o700)
+    _write(root / "plugstack.conf", "", 0o644)
+    node = socket.gethostname().split(".")[0]
+    cpus = len(os.sched_getaffinity(0))
+    conf = root / "slurm.conf"
+    ports = _free_ports(2)
+    text = slurm_conf_text(root, node=node, cpus=cpus, ports=(ports[0], ports[1]), partition=partition)
+    _write(conf, text, 0o644)
+    env = {**os.environ, "SLURM_CONF": str(conf), "PATH": f"{os.environ.get('PATH', '')}:{DAEMON_PATH}"}
+    for name in list(env):
+        if name.startswith(("SLURM_", "SBATCH_", "SQUEUE_", "SINFO_", "SRUN_")) and name != "SLURM_CONF":
+            del env[name]  # a test session inside a Slurm job must not pass that job's settings on
+    _start_munged(root)
+    _start_slurm(root, conf, node, env)
+    cluster = SlurmCluster(root=root, conf=conf, node=node, partition=partition, cpus=cpus, env=env)
+    deadline = time.monotonic() + timeout
+    while True:
+        for daemon in ("slurmctld", "slurmd"):
+            pid = _pid_from(root / f"{daemon}.pid")
+            if pid is not None and not _alive(pid):
+                raise SlurmClusterError(f"{daemon} exited while starting\n{log_tails(root)}")
+        if (state := cluster.node_state()) == "idle":
+            return cluster
+        if time.monotonic() > deadline:
+            raise SlurmClusterError(
+                f"node {node} is '{state}', not idle, after {timeout:.0f} s\n{log_tails(root)}"
+            )
+        time.sleep(0.2)
+
+
+def _shutdown(root: Path, partition: str) -> None:
+    """Cancel the jobs (so slurmd ends them as Slurm would), then stop everything in ROOT."""
+    conf = root / "slurm.conf"
+    if conf.is_file() and (root / "slurmctld.pid").is_file():
+        try:
+            subprocess.run(
+                ["scancel", "--full", f"--partition={partition}"],
+                env={
+                    **os.environ,
+                    "SLURM_CONF": str(conf),
+                    "PATH": f"{os.environ.get('PATH', '')}:{DAEMON_PATH}",
+                },
+                capture_output=True,
+                timeout=15,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            pass  # the controller is gone or hung: _stop kills the jobs anyway
+    _stop(root)
+
+
 @contextmanager
 def slurm_cluster(
     *, parent: Path | None = None, timeout: float = 60, partition: str = "debug"
@@ -426,54 +489,28 @@ def slurm_cluster(
     """Start a one-node cluster, yield it, and stop every daemon and job afterwards (always).
 
     PARENT defaults to /tmp rather than $TMPDIR: munged's socket path must stay short (a Unix
-    socket path has at most 107 bytes).
+    socket path has at most 107 bytes). A port taken between choosing it and a daemon binding
+    it (other programs pick free ports too) means a fresh start on new ports, up to 3 times.
     """
     parent = parent or Path("/tmp")
     reason = skip_reason()
     if reason:
         raise SlurmClusterError(reason)
     clean_leftovers(parent)
-    root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+        try:
+            cluster = _start(root, partition=partition, timeout=timeout)
+            break
+        except BaseException as exc:
+            _shutdown(root, partition)
+            if attempt < PORT_ATTEMPTS and "Address already in use" in str(exc):
+                continue
+            raise
     try:
-        root.chmod(0o755)  # munged (user munge) must reach its folder inside
-        _write(root / OWNER_FILE, f"{os.getpid()} {_start_time(os.getpid())}\n", 0o644)
-        for sub in ("state", "spool"):
-            (root / sub).mkdir(mode=0o700)
-        _write(root / "plugstack.conf", "", 0o644)
-        node = socket.gethostname().split(".")[0]
-        cpus = len(os.sched_getaffinity(0))
-        conf = root / "slurm.conf"
-        _write(
-            conf,
-            slurm_conf_text(root, node=node, cpus=cpus, ports=tuple(_free_ports(2)), partition=partition),
-            0o644,
-        )
-        env = {**os.environ, "SLURM_CONF": str(conf), "PATH": f"{os.environ.get('PATH', '')}:{DAEMON_PATH}"}
-        for name in list(env):
-            if name.startswith(("SLURM_", "SBATCH_", "SQUEUE_", "SINFO_")) and name != "SLURM_CONF":
-                del env[name]  # a test run inside a Slurm job must not leak that job's settings
-        _start_munged(root)
-        _start_slurm(root, conf, env)
-        cluster = SlurmCluster(root=root, conf=conf, node=node, partition=partition, cpus=cpus, env=env)
-        deadline = time.monotonic() + timeout
-        while (state := cluster.node_state()) != "idle":
-            if time.monotonic() > deadline:
-                raise SlurmClusterError(
-                    f"node {node} is '{state}', not idle, after {timeout:.0f} s\n{log_tails(root)}"
-                )
-            time.sleep(0.2)
         yield cluster
     finally:
-        conf_path = root / "slurm.conf"
-        if conf_path.is_file() and (root / "slurmctld.pid").is_file():
-            subprocess.run(
-                ["scancel", "--full", f"--partition={partition}"],
-                env={**os.environ, "SLURM_CONF": str(conf_path)},
-                capture_output=True,
-                timeout=15,
-                check=False,
-            )
-        _stop(root)
+        _shutdown(root, partition)
 
 
 @pytest.fixture(scope="session")
