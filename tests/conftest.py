@@ -52,3 +52,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped, but THAGEN_FORBID_SKIPS=1 (CI) forbids skips: {reason}"
+
+
+# `slurm`: a real one-node Slurm cluster for the session (tests/slurm_cluster.py); skips where none can run.
+from slurm_cluster import slurm  # noqa: E402, F401
