@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from thagen.render.identity_signals import ModelSignals, TextureHash, phash_distance
+from thagen.render.identity_signals import ModelSignals, TextureHash, dct_correlation, phash_distance
 
 TEXTURE_MAX_BITS = 7
+DCT_MIN_CORRELATION = 0.98
 COLOUR_MAX_DIFF = 24  # largest mean-colour difference (0..255) of matching textures
 GEOMETRY_TOL = 0.01  # face shape numbers (eye-distance units) of the same head mesh
 COUNT_TOL = 0.02  # relative difference of moved-vertex counts for the same head mesh
@@ -40,7 +41,7 @@ class Link:
 
     a: str
     b: str
-    signal: str  # manual, texture, geometry, name, or duplicate
+    signal: str  # manual, or the automatic signals that hold joined by "+": texture+geometry+name
     detail: str
 
     def text(self) -> str:
@@ -56,7 +57,7 @@ class Group:
 
     @property
     def signals(self) -> tuple[str, ...]:
-        return tuple(s for s in SIGNAL_ORDER if any(link.signal == s for link in self.links))
+        return tuple(s for s in SIGNAL_ORDER if any(s in link.signal.split("+") for link in self.links))
 
 
 @dataclass
@@ -78,9 +79,11 @@ class IdentityResult:
 
 
 def texture_near(a: TextureHash, b: TextureHash) -> int | None:
-    """Hamming distance when the two textures are one drawing, else None."""
+    """Hamming distance when the two textures are one drawing, else None: hashes within
+    TEXTURE_MAX_BITS, or low-frequency coefficients correlated above DCT_MIN_CORRELATION, and
+    mean colours within COLOUR_MAX_DIFF everywhere."""
     d = phash_distance(a.phash, b.phash)
-    if d > TEXTURE_MAX_BITS or a.flat or b.flat:
+    if a.flat or b.flat or (d > TEXTURE_MAX_BITS and dct_correlation(a, b) < DCT_MIN_CORRELATION):
         return None
     if max(abs(x - y) for x, y in zip(a.colours, b.colours)) > COLOUR_MAX_DIFF:
         return None
@@ -140,7 +143,7 @@ def duplicate_evidence(a: ModelSignals, b: ModelSignals) -> str | None:
     tb = [t for t in b.all_textures if not t.flat]
     if len(ta) != len(tb) or len(_matches(ta, tb)) != len(ta) or len(_matches(tb, ta)) != len(tb):
         return None
-    fmt = f"{a.format} and {b.format}" if a.format != b.format else a.format
+    fmt = " and ".join(sorted({a.format, b.format}))
     return f"same mesh ({a.vertex_count} vertices) and {len(ta)} matching textures, {fmt}"
 
 
@@ -260,9 +263,13 @@ def group_models(
                 detail = test(sigs[i], sigs[j])
             if detail is not None:
                 verified.append((i, j, signal, detail))
+    by_pair: dict[tuple[int, int], list[tuple[str, str]]] = {}
     for i, j, signal, detail in verified:
+        by_pair.setdefault((i, j), []).append((signal, detail))
+    # strongest evidence first, so a texture link is recorded rather than a name link
+    for (i, j), found in sorted(by_pair.items(), key=lambda kv: (SIGNAL_ORDER.index(kv[1][0][0]), kv[0])):
         if uf.union(i, j):
-            links.append(Link(ids[i], ids[j], signal, detail))
+            links.append(Link(ids[i], ids[j], "+".join(s for s, _ in found), "; ".join(d for _, d in found)))
     result = IdentityResult(problems={cid: s.problem for cid, s in zip(ids, sigs) if s.problem})
     members_of: dict[int, list[int]] = {}
     for k in range(len(ids)):
@@ -275,7 +282,7 @@ def group_models(
         result.groups[gid] = Group(gid, tuple(ids[k] for k in members), group_links, manual=bool(label))
         for k in members:
             result.group_of[ids[k]] = gid
-    _find_duplicates(result, ids, sigs, uf, {(i, j) for i, j, _, _ in verified})
+    _find_duplicates(result, ids, sigs, uf, set(by_pair))
     return result
 
 

@@ -65,10 +65,13 @@ class JobIdentity:
 # --------------------------------------------------------------------------- signals
 
 
+def location_key(path: Path, member: str | None) -> str:
+    """The signal cache's key of a model file or zip member."""
+    return f"{path.resolve()}\0{member}" if member else str(path.resolve())
+
+
 def ref_key(ref: chars.ModelRef) -> str:
-    if ref.path is None:
-        return "builtin"
-    return f"{ref.path.resolve()}\0{ref.member}" if ref.member else str(ref.path.resolve())
+    return "builtin" if ref.path is None else location_key(ref.path, ref.member)
 
 
 def ref_signals(refs: Sequence[chars.ModelRef], cache_dir: Path | None = None) -> dict[str, ModelSignals]:

@@ -54,6 +54,7 @@ class TextureHash:
     phash: int  # 64 bits
     colours: tuple[int, ...]  # COLOUR_GRID^2 x RGB mean colours, 0..255
     flat: bool  # too little detail to tell one drawing from another
+    dct: tuple[int, ...] = ()  # the 63 low AC coefficients scaled to -127..127 (for correlation)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class ModelSignals:
         kw = dict(data)
         for key in ("face_textures", "all_textures"):
             kw[key] = tuple(
-                TextureHash(t["name"], int(t["phash"]), tuple(t["colours"]), bool(t["flat"])) for t in kw[key]
+                TextureHash(t["name"], int(t["phash"]), tuple(t["colours"]), bool(t["flat"]), tuple(t["dct"]))
+                for t in kw[key]
             )
         for key in ("face_shape", "body_shape", "face_counts"):
             kw[key] = tuple(kw[key])
@@ -113,14 +115,16 @@ def hash_pixels(rgb: np.ndarray, name: str = "") -> TextureHash:
     g = HASH_SIZE // COLOUR_GRID
     grid = img.reshape(COLOUR_GRID, g, COLOUR_GRID, g, 3).mean(axis=(1, 3))
     colours = tuple(int(v) for v in np.round(grid).astype(int).reshape(-1))
-    return TextureHash(name, phash, colours, bool(luma.std() < FLAT_STD))
+    ac = low[1:]
+    scaled = np.round(ac / max(float(np.abs(ac).max()), 1e-9) * 127).astype(int)
+    return TextureHash(name, phash, colours, bool(luma.std() < FLAT_STD), tuple(int(v) for v in scaled))
 
 
 def texture_hash(path: Path) -> TextureHash | None:
     """Signature of an image file, or None when Pillow cannot read it.
 
-    Alpha is dropped (not composited): a JPEG re-encode keeps the colour channels of transparent
-    pixels, so comparing them keeps such copies equal.
+    Colours are composited over black by their alpha first: a resize (which premultiplies)
+    changes what transparent pixels hold, and only what shows should count.
     """
     from PIL import Image
 
@@ -135,7 +139,10 @@ def texture_hash(path: Path) -> TextureHash | None:
     try:
         with Image.open(path) as im:
             im.draft("RGB", (HASH_SIZE * 4, HASH_SIZE * 4))  # JPEG: decode at a reduced size
-            small = im.convert("RGB").resize((HASH_SIZE, HASH_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
+            rgba = im.convert("RGBA")
+            black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+            shown = Image.alpha_composite(black, rgba).convert("RGB")
+            small = shown.resize((HASH_SIZE, HASH_SIZE), Image.Resampling.BOX)
             result = hash_pixels(np.asarray(small, np.uint8), path.name)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         result = None
@@ -145,6 +152,16 @@ def texture_hash(path: Path) -> TextureHash | None:
 
 def phash_distance(a: int, b: int) -> int:
     return (a ^ b).bit_count()
+
+
+def dct_correlation(a: TextureHash, b: TextureHash) -> float:
+    """Correlation of the low-frequency coefficients: stable where a low-contrast texture's hash
+    bits are not (coefficients near the median flip with any re-encoding)."""
+    if len(a.dct) != len(b.dct) or not a.dct:
+        return 0.0
+    x, y = np.asarray(a.dct, np.float64), np.asarray(b.dct, np.float64)
+    denom = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y / denom) if denom > 0 else 0.0
 
 
 # --------------------------------------------------------------------------- geometry
