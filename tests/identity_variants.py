@@ -52,11 +52,23 @@ def recolour(src: Path, dst: Path) -> None:
     Image.fromarray(rgba).save(dst)
 
 
+def head_bones(model: Model, head_bone: str = "頭") -> np.ndarray:
+    """The head bone and every bone below it (eyes, jaw, hair, accessories)."""
+    parents = np.array([b.parent for b in model.bones])
+    inside = np.zeros(len(model.bones), bool)
+    inside[model.bone_index(head_bone)] = True
+    for _ in range(len(model.bones)):
+        grown = inside | ((parents >= 0) & inside[np.clip(parents, 0, None)])
+        if (grown == inside).all():
+            break
+        inside = grown
+    return np.flatnonzero(inside)
+
+
 def head_mask(model: Model, head_bone: str = "頭") -> np.ndarray:
-    """Vertices weighted at least half to the head bone."""
-    head = model.bone_index(head_bone)
-    hit = (model.bone_indices == head) & (model.bone_weights > 0)
-    return np.where(hit, model.bone_weights, 0.0).sum(axis=1) >= 0.5
+    """Vertices with any weight on the head bone or a bone below it: all of the head."""
+    hit = np.isin(model.bone_indices, head_bones(model, head_bone)) & (model.bone_weights > 0)
+    return hit.any(axis=1)
 
 
 def move_body(model: Model, amount: float) -> Model:
