@@ -30,7 +30,8 @@ GEOMETRY_TOL = 0.01  # face shape numbers (eye-distance units) of the same head 
 COUNT_TOL = 0.02  # relative difference of moved-vertex counts for the same head mesh
 BODY_TOL = 0.005  # bounding box / moments, as a fraction of the model's height, for duplicates
 HIST_TOL = 0.01  # L1 distance of the occupancy histograms of duplicates
-MESH_COUNT_TOL = 0.005
+MESH_COUNT_TOL = 0.0  # duplicates have the same vertex and face counts (the candidate buckets rely on it)
+DUPLICATE_WINDOW = 64
 SIGNAL_ORDER = ("manual", "texture", "geometry", "name")
 _GEOM_DIMS = (1, 2, 7)  # left eye y, left eye z, mouth y
 
@@ -282,8 +283,24 @@ def group_models(
         result.groups[gid] = Group(gid, tuple(ids[k] for k in members), group_links, manual=bool(label))
         for k in members:
             result.group_of[ids[k]] = gid
-    _find_duplicates(result, ids, sigs, uf, set(by_pair))
+    _find_duplicates(result, ids, sigs, uf, _duplicate_candidates(sigs))
     return result
+
+
+def _duplicate_candidates(sigs: Sequence[ModelSignals], window: int = DUPLICATE_WINDOW) -> set[tuple[int, int]]:
+    """Pairs with the same vertex and face counts; in a bucket sorted by body shape, each model
+    with the next `window` ones (all pairs in the usual small bucket, linear in a huge one)."""
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for i, s in enumerate(sigs):
+        if s.body_shape:
+            buckets.setdefault((s.vertex_count, s.face_count), []).append(i)
+    pairs = set()
+    for members in buckets.values():
+        members.sort(key=lambda k: sigs[k].body_shape)
+        for a, i in enumerate(members):
+            for j in members[a + 1 : a + 1 + window]:
+                pairs.add((min(i, j), max(i, j)))
+    return pairs
 
 
 def _keep_order(cid: str, s: ModelSignals) -> tuple:
