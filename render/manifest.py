@@ -24,6 +24,15 @@ import yaml
 
 from thagen.errors import ArchiveError, ConfigError
 from thagen.render import characters as chars
+from thagen.render.identity_plan import (
+    IdentityOptions,
+    JobIdentity,
+    job_identity,
+    kept_refs,
+    parse_identity_options,
+    plan_identity,
+    split_by_group,
+)
 from thagen.render.sampling import (
     DIST_KINDS,
     DOMAINS,
@@ -65,6 +74,7 @@ TOP_KEYS = (
     "characters",
     "splits",
     "qa",
+    "identity",
 )
 RENDER_KEYS = ("engine", "device", "samples")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
@@ -206,6 +216,7 @@ class Manifest:
     characters: tuple[CharacterEntry, ...] = ()
     splits: tuple[SplitSpec, ...] = (SplitSpec("train", ratio=1.0),)
     qa: QAOptions = field(default_factory=QAOptions)
+    identity: IdentityOptions = field(default_factory=IdentityOptions)
 
     @property
     def base_dir(self) -> Path:
@@ -255,6 +266,7 @@ class Manifest:
             "characters": [c.to_dict() for c in self.characters],
             "splits": {s.name: s.to_dict() for s in self.splits},
             "qa": self.qa.to_dict(),
+            "identity": self.identity.to_dict(),
         }
 
 
@@ -280,6 +292,7 @@ class CharacterJob:
     shard_size: int
     output_dir: Path
     source: str  # which manifest entry found it, for messages: "manifest.yaml: characters[3]"
+    identity: JobIdentity | None = None  # its identity group and the duplicates it stands for
 
     def poses(self) -> list[dict[str, float]]:
         """The character's pose dicts (with "ambient" when the lighting has an ambient range)."""
@@ -622,6 +635,8 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
     if "qa" in d:
         q = c.mapping(d["qa"], "qa", QA_KEYS)
         kw["qa"] = QAOptions(exclude_flagged=c.boolean(q.get("exclude_flagged", False), "qa.exclude_flagged"))
+    if "identity" in d:
+        kw["identity"] = parse_identity_options(c, d["identity"])
     return Manifest(**kw)
 
 
@@ -690,7 +705,9 @@ def _default_override_path(ref: chars.ModelRef) -> Path | None:
     return find_override_file(ref.path, ref.member)
 
 
-def _assign_splits(manifest: Manifest, refs: list[chars.ModelRef]) -> dict[str, str]:
+def _assign_splits(
+    manifest: Manifest, refs: list[chars.ModelRef], group_of: dict[str, str] | None = None
+) -> dict[str, str]:
     c = Checker(manifest.path)
     entries = manifest.characters
     assigned: dict[str, tuple[str, str]] = {}  # id -> (split, why)
@@ -713,6 +730,7 @@ def _assign_splits(manifest: Manifest, refs: list[chars.ModelRef]) -> dict[str, 
                 r
                 for r in refs
                 if r.id == item
+                or (group_of is not None and group_of.get(r.id) == item)
                 or (item_path is not None and r.path is not None and r.path.resolve() == item_path)
             ]
             if not hits:
@@ -720,15 +738,8 @@ def _assign_splits(manifest: Manifest, refs: list[chars.ModelRef]) -> dict[str, 
             for ref in hits:
                 assign(ref, spec.name, where)
     ratios = {s.name: s.ratio for s in manifest.splits if s.ratio}
-    out: dict[str, str] = {}
-    for ref in refs:
-        if ref.id in assigned:
-            out[ref.id] = assigned[ref.id][0]
-        elif ratios:
-            out[ref.id] = chars.split_by_ratio(manifest.effective_split_seed, ref.id, ratios)
-        else:
-            raise c.error("splits", f"{ref.describe()} (id {ref.id}) is in no split and no split has a ratio")
-    return out
+    # identity groups (render/identity_plan.py): a group goes to one split, by its group id
+    return split_by_group(refs, assigned, group_of or {}, ratios, manifest.effective_split_seed, c.error)
 
 
 def _pose_counts(manifest: Manifest, refs: list[chars.ModelRef], split_of: dict[str, str]) -> dict[str, int]:
@@ -793,7 +804,9 @@ def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> lis
         refs = [r for r in refs if r.id not in flagged]
     if not refs:
         raise ConfigError(f"{manifest.path}: characters: no model found")
-    split_of = _assign_splits(manifest, refs)
+    identity = plan_identity(manifest, refs)
+    all_refs, refs = refs, kept_refs(identity, refs, manifest.identity.keep_duplicates)
+    split_of = _assign_splits(manifest, refs, identity.group_of)
     counts = _pose_counts(manifest, refs, split_of)
     rest = manifest.rest_pose_values
     order = {s.name: i for i, s in enumerate(manifest.splits)}
@@ -823,6 +836,7 @@ def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> lis
                 shard_size=manifest.shard_size,
                 output_dir=manifest.output_dir,
                 source=f"{manifest.path}: {entry.field_path} ({ref.describe()})",
+                identity=job_identity(identity, all_refs, ref.id, manifest.identity.keep_duplicates),
             )
         )
     jobs.sort(key=lambda j: (order[j.split], j.id))

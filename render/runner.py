@@ -646,9 +646,17 @@ def write_dataset_yaml(
         ],
         "pending": sorted(j.id for j in jobs if j.id not in journal and j.id not in failures),
     }
+    data["identity"] = _identity_section(jobs)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
     atomic_write_bytes(out / DATASET_YAML, text.encode())
     return data
+
+
+def _identity_section(jobs: list[Any]) -> dict[str, Any]:
+    """Identity groups, their evidence and the duplicates (render/identity_plan.py)."""
+    from thagen.render.identity_plan import identity_section
+
+    return identity_section(jobs)
 
 
 def _journal_blender(journal: dict[str, dict[str, Any]]) -> str:

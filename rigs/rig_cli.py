@@ -84,11 +84,17 @@ def check_one(
     path: Path, member: str | None, *, override: Path | None = None, cache_dir: Path | None = None
 ) -> RigReport:
     """Read one model and normalize it (an explicit override wins over one found beside it)."""
+    return _read_and_check(path, member, override, cache_dir)[1]
+
+
+def _read_and_check(
+    path: Path, member: str | None, override: Path | None, cache_dir: Path | None
+) -> tuple[Any, RigReport]:
     from thagen.rigs.reader import read_model
 
     model = read_model(path, member=member, cache_dir=cache_dir)
     chosen = override if override is not None else find_override_file(path, member)
-    return normalize(model, overrides=chosen, model_path=path, discover=False)
+    return model, normalize(model, overrides=chosen, model_path=path, discover=False)
 
 
 # --------------------------------------------------------------------------- check
@@ -187,7 +193,10 @@ def survey_columns() -> list[str]:
     cols = ["source", "member", "model_name", "status", "reasons"]
     for role in roles:
         cols += [role, f"{role}_method"]
-    return cols + ["eye_close_left_score", "eye_close_right_score", "warnings", "override", "seconds"]
+    from thagen.render.identity_survey import IDENTITY_COLUMNS
+
+    cols += ["eye_close_left_score", "eye_close_right_score", "warnings", "override", "seconds"]
+    return cols + IDENTITY_COLUMNS
 
 
 def survey_row(path: Path, member: str | None, cache_dir: Path | None = None) -> dict[str, Any]:
@@ -195,10 +204,11 @@ def survey_row(path: Path, member: str | None, cache_dir: Path | None = None) ->
     row: dict[str, Any] = {"source": str(path), "member": member or ""}
     start = time.perf_counter()
     try:
-        report = check_one(path, member, cache_dir=cache_dir)
+        model, report = _read_and_check(path, member, None, cache_dir)
     except Exception as exc:  # noqa: BLE001 - isolate every model's failure
         row.update(status="error", reasons=_reason(exc))
     else:
+        _sign(row, path, member, model, report)
         row["model_name"] = report.model_name
         row["status"] = "usable" if report.ok else "unusable"
         row["reasons"] = "; ".join(f"missing {r}" for r in report.missing_required)
@@ -212,6 +222,16 @@ def survey_row(path: Path, member: str | None, cache_dir: Path | None = None) ->
         row["override"] = report.override_file or ""
     row["seconds"] = f"{time.perf_counter() - start:.3f}"
     return row
+
+
+def _sign(row: dict[str, Any], path: Path, member: str | None, model: Any, report: RigReport) -> None:
+    """Identity signals for the group columns (render/identity_survey.py); never fails the row."""
+    from thagen.render.identity_survey import sign_row
+
+    try:
+        sign_row(row, path, member, model, report)
+    except Exception as exc:  # noqa: BLE001 - a model that cannot be signed is still surveyed
+        row["group_evidence"] = f"not signed: {_reason(exc)}"
 
 
 def _survey_task(args: tuple[str, str | None, str | None]) -> dict[str, Any]:
@@ -274,11 +294,20 @@ def summarize(rows: list[dict[str, Any]], top: int = 8) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where models inside zips are extracted.",
 )
-def survey_command(inputs: tuple[Path, ...], out_path: Path, jobs: int, cache_dir: Path | None) -> None:
+@click.option(
+    "--groups-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the identity groups as a group file to review and name in a manifest "
+    "(identity: {groups: FILE}).",
+)
+def survey_command(
+    inputs: tuple[Path, ...], out_path: Path, jobs: int, cache_dir: Path | None, groups_out: Path | None
+) -> None:
     """Check every model under INPUTS (folders, .pmx/.pmd files, .zip archives) and write a CSV.
 
     Each model (each one inside each zip) gets a row with its status (usable, unusable, error)
-    and reasons; a broken file only fails its own row. A summary ends the run.
+    and reasons, its identity group (with the evidence) and, for a duplicate, the model it
+    duplicates; a broken file only fails its own row. A summary ends the run.
     """
     tasks: list[tuple[Path, str | None]] = []
     rows: list[dict[str, Any]] = []
@@ -310,6 +339,13 @@ def survey_command(inputs: tuple[Path, ...], out_path: Path, jobs: int, cache_di
                         )
                     bar.update(1)
     rows.sort(key=lambda r: (r["source"], r.get("member", "")))
+    from thagen.render import identity_survey
+
+    identity_survey.group_rows(rows)
     write_csv_atomic(out_path, survey_columns(), rows)
     click.echo(summarize(rows))
+    click.echo(identity_survey.identity_summary(rows))
+    if groups_out is not None:
+        identity_survey.write_rows_group_file(groups_out, rows)
+        click.echo(f"wrote {groups_out}")
     click.echo(f"wrote {out_path}")
