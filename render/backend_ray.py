@@ -142,7 +142,7 @@ class RayBackend:
                     continue
                 for rel, data in reply["files"].items():
                     atomic_write_bytes(out / _safe_rel(rel), data)
-                record = reply["record"]
+                record = {**reply["record"], "worker_pid": reply["pid"]}
                 blender = record.get("blender_version") or blender
                 events.images(int(record.get("images", 0)) + (2 if settings.qa and reply["done"] else 0))
                 events.finished(Outcome(job, bool(reply["done"]), record))
