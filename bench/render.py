@@ -102,8 +102,8 @@ def interleaved(renderer, job, settings, poses) -> tuple[float, float]:
 
     from thagen.render.blender_scene import capture_output
     from thagen.render.character import (
-        _Shot,
-        _Timer,
+        Shot,
+        Timer,
         expression_only,
         framing_for,
         load_model,
@@ -117,7 +117,7 @@ def interleaved(renderer, job, settings, poses) -> tuple[float, float]:
     framing = framing_for(model, rig, job)
     imported = renderer.load_character(model, rig, path, job.lighting.preset)
     renderer.frame(framing.head_top, framing.chin, framing.center_x)
-    shot = _Shot(renderer, job, _Timer(), None)
+    shot = Shot(renderer, job, Timer(), None)
     rest = shot({"mouth": 1.0})
     keys = imported.mesh.data.shape_keys.key_blocks
     roles = ("eye_close_left", "eye_close_right", "eye_close_both", "mouth_open")

@@ -17,7 +17,8 @@ from thagen.render.shards import POSE_NAMES
     "--resume/--restart",
     default=True,
     show_default=True,
-    help="resume: skip characters already in OUT/journal.jsonl. restart: delete thagen's outputs in OUT first.",
+    help="resume: skip characters already journalled in OUT. restart: delete thagen's outputs in OUT "
+    "first (with --part: only that part's).",
 )
 @click.option(
     "--out",
@@ -26,7 +27,56 @@ from thagen.render.shards import POSE_NAMES
     help="Output folder (default: the manifest's 'output').",
 )
 @click.option(
-    "--threads", type=int, default=0, show_default=True, help="Blender render threads (0: all cores)."
+    "--part",
+    "part_text",
+    metavar="K/N|slurm",
+    help="Render only part K of N (0 <= K < N) into OUT, beside the other parts; 'slurm': from "
+    "SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT. Then: thagen merge OUT.",
+)
+@click.option(
+    "--threads",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Blender render threads per worker (0: all cores).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Worker processes, one Blender each (0: as many as the cores allow for --threads; 1 with --threads 0).",
+)
+@click.option(
+    "--recycle-after",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Characters per worker process before a fresh one (bounds Blender's slow memory growth).",
+)
+@click.option(
+    "--character-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds one character may take before its worker is killed (default: from its image count).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="Re-renders of a character whose worker died or timed out, before it is recorded as failed.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where workers run.",
+)
+@click.option(
+    "--address",
+    metavar="auto|HOST:PORT",
+    help="Ray cluster to join ('auto': the one `ray start` made here); default: a private local one.",
 )
 @click.option("--no-qa", is_flag=True, help="Skip the QA renders and checks.")
 @click.option(
@@ -43,17 +93,37 @@ def render_command(
     manifest: Path,
     resume: bool,
     out: Path | None,
+    part_text: str | None,
     threads: int,
+    workers: int,
+    recycle_after: int,
+    character_timeout: float | None,
+    retries: int,
+    backend: str,
+    address: str | None,
     no_qa: bool,
     cache_dir: Path | None,
     progress_interval: float,
 ) -> None:
     """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
-    from thagen.render.character import RunSettings
+    from thagen.render.backends import FarmOptions
     from thagen.render.manifest import expand_characters, load_manifest
     from thagen.render.output_dir import prepare_output_dir
+    from thagen.render.partition import parse_part
     from thagen.render.runner import run_jobs
+    from thagen.render.settings import RunSettings
 
+    part = parse_part(part_text) if part_text else None
+    farm = FarmOptions(
+        backend=backend,
+        workers=workers,
+        recycle_after=recycle_after,
+        character_timeout=character_timeout,
+        retries=retries,
+        address=address,
+    )
+    if address and backend != "ray":
+        raise ConfigError("--address is for --backend ray")
     m = load_manifest(manifest)
     jobs = expand_characters(m)
     out_dir = (out or m.output_dir).resolve()
@@ -68,9 +138,35 @@ def render_command(
         manifest_dict=m.to_dict(),
         resume=resume,
         progress_interval=progress_interval,
+        part=part,
+        farm=farm,
+        manifest_path=manifest.resolve(),
+        render_options=["--no-qa"] if no_qa else [],
     )
     click.echo(summary.text(), err=True)
     if summary.failed:
+        sys.exit(1)
+
+
+@click.command("status")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def status_command(out: Path) -> None:
+    """Done / failed / missing characters of a render output, per part and in total, with the
+    images/s, ETA and the command that finishes what is missing."""
+    from thagen.render.status import output_status
+
+    click.echo(output_status(out).text())
+
+
+@click.command("merge")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def merge_command(out: Path) -> None:
+    """Check every character of OUT is complete exactly once; write dataset.yaml and index.json."""
+    from thagen.render.merge import merge_output
+
+    report = merge_output(out)
+    click.echo(report.text(), err=not report.ok)
+    if not report.ok:
         sys.exit(1)
 
 
@@ -164,7 +260,7 @@ def render_one_command(
 @click.option("--no-sheets", is_flag=True, help="Only check; do not rewrite the contact sheets.")
 def qa_command(out: Path, no_sheets: bool) -> None:
     """Re-check a rendered OUT from its shards and saved QA images (no Blender), rebuild contact sheets."""
-    from thagen.render.runner import qa_output
+    from thagen.render.recheck import qa_output
 
     report = qa_output(out, sheets=not no_sheets)
     for cid, rec in report["characters"].items():

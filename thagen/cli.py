@@ -23,6 +23,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "render": "thagen.render.cli:render_command",
     "render-one": "thagen.render.cli:render_one_command",
     "qa": "thagen.render.cli:qa_command",
+    "status": "thagen.render.cli:status_command",
+    "merge": "thagen.render.cli:merge_command",
     "train": "thagen.train.cli:train_group",
     "animate": "thagen.train.cli:animate_command",
 }

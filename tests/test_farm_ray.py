@@ -1,0 +1,64 @@
+"""--backend ray on a real local Ray cluster (started by thagen: `ray.init(num_cpus=2)` with a
+private temp dir): the output equals a serial run's, and a Ray worker killed with SIGKILL in
+the middle of a character is retried by Ray without leaving a trace in the dataset."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from dataset_digest import sample_digests
+from farm_common import serial_output, thagen, write_manifest
+
+from thagen.render.jsonl import read_jsonl
+from thagen.render.manifest import expand_characters, load_manifest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def needs_ray() -> None:
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("ray is not installed (pip install 'thagen[farm]'; make setup installs it)")
+
+
+def test_ray_equals_serial_and_survives_a_killed_worker(
+    tmp_path: Path, tmp_path_factory, gene_pmx: Path
+) -> None:
+    serial = serial_output(tmp_path_factory.getbasetemp(), gene_pmx)
+    manifest = write_manifest(tmp_path, gene_pmx)
+    gene = next(j.id for j in expand_characters(load_manifest(manifest)) if not j.builtin)
+    once = tmp_path / "killed-once"
+    out = tmp_path / "out"
+    proc = thagen(
+        "render", str(manifest), "--out", str(out), "--backend", "ray", "--workers", "2", "--threads", "1",
+        "--retries", "2",
+        env={"THAGEN_TEST_FAULT": f"die:{gene}:{once}", "RAY_USAGE_STATS_ENABLED": "0"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert once.exists(), "the fault never fired in a Ray worker"
+    journal = read_jsonl(out / "journal.jsonl")
+    assert sorted(r["id"] for r in journal) == sorted(
+        j.id for j in expand_characters(load_manifest(manifest))
+    )
+    assert read_jsonl(out / "failures.jsonl") == []
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    assert sample_digests(out) == sample_digests(serial)
+    assert (out / "index.json").read_text() == (serial / "index.json").read_text()
+    assert (out / "characters" / gene / "contact_sheet.png").exists()  # came back through the object store
+
+
+def test_ray_missing_is_one_line(tmp_path: Path, gene_pmx: Path) -> None:
+    """Without ray importable, --backend ray says how to install it (ray hidden from this process)."""
+    manifest = write_manifest(tmp_path, gene_pmx)
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "ray.py").write_text("raise ImportError('no ray here')\n")
+    proc = thagen(
+        "render", str(manifest), "--out", str(tmp_path / "out"), "--backend", "ray",
+        env={"PYTHONPATH": str(hide)},
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "pip install 'thagen[farm]'" in proc.stderr
+    assert len([line for line in proc.stderr.splitlines() if "thagen[farm]" in line]) == 1
