@@ -224,5 +224,7 @@ def identity_section(jobs: Sequence[Any]) -> dict[str, Any]:
         )
         g["members"].append(job.id)
         if ident.duplicates:
-            duplicates[job.id] = list(ident.duplicates)
+            duplicates.setdefault(job.id, []).extend(ident.duplicates)
+        if ident.duplicate_of:  # keep_duplicates: rendered, but still listed as a duplicate
+            duplicates.setdefault(ident.duplicate_of, []).append(f"{job.id}: rendered too (keep_duplicates)")
     return {"groups": dict(sorted(groups.items())), "duplicates": duplicates}

@@ -15,6 +15,7 @@ from identity_variants import builtin_variant
 from thagen.cli import cli
 from thagen.errors import ConfigError
 from thagen.render.identity_file import read_group_file
+from thagen.render.identity_plan import identity_section
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.runner import write_dataset_yaml
 from thagen.rigs.builtin import write_builtin_character
@@ -56,6 +57,8 @@ def test_duplicates_are_rendered_once_unless_kept(collection: Path, tmp_path: Pa
     assert set(kept) == {"Gene_light.pmx", "Gene_light.pmd", "builtin.pmx", "builtin_dense.pmx"}
     assert kept["Gene_light.pmd"].identity.duplicate_of == kept["Gene_light.pmx"].id
     assert kept["Gene_light.pmd"].split == kept["Gene_light.pmx"].split
+    kept_section = identity_section(list(kept.values()))["duplicates"]
+    assert kept_section == {kept["Gene_light.pmx"].id: [f"{kept['Gene_light.pmd'].id}: rendered too (keep_duplicates)"]}
 
     # dataset.yaml records each group's split, members and evidence, and the duplicates
     out = tmp_path / "out"
