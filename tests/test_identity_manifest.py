@@ -58,7 +58,9 @@ def test_duplicates_are_rendered_once_unless_kept(collection: Path, tmp_path: Pa
     assert kept["Gene_light.pmd"].identity.duplicate_of == kept["Gene_light.pmx"].id
     assert kept["Gene_light.pmd"].split == kept["Gene_light.pmx"].split
     kept_section = identity_section(list(kept.values()))["duplicates"]
-    assert kept_section == {kept["Gene_light.pmx"].id: [f"{kept['Gene_light.pmd'].id}: rendered too (keep_duplicates)"]}
+    assert kept_section == {
+        kept["Gene_light.pmx"].id: [f"{kept['Gene_light.pmd'].id}: rendered too (keep_duplicates)"]
+    }
 
     # dataset.yaml records each group's split, members and evidence, and the duplicates
     out = tmp_path / "out"
