@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from identity_variants import builtin_variant
+from identity_variants import builtin_variant, gene_copy
 
 from thagen.cli import cli
 from thagen.errors import ConfigError
@@ -71,6 +72,20 @@ def test_duplicates_are_rendered_once_unless_kept(collection: Path, tmp_path: Pa
     group = section["groups"][gene.identity.group]
     assert group["members"] == [gene.id] and "texture" in group["evidence"][0]
     assert list(section["duplicates"]) == [gene.id]
+
+
+def test_a_copy_in_another_zip_is_a_duplicate(collection: Path, tmp_path: Path, gene_pmx: Path) -> None:
+    copy = gene_copy(gene_pmx, tmp_path / "copy", textures="jpeg", name="ジェネ / Gene (re-saved)")
+    pack = tmp_path / "pack.zip"
+    with zipfile.ZipFile(pack, "w") as zf:
+        zf.write(copy, "gene/Gene_resaved.pmx")
+        for png in sorted((copy.parent / "light").iterdir()):
+            zf.write(png, f"gene/light/{png.name}")
+    body = {"characters": [str(collection / "gene" / "Gene_light.pmx"), {"zip": str(pack)}]}
+    (job,) = expand_characters(load_manifest(_manifest(tmp_path, body)))
+    assert Path(job.model_path).name == "Gene_light.pmx"
+    (dup,) = job.identity.duplicates
+    assert "pack.zip:gene/Gene_resaved.pmx" in dup and "same mesh" in dup
 
 
 def test_split_lists_may_name_groups_and_a_group_never_divides(collection: Path, tmp_path: Path) -> None:
