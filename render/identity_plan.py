@@ -154,6 +154,12 @@ def kept_refs(
     for ref in dropped:
         kept, why = result.duplicate_of[ref.id]
         log.info("identity: %s (%s) duplicates %s (%s); rendered once", ref.id, ref.describe(), kept, why)
+    if dropped:
+        log.warning(
+            "identity: %d duplicate models are not rendered (listed in dataset.yaml under identity.duplicates; "
+            "identity: {keep_duplicates: true} renders them)",
+            len(dropped),
+        )
     return [r for r in refs if r.id not in result.duplicate_of]
 
 
