@@ -287,7 +287,9 @@ def group_models(
     return result
 
 
-def _duplicate_candidates(sigs: Sequence[ModelSignals], window: int = DUPLICATE_WINDOW) -> set[tuple[int, int]]:
+def _duplicate_candidates(
+    sigs: Sequence[ModelSignals], window: int = DUPLICATE_WINDOW
+) -> set[tuple[int, int]]:
     """Pairs with the same vertex and face counts; in a bucket sorted by body shape, each model
     with the next `window` ones (all pairs in the usual small bucket, linear in a huge one)."""
     buckets: dict[tuple[int, int], list[int]] = {}

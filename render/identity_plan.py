@@ -154,6 +154,12 @@ def kept_refs(
     for ref in dropped:
         kept, why = result.duplicate_of[ref.id]
         log.info("identity: %s (%s) duplicates %s (%s); rendered once", ref.id, ref.describe(), kept, why)
+    if dropped:
+        log.warning(
+            "identity: %d duplicate models are not rendered (listed in dataset.yaml under identity.duplicates; "
+            "identity: {keep_duplicates: true} renders them)",
+            len(dropped),
+        )
     return [r for r in refs if r.id not in result.duplicate_of]
 
 
@@ -224,5 +230,7 @@ def identity_section(jobs: Sequence[Any]) -> dict[str, Any]:
         )
         g["members"].append(job.id)
         if ident.duplicates:
-            duplicates[job.id] = list(ident.duplicates)
+            duplicates.setdefault(job.id, []).extend(ident.duplicates)
+        if ident.duplicate_of:  # keep_duplicates: rendered, but still listed as a duplicate
+            duplicates.setdefault(ident.duplicate_of, []).append(f"{job.id}: rendered too (keep_duplicates)")
     return {"groups": dict(sorted(groups.items())), "duplicates": duplicates}

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import csv
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from identity_variants import builtin_variant
+from identity_variants import builtin_variant, gene_copy
 
 from thagen.cli import cli
 from thagen.errors import ConfigError
 from thagen.render.identity_file import read_group_file
+from thagen.render.identity_plan import identity_section
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.runner import write_dataset_yaml
 from thagen.rigs.builtin import write_builtin_character
@@ -56,6 +58,10 @@ def test_duplicates_are_rendered_once_unless_kept(collection: Path, tmp_path: Pa
     assert set(kept) == {"Gene_light.pmx", "Gene_light.pmd", "builtin.pmx", "builtin_dense.pmx"}
     assert kept["Gene_light.pmd"].identity.duplicate_of == kept["Gene_light.pmx"].id
     assert kept["Gene_light.pmd"].split == kept["Gene_light.pmx"].split
+    kept_section = identity_section(list(kept.values()))["duplicates"]
+    assert kept_section == {
+        kept["Gene_light.pmx"].id: [f"{kept['Gene_light.pmd'].id}: rendered too (keep_duplicates)"]
+    }
 
     # dataset.yaml records each group's split, members and evidence, and the duplicates
     out = tmp_path / "out"
@@ -66,6 +72,20 @@ def test_duplicates_are_rendered_once_unless_kept(collection: Path, tmp_path: Pa
     group = section["groups"][gene.identity.group]
     assert group["members"] == [gene.id] and "texture" in group["evidence"][0]
     assert list(section["duplicates"]) == [gene.id]
+
+
+def test_a_copy_in_another_zip_is_a_duplicate(collection: Path, tmp_path: Path, gene_pmx: Path) -> None:
+    copy = gene_copy(gene_pmx, tmp_path / "copy", textures="jpeg", name="ジェネ / Gene (re-saved)")
+    pack = tmp_path / "pack.zip"
+    with zipfile.ZipFile(pack, "w") as zf:
+        zf.write(copy, "gene/Gene_resaved.pmx")
+        for png in sorted((copy.parent / "light").iterdir()):
+            zf.write(png, f"gene/light/{png.name}")
+    body = {"characters": [str(collection / "gene" / "Gene_light.pmx"), {"zip": str(pack)}]}
+    (job,) = expand_characters(load_manifest(_manifest(tmp_path, body)))
+    assert Path(job.model_path).name == "Gene_light.pmx"
+    (dup,) = job.identity.duplicates
+    assert "pack.zip:gene/Gene_resaved.pmx" in dup and "same mesh" in dup
 
 
 def test_split_lists_may_name_groups_and_a_group_never_divides(collection: Path, tmp_path: Path) -> None:

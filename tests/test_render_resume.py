@@ -46,6 +46,7 @@ def write_manifest(tmp: Path, characters: list, *, poses: int, shard_size: int =
         "characters": characters,
         "splits": {"train": {"ratio": 1, "poses_per_character": poses}},
         "shard_size": shard_size,
+        "identity": {"keep_duplicates": True},  # Gene's PMX and PMD are duplicates: render both here
     }
     path = tmp / "manifest.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
