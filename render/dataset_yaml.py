@@ -63,8 +63,12 @@ def write_dataset_yaml(
     settings: RunSettings | dict[str, Any],
     *,
     blender_version: str = "",
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Provenance and counts of what is in OUT now (journals + failures), written atomically."""
+    """Provenance and counts of what is in OUT now (journals + failures), written atomically.
+
+    `identity` is the manifest's identity groups, their evidence and the duplicates
+    (render/identity_plan.py); without it, the section an earlier write recorded is kept."""
     journal = read_journals(out)
     failures = read_failures(out)
     old = {}
@@ -106,6 +110,9 @@ def write_dataset_yaml(
         ],
         "pending": sorted(i for i in character_ids if i not in journal and i not in failures),
     }
+    identity = identity if identity is not None else old.get("identity")
+    if identity is not None:
+        data["identity"] = identity
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
     atomic_write_bytes(out / DATASET_YAML, text.encode())
     return data

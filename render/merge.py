@@ -168,6 +168,7 @@ def merge_output(
         manifest_dict if manifest_dict is not None else run.get("manifest") or {},
         settings if settings is not None else run.get("settings") or {},
         blender_version=blender,
+        identity=run.get("identity"),
     )
     index = {
         "format": 1,

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from thagen.errors import ConfigError
 from thagen.render.backends import Backend, FarmOptions, Outcome
 from thagen.render.dataset_yaml import RESUME_KEYS, check_same_settings, read_journals, write_dataset_yaml
+from thagen.render.identity_plan import identity_section
 from thagen.render.jsonl import append_jsonl, read_jsonl, write_jsonl
 from thagen.render.layout import (
     CHARACTERS,
@@ -214,6 +215,7 @@ def write_run_json(
             {"id": j.id, "split": str(j.split), "images": expected_images(j, settings), "cost": part_cost(j)}
             for j in sorted(jobs, key=lambda j: j.id)
         ],
+        "identity": identity_section(jobs),
     }
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     if old and json.dumps(old, indent=1, sort_keys=True, ensure_ascii=False) + "\n" == text:
@@ -297,7 +299,14 @@ def run_jobs(
             progress.finish()
         summary.seconds = time.monotonic() - t0
         if part is None:
-            write_dataset_yaml(out, ids, manifest_dict or {}, settings, blender_version=blender_version)
+            write_dataset_yaml(
+                out,
+                ids,
+                manifest_dict or {},
+                settings,
+                blender_version=blender_version,
+                identity=identity_section(jobs),
+            )
             if not summary.failed and set(read_journals(out)) >= set(ids):
                 from thagen.render.merge import merge_output
 

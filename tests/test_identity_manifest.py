@@ -15,10 +15,10 @@ from identity_variants import builtin_variant, gene_copy
 
 from thagen.cli import cli
 from thagen.errors import ConfigError
+from thagen.render.dataset_yaml import write_dataset_yaml
 from thagen.render.identity_file import read_group_file
 from thagen.render.identity_plan import identity_section
 from thagen.render.manifest import expand_characters, load_manifest
-from thagen.render.runner import write_dataset_yaml
 from thagen.rigs.builtin import write_builtin_character
 
 
@@ -66,7 +66,7 @@ def test_duplicates_are_rendered_once_unless_kept(collection: Path, tmp_path: Pa
     # dataset.yaml records each group's split, members and evidence, and the duplicates
     out = tmp_path / "out"
     out.mkdir()
-    data = write_dataset_yaml(out, jobs, {}, None)
+    data = write_dataset_yaml(out, [j.id for j in jobs], {}, {}, identity=identity_section(jobs))
     section = yaml.safe_load((out / "dataset.yaml").read_text(encoding="utf-8"))["identity"]
     assert section == data["identity"]
     group = section["groups"][gene.identity.group]
