@@ -232,6 +232,9 @@ class ImageCache:
         return list(self.by_path.values()) + list(self.generated.values())
 
     def _load(self, stored: str) -> bpy.types.Image | None:
+        embedded = self.model.vrm.embedded_images if self.model.vrm is not None else {}
+        if stored in embedded:
+            return self._load_embedded(stored, embedded[stored])
         if self.model_path is None:
             return None
         path = self._resolve(self.model_path, stored)
@@ -248,6 +251,30 @@ class ImageCache:
             image.alpha_mode = "STRAIGHT"
             self.by_path[key] = image
         return self.by_path[key]
+
+    def _load_embedded(self, stored: str, data: bytes) -> bpy.types.Image | None:
+        """An image held inside the model file (VRM / GLB): loaded from a temp file, then packed."""
+        import os
+        import tempfile
+
+        if stored not in self.by_path:
+            suffix = ".jpg" if data[:3] == b"\xff\xd8\xff" else ".png"
+            fd, tmp = tempfile.mkstemp(prefix="thagen_embedded_", suffix=suffix)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                image = bpy.data.images.load(tmp, check_existing=False)
+                image.pack()
+            except RuntimeError as exc:
+                self.warnings.append(f"embedded texture {stored!r} could not be loaded: {exc}")
+                return None
+            finally:
+                os.unlink(tmp)
+            image.name = f"{self.prefix}_{stored.rsplit(':', 1)[-1]}"
+            image.colorspace_settings.name = "sRGB"
+            image.alpha_mode = "STRAIGHT"
+            self.by_path[stored] = image
+        return self.by_path[stored]
 
     def _note_missing(self, stored: str, use: str, material: str) -> None:
         if stored not in self.missing:

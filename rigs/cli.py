@@ -22,7 +22,7 @@ import click
     help="Where .zip archives are extracted (default: ~/.cache/thagen/archives).",
 )
 def inspect_command(model: Path, as_json: bool, member: str | None, cache_dir: Path | None) -> None:
-    """Show counts, names, morphs and textures (found or missing) of MODEL (.pmx, .pmd or .zip)."""
+    """Show counts, names, morphs and textures (found or missing) of MODEL (.pmx, .pmd, .vrm, .glb, .gltf or .zip)."""
     from thagen.rigs.inspect import format_report, inspect_model
     from thagen.rigs.reader import read_model
 
