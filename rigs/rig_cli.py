@@ -290,7 +290,9 @@ def survey_command(inputs: tuple[Path, ...], out_path: Path, jobs: int, cache_di
         else:
             tasks.append((path, member))
     if not tasks and not rows:
-        raise click.ClickException("no .pmx, .pmd, .vrm, .glb, .gltf or .zip files found in " + ", ".join(map(str, inputs)))
+        raise click.ClickException(
+            "no .pmx, .pmd, .vrm, .glb, .gltf or .zip files found in " + ", ".join(map(str, inputs))
+        )
     cache = str(cache_dir) if cache_dir else None
     with click.progressbar(length=len(tasks), label="rig survey", file=sys.stderr) as bar:
         if jobs == 1 or len(tasks) <= 1:

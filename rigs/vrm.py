@@ -16,7 +16,7 @@ joint-world x inverse-bind matrices, so a bind pose that differs from the node r
 baked; unskinned: the node's world matrix). Primitives sharing the same attribute accessors
 (UniVRM writes one vertex buffer per mesh) share one vertex block. One Model material per
 primitive. Morph targets become VERTEX morphs named by `extras.targetNames`; every VRM
-expression becomes a GROUP morph of them with its bind weights (0.x weights / 100).
+expression becomes a VERTEX morph summing them with its bind weights (0.x weights / 100).
 Material colour and texture-transform binds are counted in `Model.vrm`, not applied.
 """
 

@@ -1,7 +1,8 @@
 """VRM expressions (1.0 `expressions`, 0.x `blendShapeMaster`) -> GROUP morphs, and VRM meta.
 
-Each expression becomes one GROUP morph over the morph-target VERTEX morphs it binds, with the
-bind weights (VRM 0.x stores 0-100, scaled to 0-1). VRM 0.x preset names are mapped to the 1.0
+Each expression becomes one VERTEX morph: the weighted sum of the morph targets it binds
+(VRM 0.x stores weights 0-100, scaled to 0-1), so the importer, framing and role finding treat
+it like any PMX vertex morph. VRM 0.x preset names are mapped to the 1.0
 keys (joy -> happy, a -> aa, blink_l -> blinkLeft, ...) so role finding reads one vocabulary.
 `isBinary`, material colour binds, texture-transform binds and 1.0 overrides are recorded in
 `VrmInfo`, not applied to geometry.
@@ -68,14 +69,15 @@ def read_expressions(
             label = name if name not in used else f"{name}#expression"
             used.add(label)
             morph_index = len(model.morphs)
+            vertices, offsets = _combine(model, indices, weights)
             model.morphs.append(
                 Morph(
                     name=label,
                     name_en=preset or label,
                     panel=_panel(preset),
-                    kind=int(MorphKind.GROUP),
-                    indices=np.asarray(indices, np.int32),
-                    values=np.asarray(weights, np.float32),
+                    kind=int(MorphKind.VERTEX),
+                    indices=vertices,
+                    values=offsets,
                 )
             )
             name = label
@@ -85,6 +87,19 @@ def read_expressions(
                 f"expression {name!r}: {n_mat} material and {n_tex} texture-transform binds not applied"
             )
     del nodes
+
+
+def _combine(model: Model, morphs: list[int], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted sum of morph-target VERTEX morphs as one (indices, offsets) pair."""
+    if len(morphs) == 1 and weights[0] == 1.0:
+        m = model.morphs[morphs[0]]
+        return m.indices.copy(), m.values.copy()
+    idx = np.concatenate([model.morphs[i].indices for i in morphs]).astype(np.int64)
+    val = np.concatenate([model.morphs[i].values * np.float32(w) for i, w in zip(morphs, weights)])
+    unique, inverse = np.unique(idx, return_inverse=True)
+    total = np.zeros((len(unique), 3), np.float64)
+    np.add.at(total, inverse.ravel(), val)
+    return unique.astype(np.int32), total.astype(np.float32)
 
 
 _Raw = tuple[str, str, list[tuple[Any, int, float]], bool, int, int, dict[str, str], str]
