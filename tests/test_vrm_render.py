@@ -1,0 +1,124 @@
+"""VRM characters through the real renderer: same pixels as the PMX they were written from.
+
+The built-in character is rendered from its PMX and from its VRM 0.x / 1.0 files with the
+same poses (128 px, 1 sample): QA must pass, the framing must match, silhouettes must agree
+(alpha IoU > 0.98) and a left-eye close must show on the viewer's right (the character's left)
+for both spec versions, which face opposite ways in their files.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from thagen.render.character import RunSettings, adhoc_job, render_one
+from thagen.render.qa import decode_png
+from thagen.rigs.builtin import write_builtin_character
+from thagen.rigs.vrm_writer import write_builtin_vrm
+
+SIZE = 128
+POSES = [
+    {"left_eye": 1.0, "right_eye": 0.0, "mouth": 1.0, "head_x": 0.4, "head_y": -0.5, "neck_z": 0.3},
+    {"left_eye": 0.0, "right_eye": 1.0, "mouth": 1.0, "head_x": -0.6, "head_y": 0.7, "neck_z": -0.2},
+]
+
+
+def _render(path: Path, out: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    job = adhoc_job(str(path), poses=len(POSES), size=SIZE, samples=1)
+    summary = render_one(job, out, RunSettings(image_size=SIZE, samples=1), poses=POSES, stem="c")
+    images = {
+        name: decode_png((out / f"c_{name}.png").read_bytes())
+        for name in ("rest", "000_expr", "001_expr", "000_rot", "001_rot")
+    }
+    return summary, images
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, dict[str, np.ndarray]]]:
+    folder = tmp_path_factory.mktemp("chars")
+    paths = {
+        "pmx": write_builtin_character(folder / "pmx"),
+        "0.x": write_builtin_vrm(folder / "vrm", "0.x", name="v0"),
+        "1.0": write_builtin_vrm(folder / "vrm", "1.0", name="v1"),
+    }
+    return {key: _render(path, folder / f"out_{key[0]}") for key, path in paths.items()}
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    ma, mb = a[..., 3] > 127, b[..., 3] > 127
+    return float((ma & mb).sum() / (ma | mb).sum())
+
+
+@pytest.mark.parametrize("version", ["0.x", "1.0"])
+def test_vrm_renders_like_the_pmx(version: str, renders) -> None:
+    pmx_summary, pmx_images = renders["pmx"]
+    summary, images = renders[version]
+    assert summary["rig"]["ok"]
+    assert summary["qa"]["flags"] == [], summary["qa"]  # eyes-closed and mouth-closed checks pass
+    assert summary["import"]["missing_textures"] == []
+    # framing: same head top and chin as the PMX, head band at a quarter of the image
+    for key in ("head_top", "chin"):
+        np.testing.assert_allclose(summary["framing"][key], pmx_summary["framing"][key], atol=1e-3)
+    assert abs(summary["qa"]["metrics"]["head_band_row"] - SIZE / 4) <= 2
+    assert summary["qa"]["rows"] == {"center_x": SIZE / 2, "chin": 3 * SIZE / 4, "head_top": SIZE / 4}
+    # silhouettes of the same pose agree
+    for name, image in images.items():
+        assert iou(image, pmx_images[name]) > 0.98, name
+    # the textures came out of the file: the RGB of the opaque pixels matches the PMX render
+    both = (images["rest"][..., 3] == 255) & (pmx_images["rest"][..., 3] == 255)
+    diff = np.abs(images["rest"][..., :3].astype(int) - pmx_images["rest"][..., :3].astype(int))[both]
+    assert np.median(diff) <= 2
+
+
+@pytest.mark.parametrize("version", ["pmx", "0.x", "1.0"])
+def test_left_eye_closes_on_the_viewers_right(version: str, renders) -> None:
+    _, images = renders[version]
+    rest = images["rest"].astype(int)
+    centres = []
+    for name in ("000_expr", "001_expr"):  # left eye closed, then right eye closed (mouth as at rest)
+        changed = np.abs(images[name].astype(int) - rest).max(axis=2) > 24
+        cols = np.nonzero(changed)[1]
+        assert cols.size > 10, name
+        centres.append(cols.mean())
+    assert centres[0] > SIZE / 2 > centres[1], centres
+
+
+def test_manifest_mixing_pmx_and_vrm(tmp_path: Path) -> None:
+    from thagen.render.manifest import expand_characters, load_manifest
+    from thagen.render.runner import run_jobs
+
+    models = tmp_path / "models"
+    write_builtin_vrm(models, "0.x", name="avatar_old")
+    write_builtin_vrm(models, "1.0", name="avatar_new")
+    data = {
+        "version": 1,
+        "seed": 0,
+        "output": "out",
+        "image_size": 64,
+        "render": {"engine": "cycles", "device": "cpu", "samples": 1},
+        "lighting": {"preset": "phong", "ambient": 0.5, "diffuse": 0.5},
+        "rest_pose": "tha1",
+        "characters": [{"builtin": True}, {"glob": "models/*.vrm"}],
+        "splits": {"train": {"ratio": 1, "poses_per_character": 1}},
+        "shard_size": 4,
+    }
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(data))
+    m = load_manifest(path)
+    jobs = expand_characters(m)
+    assert sorted(j.id.split("-")[0] for j in jobs) == ["avatar", "avatar", "builtin"]
+    summary = run_jobs(
+        jobs,
+        m.output_dir,
+        RunSettings.from_manifest(m),
+        manifest_dict=m.to_dict(),
+        progress_stream=io.StringIO(),
+    )
+    assert summary.done == 3 and summary.failed == 0
+    ds = yaml.safe_load((m.output_dir / "dataset.yaml").read_text())
+    assert ds["splits"]["train"]["characters"] == 3 and ds["splits"]["train"]["samples"] == 3
+    assert all(c["qa_flags"] == [] for c in ds["characters"].values())
