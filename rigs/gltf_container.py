@@ -35,6 +35,7 @@ MAX_DATA_URI_BYTES = 256 * 1024**2
 MAX_BUFFER_BYTES = 2 * 1024**3
 MAX_ELEMENTS = 1 << 25  # elements in one accessor (33M: far beyond any avatar)
 MAX_NODES = 100_000
+MAX_COORDINATE = 1e9  # metres; anything larger is hostile and would overflow float32 in MMD units
 
 COMPONENT_DTYPES = {5120: "i1", 5121: "u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
 TYPE_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
@@ -195,10 +196,10 @@ class Gltf:
         acc = self.item("accessors", index, where)
         here = f"accessors[{index}]"
         ctype = acc.get("componentType")
-        if ctype not in COMPONENT_DTYPES:
+        if isinstance(ctype, bool) or not isinstance(ctype, int) or ctype not in COMPONENT_DTYPES:
             raise self.error(f"unknown componentType {ctype!r}"[:120], f"{here}.componentType")
         kind = acc.get("type")
-        if kind not in TYPE_WIDTHS:
+        if not isinstance(kind, str) or kind not in TYPE_WIDTHS:
             raise self.error(f"unknown type {kind!r}"[:120], f"{here}.type")
         if types is not None and kind not in types:
             raise self.error(f"is {kind}, {where} needs {' or '.join(types)}", f"{here}.type")
@@ -252,7 +253,7 @@ class Gltf:
         if not isinstance(idx, dict) or not isinstance(val, dict):
             raise self.error("needs indices and values objects", here)
         ictype = idx.get("componentType")
-        if ictype not in (5121, 5123, 5125):
+        if isinstance(ictype, bool) or ictype not in (5121, 5123, 5125):
             raise self.error(f"bad componentType {ictype!r}"[:120], f"{here}.indices.componentType")
         indices = self._sparse_block(idx, f"{here}.indices", np.dtype(COMPONENT_DTYPES[ictype]), 1, count)
         values = self._sparse_block(val, f"{here}.values", dtype, width, count)
@@ -348,6 +349,11 @@ class Gltf:
             world[roots] = local[roots]
             kids = level[parents[level] >= 0]
             world[kids] = world[parents[kids]] @ local[kids]
+        bad = ~np.all(np.isfinite(world) & (np.abs(world) < MAX_COORDINATE), axis=(1, 2))
+        if bad.any():
+            raise self.error(
+                "the node's world transform is not finite or too large", f"nodes[{int(np.argmax(bad))}]"
+            )
         return world
 
     def numbers(self, value: Any, size: int, where: str) -> np.ndarray:

@@ -28,6 +28,7 @@ VRM1_PRESETS = (
     "happy", "angry", "sad", "relaxed", "surprised", "aa", "ih", "ou", "ee", "oh", "blink",
     "blinkLeft", "blinkRight", "lookUp", "lookDown", "lookLeft", "lookRight", "neutral",
 )  # fmt: skip
+MAX_WEIGHT = 10.0  # after scaling 0.x weights to 0-1; larger ones are hostile, not artistic
 EYE_PRESETS = ("blink", "blinkLeft", "blinkRight", "lookUp", "lookDown", "lookLeft", "lookRight")
 MOUTH_PRESETS = ("aa", "ih", "ou", "ee", "oh")
 
@@ -62,6 +63,8 @@ def read_expressions(
                 mesh = ref
             if (mesh, index) not in targets:
                 raise g.error(f"mesh {mesh} has no morph target {index}", f"{here}.index")
+            if not abs(weight) <= MAX_WEIGHT:
+                raise g.error(f"weight {weight:g} is out of range", f"{here}.weight")
             indices.append(targets[(mesh, index)])
             weights.append(weight)
         morph_index = -1

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from thagen.rigs.coordinates import MMD_SCALE
-from thagen.rigs.gltf_container import MAX_ELEMENTS, Gltf
+from thagen.rigs.gltf_container import MAX_COORDINATE, MAX_ELEMENTS, Gltf
 from thagen.rigs.model import DeformType, Model, Morph, MorphKind
 from thagen.rigs.vrm_info import VrmInfo
 from thagen.rigs.vrm_materials import read_material, read_vrm0_mtoon
@@ -195,6 +195,8 @@ def _read_block(
         linear = node_world[:3, :3]
         world_pos = pos @ linear.T + node_world[:3, 3]
         world_nrm = None if normals is None else normals @ linear.T
+    if not np.all(np.abs(world_pos) < MAX_COORDINATE):
+        raise g.error("positions are not finite or too large in world space", f"{where}.attributes.POSITION")
     if world_nrm is None:
         world_nrm = np.zeros((n, 3))
     length = np.linalg.norm(world_nrm, axis=1, keepdims=True)
@@ -279,6 +281,8 @@ def _read_targets(
             raise g.error(f"has {len(d)} elements, POSITION has {n}", f"{here}.POSITION")
         if linear is not None:
             d = np.einsum("nij,nj->ni", linear, d) if linear.ndim == 3 else d @ linear.T
+        if not np.all(np.abs(d) < MAX_COORDINATE):
+            raise g.error("offsets are not finite or too large", f"{here}.POSITION")
         out.deltas.setdefault((mesh, k), []).append((start, d * axes / MMD_SCALE))
 
 

@@ -93,8 +93,8 @@ def read_material(
     model_mat = Material(
         name=name,
         name_en=name,
-        diffuse=color.astype(np.float32),
-        ambient=(color[:3] * 0.5).astype(np.float32),
+        diffuse=np.clip(color, 0.0, 1.0).astype(np.float32),  # the spec's range
+        ambient=(np.clip(color[:3], 0.0, 1.0) * 0.5).astype(np.float32),
         flags=int(flags),
         edge_size=0.0,
         texture=texture,
