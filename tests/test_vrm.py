@@ -278,3 +278,26 @@ def test_skinned_mesh_in_another_bind_pose_is_put_in_rest_pose(original: Model) 
     model = read_vrm(join_glb(doc, bytes(binary)), "rebound.vrm")
     np.testing.assert_allclose(model.positions, original.positions, atol=3e-4)
     assert np.abs(model.positions[:, 0] - original.positions[:, 0]).max() < 1e-3 / MMD_SCALE
+
+
+def test_binary_parameters_and_snapping() -> None:
+    from thagen.rigs.vrm_binary import binary_parameters, snap_pose
+
+    model = read_vrm(builtin_vrm_bytes("0.x", binary=frozenset({"まばたき", "あ"})), "b.vrm")
+    rig = normalize(model, discover=False)
+    # the blink is binary, but the one-eye closes have their own (continuous) presets
+    assert binary_parameters(model, rig) == ["mouth"]
+    rig = normalize(
+        model,
+        discover=False,
+        overrides={"version": 1, "roles": {"eye_close_left": "split", "eye_close_right": "split"}},
+    )
+    assert binary_parameters(model, rig) == ["left_eye", "right_eye", "mouth"]
+    pose = {"left_eye": 0.51, "right_eye": 0.5, "mouth": 0.2, "head_x": 0.3}
+    assert snap_pose(pose, ["left_eye", "right_eye", "mouth"]) == {
+        "left_eye": 1.0,
+        "right_eye": 0.0,
+        "mouth": 0.0,
+        "head_x": 0.3,
+    }
+    assert binary_parameters(builtin_character(), rig) == []  # PMX: nothing is binary

@@ -122,3 +122,20 @@ def test_manifest_mixing_pmx_and_vrm(tmp_path: Path) -> None:
     ds = yaml.safe_load((m.output_dir / "dataset.yaml").read_text())
     assert ds["splits"]["train"]["characters"] == 3 and ds["splits"]["train"]["samples"] == 3
     assert all(c["qa_flags"] == [] for c in ds["characters"].values())
+
+
+def test_binary_expressions_snap_the_pose(tmp_path: Path) -> None:
+    """isBinary blinkLeft / blinkRight / aa: the eyes and mouth render and record as 0 or 1."""
+    import json
+
+    from thagen.rigs.vrm_writer import builtin_vrm_bytes
+
+    path = tmp_path / "binary.vrm"
+    path.write_bytes(builtin_vrm_bytes("1.0", binary=frozenset({"ウィンク２", "ｳｨﾝｸ２右", "あ"})))
+    job = adhoc_job(str(path), poses=1, size=64, samples=1)
+    pose = {"left_eye": 0.7, "right_eye": 0.3, "mouth": 0.4, "head_x": 0.2, "head_y": 0.0, "neck_z": 0.0}
+    summary = render_one(job, tmp_path / "out", RunSettings(image_size=64, samples=1), poses=[pose], stem="b")
+    recorded = json.loads((tmp_path / "out" / "poses.json").read_text())["poses"][0]["pose"]
+    assert (recorded["left_eye"], recorded["right_eye"], recorded["mouth"]) == (1.0, 0.0, 0.0)
+    assert recorded["head_x"] == pytest.approx(0.2)
+    assert summary["rig"]["ok"]
