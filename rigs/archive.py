@@ -153,7 +153,7 @@ def _choose(zip_path: Path, models: list[Entry], member: str | None) -> Entry:
     names = [m.name for m in models]
     listing = ", ".join(repr(n) for n in names)
     if not models:
-        raise ArchiveError(f"{zip_path}: no .pmx, .pmd or .vrm model inside")
+        raise ArchiveError(f"{zip_path}: no .pmx or .pmd (nor .vrm / .glb / .gltf) model inside")
     if member is None:
         if len(models) == 1:
             return models[0]

@@ -301,3 +301,18 @@ def test_binary_parameters_and_snapping() -> None:
         "head_x": 0.3,
     }
     assert binary_parameters(builtin_character(), rig) == []  # PMX: nothing is binary
+
+
+def test_vrm_inside_a_zip(tmp_path: Path) -> None:
+    import zipfile
+
+    from thagen.rigs.archive import list_models
+
+    archive = tmp_path / "avatars.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("アバター/avatar.vrm", builtin_vrm_bytes("0.x"))
+        zf.writestr("アバター/readme.txt", "hi")
+    assert list_models(archive) == ["アバター/avatar.vrm"]
+    model = read_model(archive, cache_dir=tmp_path / "cache")
+    assert model.vrm.spec_version == "0.x" and model.source_path.suffix == ".vrm"
+    assert normalize(model).ok
