@@ -37,6 +37,13 @@ MAX_ELEMENTS = 1 << 25  # elements in one accessor (33M: far beyond any avatar)
 MAX_NODES = 100_000
 MAX_COORDINATE = 1e9  # metres; anything larger is hostile and would overflow float32 in MMD units
 
+# extensions a file may require that do not change how geometry is stored (or that thagen reads)
+HANDLED_REQUIRED = (
+    "KHR_texture_transform",
+    "KHR_materials_unlit",
+    "KHR_mesh_quantization",
+    "KHR_materials_emissive_strength",
+)
 COMPONENT_DTYPES = {5120: "i1", 5121: "u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
 TYPE_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 # normalized integers -> float (glTF 2.0, "Animation" / "Meshes" sections)
@@ -288,73 +295,17 @@ class Gltf:
             return self.resource(img["uri"], f"{here}.uri", MAX_BUFFER_BYTES), mime
         raise self.error("has neither bufferView nor uri", here)
 
-    # ----- node tree
+    # ----- node tree (rigs/gltf_nodes.py)
 
     def node_parents(self) -> np.ndarray:
-        """Parent node of every node (-1 for roots); children out of range, shared or cyclic fail."""
-        nodes = self.array("nodes")
-        if len(nodes) > MAX_NODES:
-            raise self.error(f"{len(nodes)} nodes is over the {MAX_NODES} limit", "nodes")
-        parents = np.full(len(nodes), -1, np.int64)
-        for i in range(len(nodes)):
-            node = self.item("nodes", i, f"nodes[{i}]")
-            children = node.get("children", [])
-            if not isinstance(children, list):
-                raise self.error("must be an array", f"nodes[{i}].children")
-            for j, child in enumerate(children):
-                self.item("nodes", child, f"nodes[{i}].children[{j}]")
-                if parents[child] >= 0 or child == i:
-                    raise self.error(f"node {child} has more than one parent", f"nodes[{i}].children[{j}]")
-                parents[child] = i
-        on_cycle = _nodes_on_cycles(parents)
-        if on_cycle.size:
-            raise self.error("the node tree has a cycle", f"nodes[{int(on_cycle[0])}].children")
-        return parents
+        from thagen.rigs.gltf_nodes import node_parents
 
-    def local_matrix(self, index: int) -> np.ndarray:
-        """4x4 local transform of nodes[index] (matrix, or translation / rotation / scale)."""
-        node = self.item("nodes", index, f"nodes[{index}]")
-        here = f"nodes[{index}]"
-        if "matrix" in node:
-            m = self.numbers(node["matrix"], 16, f"{here}.matrix")
-            return m.reshape(4, 4).T  # column-major in the file
-        t = self.numbers(node.get("translation", [0, 0, 0]), 3, f"{here}.translation")
-        q = self.numbers(node.get("rotation", [0, 0, 0, 1]), 4, f"{here}.rotation")
-        s = self.numbers(node.get("scale", [1, 1, 1]), 3, f"{here}.scale")
-        norm = float(np.linalg.norm(q))
-        if norm < 1e-6:
-            raise self.error("is not a unit quaternion", f"{here}.rotation")
-        x, y, z, w = q / norm
-        r = np.array(
-            [
-                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-            ]
-        )
-        m = np.eye(4)
-        m[:3, :3] = r * s[None, :]
-        m[:3, 3] = t
-        return m
+        return node_parents(self)
 
     def world_matrices(self, parents: np.ndarray) -> np.ndarray:
-        """(n, 4, 4) world transform of every node (parents before children, no recursion)."""
-        n = len(parents)
-        local = np.stack([self.local_matrix(i) for i in range(n)]) if n else np.zeros((0, 4, 4))
-        world = np.full((n, 4, 4), np.nan)
-        depth = _depths(parents)
-        for d in range(int(depth.max()) + 1 if n else 0):
-            level = np.flatnonzero(depth == d)
-            roots = level[parents[level] < 0]
-            world[roots] = local[roots]
-            kids = level[parents[level] >= 0]
-            world[kids] = world[parents[kids]] @ local[kids]
-        bad = ~np.all(np.isfinite(world) & (np.abs(world) < MAX_COORDINATE), axis=(1, 2))
-        if bad.any():
-            raise self.error(
-                "the node's world transform is not finite or too large", f"nodes[{int(np.argmax(bad))}]"
-            )
-        return world
+        from thagen.rigs.gltf_nodes import world_matrices
+
+        return world_matrices(self, parents)
 
     def numbers(self, value: Any, size: int, where: str) -> np.ndarray:
         if (
@@ -367,26 +318,6 @@ class Gltf:
         if not np.isfinite(out).all():
             raise self.error("holds a non-finite number", where)
         return out
-
-
-def _nodes_on_cycles(parents: np.ndarray) -> np.ndarray:
-    """Nodes whose parent chain never reaches a root (vectorized pointer jumping)."""
-    n = len(parents)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    jump = np.where(parents >= 0, parents, np.arange(n))  # roots point at themselves
-    for _ in range(int(np.ceil(np.log2(n))) + 1):
-        jump = jump[jump]
-    return np.flatnonzero(parents[jump] >= 0)
-
-
-def _depths(parents: np.ndarray) -> np.ndarray:
-    depth = np.zeros(len(parents), np.int64)
-    current = parents.copy()
-    while np.any(current >= 0):
-        depth += current >= 0
-        current = np.where(current >= 0, parents[np.maximum(current, 0)], -1)
-    return depth
 
 
 def parse_gltf(data: bytes, name: str, base_dir: Path | None = None) -> Gltf:
@@ -442,6 +373,16 @@ def parse_gltf(data: bytes, name: str, base_dir: Path | None = None) -> Gltf:
     asset = doc.get("asset")
     if not isinstance(asset, dict) or not str(asset.get("version", "")).startswith("2"):
         raise ModelFormatError("not glTF 2.x (asset.version)", path=name, field="asset.version")
+    required = doc.get("extensionsRequired", [])
+    if not isinstance(required, list):
+        raise ModelFormatError("must be an array", path=name, field="extensionsRequired")
+    unknown = [str(e)[:40] for e in required if e not in HANDLED_REQUIRED]
+    if unknown:
+        raise ModelFormatError(
+            f"needs {', '.join(unknown)}, which thagen does not read (compressed or unusual data)",
+            path=name,
+            field="extensionsRequired",
+        )
     return Gltf(name=name, doc=doc, bin_chunk=bin_chunk, base_dir=base_dir)
 
 

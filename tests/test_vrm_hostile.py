@@ -78,6 +78,12 @@ def test_not_gltf_2(parts) -> None:
     expect_error(edited(parts, "1.0", lambda d: d.update(asset={"version": "1.0"})), "asset.version")
 
 
+def test_compressed_geometry_is_refused(parts) -> None:
+    draco = edited(parts, "1.0", lambda d: d.update(extensionsRequired=["KHR_draco_mesh_compression"]))
+    expect_error(draco, "extensionsRequired", "KHR_draco_mesh_compression")
+    expect_error(edited(parts, "1.0", lambda d: d.update(extensionsRequired={"a": 1})), "extensionsRequired")
+
+
 # ----------------------------------------------------------------------------- accessors and views
 
 
@@ -113,7 +119,11 @@ def _first_position(doc: dict) -> int:
             "attributes",
             "no POSITION",
         ),
-        (lambda d: d["meshes"][0]["primitives"][0]["attributes"].update(NORMAL=0), "type", "NORMAL needs VEC3"),
+        (
+            lambda d: d["meshes"][0]["primitives"][0]["attributes"].update(NORMAL=0),
+            "type",
+            "NORMAL needs VEC3",
+        ),
     ],
 )
 def test_accessors_and_views_out_of_range(parts, edit, field: str, message: str) -> None:
