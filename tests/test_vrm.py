@@ -316,3 +316,110 @@ def test_vrm_inside_a_zip(tmp_path: Path) -> None:
     model = read_model(archive, cache_dir=tmp_path / "cache")
     assert model.vrm.spec_version == "0.x" and model.source_path.suffix == ".vrm"
     assert normalize(model).ok
+
+
+# ----------------------------------------------------------------------------- a hand-built glTF
+
+
+def _hand_built() -> bytes:
+    """Two meshes: a skinned triangle (8 influences, normalized u8 weights, no inverse binds, a
+    sparse morph target) and an unskinned, indexless, normal-less triangle used by two nodes
+    (one under the head with a scale, one placed by a column-major matrix)."""
+    import base64
+
+    chunks: list[bytes] = []
+    views: list[dict] = []
+    accessors: list[dict] = []
+
+    def add(array: np.ndarray, kind: str, ctype: int, **extra: Any) -> int:
+        raw = np.ascontiguousarray(array).tobytes()
+        offset = sum(len(c) for c in chunks)
+        chunks.append(raw + b"\x00" * (-len(raw) % 4))
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(raw)})
+        accessors.append(
+            {"bufferView": len(views) - 1, "componentType": ctype, "count": len(array), "type": kind, **extra}
+        )
+        return len(accessors) - 1
+
+    tri = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32)
+    joints0 = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 1]], np.uint8)
+    weights0 = np.array([[255, 0, 0, 0], [255, 0, 0, 0], [60, 60, 10, 10]], np.uint8)
+    joints1 = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0]], np.uint8)
+    weights1 = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [5, 5, 0, 0]], np.uint8)
+    body = {
+        "POSITION": add(tri, "VEC3", 5126),
+        "NORMAL": add(np.tile([0, 0, 1], (3, 1)).astype(np.float32), "VEC3", 5126),
+        "JOINTS_0": add(joints0, "VEC4", 5121),
+        "WEIGHTS_0": add(weights0, "VEC4", 5121, normalized=True),
+        "JOINTS_1": add(joints1, "VEC4", 5121),
+        "WEIGHTS_1": add(weights1, "VEC4", 5121, normalized=True),
+    }
+    sparse_idx = add(np.array([1], np.uint16), "SCALAR", 5123)
+    sparse_val = add(np.array([[0, 0.1, 0]], np.float32), "VEC3", 5126)
+    target = {"componentType": 5126, "count": 3, "type": "VEC3"}
+    target["sparse"] = {
+        "count": 1,
+        "indices": {"bufferView": accessors[sparse_idx]["bufferView"], "componentType": 5123},
+        "values": {"bufferView": accessors[sparse_val]["bufferView"]},
+    }
+    accessors.append(target)
+    target_index = len(accessors) - 1
+    hat = {"POSITION": add(tri * 0.1, "VEC3", 5126)}
+    binary = b"".join(chunks)
+    doc = {
+        "asset": {"version": "2.0"},
+        "scenes": [{"nodes": [0]}],
+        "nodes": [
+            {"name": "root", "children": [1, 3, 4]},
+            {"name": "head", "translation": [0, 1.5, 0], "children": [2]},
+            {"name": "hat", "mesh": 1, "translation": [0, 0.2, 0], "scale": [2, 2, 2]},
+            {"name": "body", "mesh": 0, "skin": 0},
+            {"name": "hat2", "mesh": 1, "matrix": [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1]},
+        ],
+        "skins": [{"joints": [0, 1]}],
+        "meshes": [
+            {
+                "name": "body",
+                "primitives": [{"attributes": body, "targets": [{"POSITION": target_index}]}],
+                "extras": {"targetNames": ["up"]},
+            },
+            {"name": "hat", "primitives": [{"attributes": hat}]},
+        ],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [
+            {
+                "byteLength": len(binary),
+                "uri": "data:application/octet-stream;base64," + base64.b64encode(binary).decode(),
+            }
+        ],
+    }
+    return json.dumps(doc).encode()
+
+
+def test_hand_built_gltf() -> None:
+    model = read_model_bytes(_hand_built(), name="hand.gltf")
+    to_mmd = np.array([1.0, 1.0, -1.0]) / MMD_SCALE  # plain glTF faces +Z, like VRM 1.0
+    expected = np.array(
+        [
+            [0, 1.7, 0], [0.2, 1.7, 0], [0, 1.9, 0],  # hat (node 2): head (1.5) + 0.2, scaled 2x
+            [0, 0, 0], [1, 1.5, 0], [0, 1.75, 0],  # body: joint 1 sits 1.5 up, no inverse binds
+            [1, 0, 0], [1.1, 0, 0], [1, 0.1, 0],  # hat2: the column-major matrix moves it +1 in x
+        ]
+    )  # fmt: skip
+    np.testing.assert_allclose(model.positions, expected * to_mmd, atol=1e-5)
+    assert [b.name for b in model.bones] == ["root", "head"] and model.bones[1].parent == 0
+    # 8 influences -> the 4 largest (stored order), renormalized; normalized u8 weights
+    np.testing.assert_array_equal(model.bone_indices[5], [0, 1, 0, 1])
+    np.testing.assert_allclose(model.bone_weights[5], np.array([60, 60, 10, 10]) / 140, atol=1e-6)
+    np.testing.assert_array_equal(model.bone_indices[:, 0], [1, 1, 1, 0, 1, 0, 0, 0, 0])
+    # the unskinned hats hang on their nearest bone node, with normals computed from faces
+    hats = [0, 1, 2, 6, 7, 8]
+    np.testing.assert_allclose(model.normals[hats], np.tile([0, 0, -1.0], (6, 1)), atol=1e-6)
+    # faces are reversed (the axis flip is a reflection) and offset per vertex block
+    np.testing.assert_array_equal(model.faces, [[2, 1, 0], [5, 4, 3], [8, 7, 6]])
+    (up,) = model.morphs
+    assert up.name == "up"
+    np.testing.assert_array_equal(up.indices, [4])
+    np.testing.assert_allclose(up.values, [[0, 0.1 / MMD_SCALE, 0]], atol=1e-6)
+    assert [m.face_count for m in model.materials] == [1, 1, 1]
