@@ -55,14 +55,15 @@ def read_expressions(
             here = f"{where}[{j}]"
             if version == "1.0":
                 node = g.item("nodes", ref, f"{here}.node")
-                if "mesh" not in node:
-                    raise g.error(f"node {ref} has no mesh", f"{here}.node")
-                mesh = node["mesh"]
+                mesh = node.get("mesh", -1)
             else:
                 g.item("meshes", ref, f"{here}.mesh")
                 mesh = ref
             if (mesh, index) not in targets:
-                raise g.error(f"mesh {mesh} has no morph target {index}", f"{here}.index")
+                # stale binds are common in edited avatars: skip the bind, keep the expression
+                what = f"node {ref} has no mesh" if mesh == -1 else f"mesh {mesh} has no morph target {index}"
+                info.notes.append(f"{here}: {what}; bind skipped")
+                continue
             if not abs(weight) <= MAX_WEIGHT:
                 raise g.error(f"weight {weight:g} is out of range", f"{here}.weight")
             indices.append(targets[(mesh, index)])

@@ -178,14 +178,21 @@ def test_node_cycles_and_shared_children(parts) -> None:
 
 def test_vrm_extension_fields(parts) -> None:
     def bind(d: dict) -> None:
-        d["extensions"]["VRMC_vrm"]["expressions"]["preset"]["blink"]["morphTargetBinds"][0]["index"] = 99
+        binds = d["extensions"]["VRMC_vrm"]["expressions"]["preset"]["blink"]["morphTargetBinds"]
+        binds.append({"node": binds[0]["node"], "index": 99, "weight": 1.0})  # a stale bind
+        binds.append({"node": 0, "index": 0, "weight": 1.0})  # a node without a mesh
 
-    expect_error(edited(parts, "1.0", bind), "morphTargetBinds[0].index", "no morph target 99")
+    model = read_model_bytes(edited(parts, "1.0", bind), name="stale.vrm")
+    assert model.vrm.expression("blink") is not None  # the good bind still makes the expression
+    assert [n.split(": ", 1)[1] for n in model.vrm.notes] == [
+        "mesh 0 has no morph target 99; bind skipped",
+        "node 0 has no mesh; bind skipped",
+    ]
 
-    def bind_node(d: dict) -> None:
-        d["extensions"]["VRMC_vrm"]["expressions"]["preset"]["blink"]["morphTargetBinds"][0]["node"] = 0
+    def weight(d: dict) -> None:
+        d["extensions"]["VRMC_vrm"]["expressions"]["preset"]["blink"]["morphTargetBinds"][0]["weight"] = 1e9
 
-    expect_error(edited(parts, "1.0", bind_node), "morphTargetBinds[0].node", "has no mesh")
+    expect_error(edited(parts, "1.0", weight), "morphTargetBinds[0].weight", "out of range")
 
     def human(d: dict) -> None:
         d["extensions"]["VRM"]["humanoid"]["humanBones"][0]["node"] = -5
