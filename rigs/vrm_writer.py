@@ -88,12 +88,14 @@ def vrm_bytes(
     presets: Mapping[str, str] | None = None,
     humanoid: Mapping[str, str] | None = None,
     binary: set[str] | frozenset[str] = frozenset(),
+    alpha: Mapping[str, tuple[str, float]] | None = None,
 ) -> bytes:
     """GLB bytes of `model` as VRM `version` ("0.x" or "1.0").
 
     `images`: encoded image bytes per `model.textures` entry (embedded; others become URIs).
     `presets`: morph name -> VRM 1.0 preset key; every other VERTEX morph is a custom expression.
     `humanoid`: VRM 1.0 humanoid key -> bone name. `binary`: morph names marked isBinary.
+    `alpha`: material name -> (alphaMode, alphaCutoff); others are written OPAQUE.
     """
     if version not in ("0.x", "1.0"):
         raise ValueError(f"version must be '0.x' or '1.0', not {version!r}")
@@ -165,7 +167,7 @@ def vrm_bytes(
         "meshes": [mesh],
         "skins": [skin],
     }
-    _materials_and_images(doc, model, out, images or {}, version)
+    _materials_and_images(doc, model, out, images or {}, version, alpha or {})
     expressions = _expressions(model, vertex_morphs, presets, binary)
     bone_node = {b.name: i for i, b in enumerate(model.bones)}
     human = {key: bone_node[name] for key, name in humanoid.items() if name in bone_node}
@@ -182,7 +184,12 @@ def vrm_bytes(
 
 
 def _materials_and_images(
-    doc: dict, model: Model, out: _Bin, images: Mapping[str, bytes], version: str
+    doc: dict,
+    model: Model,
+    out: _Bin,
+    images: Mapping[str, bytes],
+    version: str,
+    alpha: Mapping[str, tuple[str, float]],
 ) -> None:
     doc["images"] = []
     for stored in model.textures:
@@ -206,6 +213,8 @@ def _materials_and_images(
             "pbrMetallicRoughness": pbr,
             "doubleSided": mat.double_sided,
         }
+        if mat.name in alpha:
+            entry["alphaMode"], entry["alphaCutoff"] = alpha[mat.name]
         if version == "1.0":
             entry["extensions"] = {
                 "VRMC_materials_mtoon": {

@@ -139,3 +139,40 @@ def test_binary_expressions_snap_the_pose(tmp_path: Path) -> None:
     assert (recorded["left_eye"], recorded["right_eye"], recorded["mouth"]) == (1.0, 0.0, 0.0)
     assert recorded["head_x"] == pytest.approx(0.2)
     assert summary["rig"]["ok"]
+
+
+def test_alpha_modes_and_mtoon_ramp(tmp_path: Path, renders) -> None:
+    """Hair texels at alpha 0.3: OPAQUE ignores it (the PMX silhouette), MASK at 0.5 cuts the
+    hair away; the toon preset shades VRM materials with a ramp from their MToon shade colour."""
+    import io as _io
+
+    from PIL import Image
+
+    from thagen.rigs.builtin import REGION, builtin_character
+    from thagen.rigs.vrm_writer import BUILTIN_HUMANOID, BUILTIN_PRESETS, builtin_png_bytes, vrm_bytes
+
+    pngs = builtin_png_bytes()
+    atlas = np.array(Image.open(_io.BytesIO(pngs["builtin_atlas.png"])).convert("RGBA"))
+    x0, y0, x1, y1 = REGION["hair"]
+    atlas[y0:y1, x0:x1, 3] = 77
+    buf = _io.BytesIO()
+    Image.fromarray(atlas).save(buf, format="PNG")
+    pngs["builtin_atlas.png"] = buf.getvalue()
+    options = {"images": pngs, "presets": BUILTIN_PRESETS, "humanoid": BUILTIN_HUMANOID}
+    rest: dict[str, np.ndarray] = {}
+    for mode in ("OPAQUE", "MASK"):
+        path = tmp_path / f"{mode.lower()}.vrm"
+        path.write_bytes(vrm_bytes(builtin_character(), "1.0", alpha={"髪": (mode, 0.5)}, **options))
+        job = adhoc_job(str(path), poses=1, size=SIZE, samples=1)
+        render_one(job, tmp_path / mode, RunSettings(image_size=SIZE, samples=1), poses=POSES[:1], stem="a")
+        rest[mode] = decode_png((tmp_path / mode / "a_rest.png").read_bytes())
+    pmx_rest = renders["pmx"][1]["rest"]
+    assert iou(rest["OPAQUE"], pmx_rest) > 0.98
+    assert iou(rest["MASK"], pmx_rest) < 0.9  # the hair is gone
+    assert (rest["MASK"][..., 3] > 127).sum() < 0.9 * (pmx_rest[..., 3] > 127).sum()
+
+    job = adhoc_job(str(tmp_path / "opaque.vrm"), poses=1, size=SIZE, samples=1, lighting="toon")
+    summary = render_one(
+        job, tmp_path / "toon", RunSettings(image_size=SIZE, samples=1), poses=POSES[:1], stem="t"
+    )
+    assert summary["qa"]["flags"] == []
