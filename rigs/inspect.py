@@ -128,7 +128,7 @@ def format_report(report: dict[str, Any]) -> str:
     deform = ", ".join(f"{k} {v:,}" for k, v in report["deform_types"].items())
     fmt = f"{report['format'].upper()} {report['version']:.1f}, {report['encoding']}"
     if report.get("vrm"):
-        fmt = f"VRM {report['vrm']['spec_version']} (glTF 2.0 binary), {report['encoding']}"
+        fmt = f"VRM {report['vrm']['spec_version']} (glTF 2.0), {report['encoding']}"
     name = report["name"]["jp"] + (f"  ({report['name']['en']})" if report["name"]["en"] else "")
     summary = [
         ("file", report["file"] + (f"  [{report['member']}]" if report["member"] else "")),
