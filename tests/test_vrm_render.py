@@ -176,3 +176,53 @@ def test_alpha_modes_and_mtoon_ramp(tmp_path: Path, renders) -> None:
         job, tmp_path / "toon", RunSettings(image_size=SIZE, samples=1), poses=POSES[:1], stem="t"
     )
     assert summary["qa"]["flags"] == []
+
+
+def test_render_one_cli_takes_glb_and_gltf(tmp_path: Path) -> None:
+    """`.glb` (a VRM under another name) and `.gltf` + `.bin` + PNGs go through the CLI too."""
+    import json
+    import subprocess
+    import sys
+
+    from test_vrm import split_glb
+
+    from thagen.rigs.vrm_writer import builtin_vrm_bytes
+
+    data = builtin_vrm_bytes("0.x")
+    (tmp_path / "avatar.glb").write_bytes(data)
+    doc, binary = split_glb(data)
+    folder = tmp_path / "split"
+    (folder / "tex").mkdir(parents=True)
+    (folder / "avatar.bin").write_bytes(binary[: doc["buffers"][0]["byteLength"]])
+    doc["buffers"][0]["uri"] = "avatar.bin"
+    for img in doc["images"]:
+        view = doc["bufferViews"][img.pop("bufferView")]
+        (folder / "tex" / img["name"]).write_bytes(
+            binary[view["byteOffset"] : view["byteOffset"] + view["byteLength"]]
+        )
+        img["uri"] = "tex/" + img["name"]
+    (folder / "avatar.gltf").write_text(json.dumps(doc))
+    thagen = [sys.executable, "-m", "thagen"]
+    proc = subprocess.run(
+        [*thagen, "inspect", "--json", str(tmp_path / "avatar.glb")], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["vrm"]["spec_version"] == "0.x"
+    out = tmp_path / "look"
+    args = [
+        "render-one",
+        str(folder / "avatar.gltf"),
+        "--poses",
+        "1",
+        "--size",
+        "64",
+        "--samples",
+        "1",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run([*thagen, *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "poses.json").read_text())
+    assert summary["import"]["missing_textures"] == [] and summary["qa"]["flags"] == []
+    assert (out / "avatar_rest.png").stat().st_size > 0
