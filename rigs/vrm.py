@@ -33,6 +33,7 @@ from thagen.rigs.vrm_expressions import read_expressions, read_meta
 from thagen.rigs.vrm_geometry import read_geometry
 from thagen.rigs.vrm_info import VrmInfo
 from thagen.rigs.vrm_materials import read_textures
+from thagen.rigs.vrm_pose import ARM_DEGREES, lower_arms
 
 # axis signs from glTF to MMD per spec version (a reflection either way)
 AXES = {"1.0": np.array([1.0, 1.0, -1.0]), "0.x": np.array([-1.0, 1.0, 1.0]), "": np.array([1.0, 1.0, -1.0])}
@@ -49,8 +50,18 @@ def spec_version(g: Gltf) -> str:
     return ""
 
 
-def read_vrm(data: bytes, name: str = "<bytes>", base_dir: Path | None = None) -> Model:
-    """Parse a .vrm / .glb / .gltf held in `data`; `base_dir` (the model's folder) allows external files."""
+def read_vrm(
+    data: bytes,
+    name: str = "<bytes>",
+    base_dir: Path | None = None,
+    *,
+    lower_arm_degrees: float = ARM_DEGREES,
+) -> Model:
+    """Parse a .vrm / .glb / .gltf held in `data`; `base_dir` (the model's folder) allows external files.
+
+    `lower_arm_degrees`: the T-pose's upper arms are turned down this much (rigs/vrm_pose.py); 0 keeps
+    the file's pose.
+    """
     g = parse_gltf(data, name, base_dir)
     version = spec_version(g)
     axes = AXES[version]
@@ -75,6 +86,8 @@ def read_vrm(data: bytes, name: str = "<bytes>", base_dir: Path | None = None) -
     read_expressions(g, version, model, info, targets)
     info.humanoid = {key: int(bone_of_node[node]) for key, node in humanoid_nodes.items()}
     read_meta(g, version, model, info)
+    if lower_arm_degrees:
+        lower_arms(model, lower_arm_degrees)
     return model
 
 

@@ -423,3 +423,34 @@ def test_hand_built_gltf() -> None:
     np.testing.assert_array_equal(up.indices, [4])
     np.testing.assert_allclose(up.values, [[0, 0.1 / MMD_SCALE, 0]], atol=1e-6)
     assert [m.face_count for m in model.materials] == [1, 1, 1]
+
+
+def test_t_pose_arms_are_lowered() -> None:
+    """The humanoid upper arm's subtree turns down 40 degrees about its joint (blend-skinned)."""
+    from thagen.rigs.vrm_pose import _rotation_z
+
+    model = builtin_character()
+    humanoid = {**BUILTIN_HUMANOID, "leftUpperArm": "後髪"}  # any bone with weighted vertices will do
+    data = vrm_bytes(model, "1.0", presets=BUILTIN_PRESETS, humanoid=humanoid)
+    kept = read_vrm(data, "t.vrm", lower_arm_degrees=0)
+    lowered = read_vrm(data, "t.vrm")
+    bone = kept.bone_index("後髪")
+    share = np.where(kept.bone_indices == bone, kept.bone_weights, 0).sum(axis=1)
+    assert (share == 1).sum() > 10 and ((share > 0) & (share < 1)).sum() > 0
+    pivot = kept.bones[bone].position.astype(np.float64)
+    rot = _rotation_z(-40.0)  # the character's left arm (+X) turns toward -Y
+    full = share == 1
+    want = pivot + (kept.positions[full] - pivot) @ rot.T
+    np.testing.assert_allclose(lowered.positions[full], want, atol=1e-4)
+    np.testing.assert_array_equal(lowered.positions[share == 0], kept.positions[share == 0])
+    half = (share > 0) & (share < 1)
+    blended = kept.positions[half] + share[half, None] * (
+        pivot + (kept.positions[half] - pivot) @ rot.T - kept.positions[half]
+    )
+    np.testing.assert_allclose(lowered.positions[half], blended, atol=1e-4)
+    np.testing.assert_allclose(lowered.bones[bone].position, pivot, atol=1e-6)  # the joint stays
+    np.testing.assert_allclose(
+        lowered.bones[bone].tail_offset, kept.bones[bone].tail_offset @ rot.T, atol=1e-5
+    )
+    assert any("leftUpperArm lowered 40 degrees" in n for n in lowered.vrm.notes)
+    assert normalize(lowered, discover=False).ok
