@@ -454,3 +454,20 @@ def test_t_pose_arms_are_lowered() -> None:
     )
     assert any("leftUpperArm lowered 40 degrees" in n for n in lowered.vrm.notes)
     assert normalize(lowered, discover=False).ok
+
+
+def test_arkit_names_come_after_presets_and_before_the_tables() -> None:
+    """No one-eye or mouth presets, but perfect-sync (ARKit) targets: those win over table names."""
+    model = builtin_character()
+    renamed = {"ウィンク２": "eyeBlinkLeft", "ｳｨﾝｸ２右": "eyeBlinkRight", "あ": "jawOpen"}
+    for morph in model.morphs:
+        morph.name = renamed.get(morph.name, morph.name)
+    data = vrm_bytes(model, "1.0", presets={"まばたき": "blink"}, humanoid=BUILTIN_HUMANOID)
+    vrm = read_vrm(data, "arkit.vrm")
+    # the custom expression made from あ is named "mouth_a" (its English name): a table name
+    assert vrm.morph_index("mouth_a") >= 0
+    rig = normalize(vrm, discover=False)
+    assert rig.matches["eye_close_both"].name == "blink"
+    assert rig.matches["mouth_open"].name == "jawOpen"
+    assert rig.matches["eye_close_left"].name == "eyeBlinkLeft"
+    assert rig.matches["eye_close_right"].name == "eyeBlinkRight"
