@@ -1,4 +1,4 @@
-"""VRM expressions (1.0 `expressions`, 0.x `blendShapeMaster`) -> GROUP morphs, and VRM meta.
+"""VRM expressions (1.0 `expressions`, 0.x `blendShapeMaster`) -> VERTEX morphs, and VRM meta.
 
 Each expression becomes one VERTEX morph: the weighted sum of the morph targets it binds
 (VRM 0.x stores weights 0-100, scaled to 0-1), so the importer, framing and role finding treat

@@ -13,7 +13,7 @@ import numpy as np
 
 @dataclass(eq=False)
 class VrmExpression:
-    """One VRM 0.x blend-shape group or VRM 1.0 expression, as a GROUP morph of `Model.morphs`."""
+    """One VRM 0.x blend-shape group or VRM 1.0 expression, as a VERTEX morph of `Model.morphs`."""
 
     name: str  # the Model morph's name
     preset: str  # VRM 1.0 preset key ("blink", "aa", ...), VRM 0.x presets mapped to it; "" if custom
