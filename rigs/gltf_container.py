@@ -35,6 +35,8 @@ MAX_DATA_URI_BYTES = 256 * 1024**2
 MAX_BUFFER_BYTES = 2 * 1024**3
 MAX_ELEMENTS = 1 << 25  # elements in one accessor (33M: far beyond any avatar)
 MAX_NODES = 100_000
+DECODE_FACTOR = 16  # arrays decoded from a model may total this many times its size ...
+DECODE_SLACK = 64 * 1024**2  # ... plus this (zero-filled sparse accessors, small files)
 MAX_COORDINATE = 1e9  # metres; anything larger is hostile and would overflow float32 in MMD units
 
 # extensions a file may require that do not change how geometry is stored (or that thagen reads)
@@ -66,7 +68,23 @@ class Gltf:
     doc: dict[str, Any]
     bin_chunk: bytes | None = None
     base_dir: Path | None = None  # the model's folder; None refuses external files
+    input_bytes: int = 0  # the file's size (plus external buffers once read): sizes the decode budget
     _buffers: dict[int, bytes] = field(default_factory=dict)
+    _decoded: int = 0
+
+    def charge(self, nbytes: int, where: str) -> None:
+        """Count bytes about to be decoded; refuse files that would decode to far more than they hold.
+
+        Many accessors, images or expressions pointing at the same data would otherwise turn a
+        small file into gigabytes of arrays (amplification); a real model decodes to a small
+        multiple of its own size.
+        """
+        self._decoded += int(nbytes)
+        budget = DECODE_FACTOR * self.input_bytes + DECODE_SLACK
+        if self._decoded > budget:
+            raise self.error(
+                f"decoding would need over {budget:,} bytes for a {self.input_bytes:,} byte model", where
+            )
 
     def error(self, message: str, where: str, offset: int | None = None) -> ModelFormatError:
         return ModelFormatError(message, path=self.name, field=where, offset=offset)
@@ -131,6 +149,8 @@ class Gltf:
             data = self.resource(uri, f"{here}.uri", length)
         if len(data) < length:
             raise self.error(f"holds {len(data)} bytes, byteLength says {length}", f"{here}.byteLength")
+        if uri is not None:
+            self.input_bytes += len(data)
         self._buffers[index] = data
         return data
 
@@ -198,8 +218,14 @@ class Gltf:
 
     # ----- accessors
 
-    def accessor(self, index: Any, where: str, *, types: tuple[str, ...] | None = None) -> np.ndarray:
-        """accessors[index] as an (count, width) array (float32 for floats and normalized ints)."""
+    def accessor(
+        self, index: Any, where: str, *, types: tuple[str, ...] | None = None, count: int | None = None
+    ) -> np.ndarray:
+        """accessors[index] as an (count, width) array (float32 for floats and normalized ints).
+
+        `count`: the element count the caller needs (checked before anything is allocated).
+        """
+        expected = count
         acc = self.item("accessors", index, where)
         here = f"accessors[{index}]"
         ctype = acc.get("componentType")
@@ -213,9 +239,12 @@ class Gltf:
         count = self.integer(acc, "count", here, low=1)
         if count > MAX_ELEMENTS:
             raise self.error(f"{count} elements is over the {MAX_ELEMENTS} limit", f"{here}.count")
+        if expected is not None and count != expected:
+            raise self.error(f"has {count} elements, {where} needs {expected}", f"{here}.count")
         width = TYPE_WIDTHS[kind]
         dtype = np.dtype(COMPONENT_DTYPES[ctype])
         element = dtype.itemsize * width
+        cost = count * max(element, 4 * width)  # float32 copies of small ints too
         if "bufferView" in acc:
             data, start, length, stride = self.view(
                 self.integer(acc, "bufferView", here), f"{here}.bufferView"
@@ -233,11 +262,13 @@ class Gltf:
                 raise self.error(
                     f"{count} x {kind} needs {need} bytes, bufferView holds {length}", f"{here}.count"
                 )
+            self.charge(cost, here)
             raw = np.ndarray(
                 (count, width), dtype, buffer=data, offset=start + offset, strides=(step, dtype.itemsize)
             )
             out = np.array(raw)
         else:
+            self.charge(cost, here)
             out = np.zeros((count, width), dtype)
         if "sparse" in acc:
             self._apply_sparse(acc["sparse"], out, f"{here}.sparse", dtype, width)
@@ -290,9 +321,12 @@ class Gltf:
             raise self.error("must be a string", f"{here}.mimeType")
         if "bufferView" in img:
             data, start, length, _ = self.view(self.integer(img, "bufferView", here), f"{here}.bufferView")
+            self.charge(length, here)
             return bytes(data[start : start + length]), mime
         if "uri" in img:
-            return self.resource(img["uri"], f"{here}.uri", MAX_BUFFER_BYTES), mime
+            data = self.resource(img["uri"], f"{here}.uri", MAX_BUFFER_BYTES)
+            self.charge(len(data), here)
+            return data, mime
         raise self.error("has neither bufferView nor uri", here)
 
     # ----- node tree (rigs/gltf_nodes.py)
@@ -383,7 +417,7 @@ def parse_gltf(data: bytes, name: str, base_dir: Path | None = None) -> Gltf:
             path=name,
             field="extensionsRequired",
         )
-    return Gltf(name=name, doc=doc, bin_chunk=bin_chunk, base_dir=base_dir)
+    return Gltf(name=name, doc=doc, bin_chunk=bin_chunk, base_dir=base_dir, input_bytes=len(data))
 
 
 def folder_of(path: str | os.PathLike | None) -> Path | None:

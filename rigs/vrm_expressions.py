@@ -28,6 +28,7 @@ VRM1_PRESETS = (
     "happy", "angry", "sad", "relaxed", "surprised", "aa", "ih", "ou", "ee", "oh", "blink",
     "blinkLeft", "blinkRight", "lookUp", "lookDown", "lookLeft", "lookRight", "neutral",
 )  # fmt: skip
+MAX_EXPRESSIONS = 10_000
 MAX_WEIGHT = 10.0  # after scaling 0.x weights to 0-1; larger ones are hostile, not artistic
 EYE_PRESETS = ("blink", "blinkLeft", "blinkRight", "lookUp", "lookDown", "lookLeft", "lookRight")
 MOUTH_PRESETS = ("aa", "ih", "ou", "ee", "oh")
@@ -48,6 +49,10 @@ def read_expressions(
         return
     nodes = g.array("nodes")
     used = {m.name for m in model.morphs}
+    if len(raw) > MAX_EXPRESSIONS:
+        raise g.error(
+            f"{len(raw)} expressions is over the {MAX_EXPRESSIONS} limit", raw[0][-1].rsplit(".", 2)[0]
+        )
     for name, preset, binds, is_binary, n_mat, n_tex, overrides, where in raw:
         indices: list[int] = []
         weights: list[float] = []
@@ -70,6 +75,8 @@ def read_expressions(
             weights.append(weight)
         morph_index = -1
         if indices:
+            indices, weights = _merge_binds(indices, weights)
+            g.charge(16 * sum(len(model.morphs[i].indices) for i in indices), where)
             label = name if name not in used else f"{name}#expression"
             used.add(label)
             morph_index = len(model.morphs)
@@ -91,6 +98,14 @@ def read_expressions(
                 f"expression {name!r}: {n_mat} material and {n_tex} texture-transform binds not applied"
             )
     del nodes
+
+
+def _merge_binds(morphs: list[int], weights: list[float]) -> tuple[list[int], list[float]]:
+    """One entry per bound morph target (weights of repeated binds add up), first-seen order."""
+    merged: dict[int, float] = {}
+    for i, w in zip(morphs, weights):
+        merged[i] = merged.get(i, 0.0) + w
+    return list(merged), list(merged.values())
 
 
 def _combine(model: Model, morphs: list[int], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,8 @@ from thagen.rigs.vrm_info import VrmInfo
 from thagen.rigs.vrm_materials import read_material, read_vrm0_mtoon
 
 MAX_INFLUENCES = 4
+MAX_PRIMITIVES = 20_000  # primitive instances (Model materials); avatars have tens
+MAX_TARGETS = 10_000  # morph targets per mesh; VRoid faces have about 60
 
 
 @dataclass
@@ -64,6 +66,8 @@ def read_geometry(
         skin = _skin(g, node, ni, world)
         for pi, prim in enumerate(prims):
             where = f"meshes[{mi}].primitives[{pi}]"
+            if len(model.materials) >= MAX_PRIMITIVES:
+                raise g.error(f"more than {MAX_PRIMITIVES} primitives in the model", where)
             prim = g.obj(prim, where)
             mode = prim.get("mode", 4)
             if mode != 4:
@@ -145,10 +149,7 @@ def _skin(g: Gltf, node: dict, ni: int, world: np.ndarray) -> _Skin | None:
 def _attribute(
     g: Gltf, attrs: dict, name: str, where: str, n: int | None, types: tuple[str, ...]
 ) -> np.ndarray:
-    arr = g.accessor(attrs[name], f"{where}.attributes.{name}", types=types)
-    if n is not None and len(arr) != n:
-        raise g.error(f"has {len(arr)} elements, POSITION has {n}", f"{where}.attributes.{name}")
-    return arr
+    return g.accessor(attrs[name], f"{where}.attributes.{name}", types=types, count=n)
 
 
 def _read_block(
@@ -266,6 +267,8 @@ def _read_targets(
     axes: np.ndarray,
     out: _Arrays,
 ) -> None:
+    if len(targets) > MAX_TARGETS:
+        raise g.error(f"{len(targets)} morph targets is over the {MAX_TARGETS} limit", f"{where}.targets")
     count = out.target_counts.setdefault(mesh, len(targets))
     if count != len(targets):
         raise g.error(
@@ -276,9 +279,7 @@ def _read_targets(
         target = g.obj(target, here)
         if "POSITION" not in target:
             continue
-        d = g.accessor(target["POSITION"], f"{here}.POSITION", types=("VEC3",)).astype(np.float64)
-        if len(d) != n:
-            raise g.error(f"has {len(d)} elements, POSITION has {n}", f"{here}.POSITION")
+        d = g.accessor(target["POSITION"], f"{here}.POSITION", types=("VEC3",), count=n).astype(np.float64)
         if linear is not None:
             d = np.einsum("nij,nj->ni", linear, d) if linear.ndim == 3 else d @ linear.T
         if not np.all(np.abs(d) < MAX_COORDINATE):

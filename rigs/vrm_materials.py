@@ -17,10 +17,14 @@ from thagen.rigs.gltf_container import Gltf
 from thagen.rigs.model import Material, MaterialFlag, Model
 from thagen.rigs.vrm_info import VrmInfo, VrmMaterial
 
+MAX_IMAGES = 10_000
+
 
 def read_textures(g: Gltf, model: Model, info: VrmInfo) -> list[int]:
     """Model.textures gets one entry per glTF image; returns texture index -> Model texture slot."""
     images = g.array("images")
+    if len(images) > MAX_IMAGES:
+        raise g.error(f"{len(images)} images is over the {MAX_IMAGES} limit", "images")
     for i in range(len(images)):
         img = g.item("images", i, f"images[{i}]")
         raw_name = img.get("name")

@@ -289,3 +289,53 @@ def test_huge_and_broken_data_uris(parts, monkeypatch: pytest.MonkeyPatch) -> No
     expect_error(json.dumps(doc).encode(), "buffers[0].uri", "bad base64", name="bad.gltf")
     doc["buffers"][0]["uri"] = "data:text/plain,hello"
     expect_error(json.dumps(doc).encode(), "buffers[0].uri", "not base64", name="bad.gltf")
+
+
+# ----------------------------------------------------------------------------- amplification
+
+
+def test_small_files_cannot_decode_to_gigabytes(parts) -> None:
+    """Many accessors, images or expressions over the same bytes: refused, not allocated."""
+
+    def many_primitives(d: dict) -> None:
+        prim = d["meshes"][0]["primitives"][0]
+        position = d["accessors"][prim["attributes"]["POSITION"]]
+        prims = []
+        for _ in range(3000):  # each with its own (identical) POSITION accessor: no shared block
+            d["accessors"].append(dict(position))
+            prims.append({"attributes": {"POSITION": len(d["accessors"]) - 1}, "indices": prim["indices"]})
+        d["meshes"][0]["primitives"] = prims
+        d["meshes"][0].pop("extras", None)
+
+    expect_error(edited(parts, "1.0", many_primitives), "accessors[", "decoding would need over")
+
+    def many_images(d: dict) -> None:
+        d["images"] += [dict(d["images"][0]) for _ in range(9000)]  # 12 kB each
+
+    expect_error(edited(parts, "1.0", many_images), "images[", "decoding would need over")
+
+    def many_expressions(d: dict) -> None:
+        binds = [{"node": 10, "index": k, "weight": 1.0} for k in range(10)]
+        custom = d["extensions"]["VRMC_vrm"]["expressions"]["custom"]
+        for i in range(5000):
+            custom[f"x{i}"] = {"morphTargetBinds": binds}
+
+    expect_error(edited(parts, "1.0", many_expressions), "morphTargetBinds", "decoding would need over")
+
+    def viewless(d: dict) -> None:  # zero-filled accessors cost memory without costing file bytes
+        d["accessors"].append({"componentType": 5126, "count": 2**25 - 1, "type": "MAT4"})
+        d["skins"][0]["inverseBindMatrices"] = len(d["accessors"]) - 1
+
+    expect_error(edited(parts, "1.0", viewless), "accessors[", "decoding would need over")
+
+    def wrong_count(d: dict) -> None:
+        d["accessors"].append({"componentType": 5126, "count": 2**25, "type": "VEC3"})
+        d["meshes"][0]["primitives"][0]["targets"][0]["POSITION"] = len(d["accessors"]) - 1
+
+    expect_error(edited(parts, "1.0", wrong_count), "count", "needs 5152")
+
+    def many_targets(d: dict) -> None:
+        for prim in d["meshes"][0]["primitives"]:
+            prim["targets"] = [{}] * 20_000
+
+    expect_error(edited(parts, "1.0", many_targets), "targets", "over the 10000 limit")
