@@ -1,11 +1,13 @@
-"""Fuzz the PMX/PMD readers with many seeded mutations and count what comes out.
+"""Fuzz the PMX/PMD and VRM readers with many seeded mutations and count what comes out.
 
     .venv/bin/python bench/fuzz_reader.py --cases 10000 [--seed 0] [--source gene.pmx]
+    .venv/bin/python bench/fuzz_reader.py --cases 10000 --source builtin0.vrm --source builtin1.vrm
 
 Prints cases tried, ModelFormatErrors, parsed-ok, errors caught only by the reader's safety
 net (no byte offset: an explicit check is missing), crashes (any other exception, with
 samples) and hangs (cases over 2 s). Uses the mutators and seed files of
-tests/test_reader_fuzz.py (imported from the tests folder).
+tests/test_reader_fuzz.py and, for the .vrm seeds, tests/test_vrm_fuzz.py (imported from the
+tests folder).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from test_reader_fuzz import mutate, run_case, seed_inputs  # noqa: E402
+from test_vrm_fuzz import mutate_vrm, seed_vrm_inputs  # noqa: E402
 
 from thagen.rigs.reader import SAFETY_NET_PREFIX, count_fields  # noqa: E402
 
@@ -34,9 +37,9 @@ def main() -> None:
     ap.add_argument("--testdata", type=Path, default=REPO / "tests" / "data")
     args = ap.parse_args()
 
-    seeds = seed_inputs(args.testdata)
+    seeds = {**seed_inputs(args.testdata), **seed_vrm_inputs()}
     names = sorted(args.source or seeds)
-    fields = {name: count_fields(seeds[name]) for name in names}
+    fields = {name: [] if name.endswith(".vrm") else count_fields(seeds[name]) for name in names}
     rng = np.random.default_rng(args.seed)
     counts: Counter[str] = Counter()
     crashes: list[str] = []
@@ -46,7 +49,10 @@ def main() -> None:
     start = time.perf_counter()
     for case in range(args.cases):
         name = names[case % len(names)]
-        data = mutate(seeds[name], rng, fields[name])
+        if name.endswith(".vrm"):
+            data = mutate_vrm(seeds[name], rng)
+        else:
+            data = mutate(seeds[name], rng, fields[name])
         kind, result, seconds = run_case(data, f"{name}#{case}")
         counts[kind] += 1
         if kind == "crash":

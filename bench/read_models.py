@@ -1,6 +1,6 @@
-"""Model reading speed: every .pmx/.pmd under tests/data, plus a generated 200k-vertex PMX.
+"""Model reading speed: every .pmx/.pmd under tests/data, a generated 200k-vertex PMX, 50k-vertex VRMs.
 
-    .venv/bin/python bench/read_models.py [--repeat 5] [--vertices 200000]
+    .venv/bin/python bench/read_models.py [--repeat 5] [--vertices 200000] [--vrm-vertices 50000]
 
 For each file prints vertices, bytes, the best and median read time over --repeat reads
 (from bytes already in memory, so disk speed does not count) and vertices/s. Two large
@@ -8,6 +8,10 @@ models, written with `pmx_bytes` (write times printed too):
 - the built-in character (thagen.rigs.builtin) at --vertices: long runs of one deform type;
 - Gene's vertices tiled up to --vertices: Gene's BDEF1/2/4 mix (runs of ~6 vertices), the
   hard case for variable-size vertex records.
+VRM: the built-in character at --vrm-vertices written as VRM 0.x and 1.0 (textures embedded,
+every morph target dense over all vertices), and once more with the root bone rotated so the
+skin's bind pose differs from the rest pose (the per-vertex matrix-blend path UniVRM files with
+non-identity bind poses take).
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--vertices", type=int, default=200_000)
+    ap.add_argument("--vrm-vertices", type=int, default=50_000)
     ap.add_argument("--testdata", type=Path, default=REPO / "tests" / "data")
     args = ap.parse_args()
 
@@ -85,6 +90,29 @@ def main() -> None:
         write_s = time.perf_counter() - start
         _row(f"{label} ({model.vertex_count:,} v)", data, args.repeat)
         print(f"  ({label} written by pmx_bytes in {write_s:.3f} s)")
+    _vrm_rows(args.vrm_vertices, args.repeat)
+
+
+def _vrm_rows(vertices: int, repeat: int) -> None:
+    import json
+    import struct
+
+    from thagen.rigs.vrm_writer import builtin_vrm_bytes
+
+    for version in ("0.x", "1.0"):
+        data = builtin_vrm_bytes(version, target_vertices=vertices)
+        _row(f"builtin VRM {version}", data, repeat)
+    # rebind: rotate the root node, so joint-world x inverse-bind is no longer the identity
+    n_json = struct.unpack_from("<I", data, 12)[0]
+    doc = json.loads(data[20 : 20 + n_json])
+    doc["nodes"][0]["rotation"] = [0.0, 0.0998, 0.0, 0.995]
+    text = json.dumps(doc).encode()
+    text += b" " * (-len(text) % 4)
+    rest = data[20 + n_json :]
+    glb = struct.pack("<4sII", b"glTF", 2, 20 + len(text) + len(rest)) + struct.pack(
+        "<II", len(text), 0x4E4F534A
+    )
+    _row("builtin VRM 1.0 rebound", glb + text + rest, repeat)
 
 
 if __name__ == "__main__":

@@ -259,6 +259,14 @@ def render_character(
     return result
 
 
+def snapped(poses: list[dict[str, float]], prep: Prepared) -> list[dict[str, float]]:
+    """Poses with parameters a binary VRM expression drives snapped to 0 / 1 (rigs/vrm_binary.py)."""
+    from thagen.rigs.vrm_binary import binary_parameters, snap_pose
+
+    params = binary_parameters(prep.model, prep.rig)
+    return [snap_pose(p, params) for p in poses] if params else poses
+
+
 def _render_all(
     job: CharacterJob,
     out_dir: Path,
@@ -271,7 +279,7 @@ def _render_all(
     stage: list[str],
 ) -> CharacterResult:
     shot = Shot(renderer, job, timer, on_images)
-    poses = job.poses()
+    poses = snapped(job.poses(), prep)
     rest_pose = {n: float(job.rest_pose[n]) for n in POSE_NAMES}
     t0 = time.perf_counter()
     rest_png = shot(rest_pose)

@@ -27,7 +27,7 @@ from thagen.render import hash_cache
 
 log = logging.getLogger(__name__)
 
-MODEL_SUFFIXES = (".pmx", ".pmd")
+MODEL_SUFFIXES = (".pmx", ".pmd", ".vrm", ".glb", ".gltf")
 ARCHIVE_SUFFIXES = (".zip",)
 ID_HEX = 8
 SLUG_MAX = 40

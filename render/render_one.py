@@ -117,7 +117,7 @@ def _render_one(
     poses: list[dict] | None,
     stem: str,
 ) -> dict[str, Any]:
-    from thagen.render.character import Shot, Timer, expression_only, pose_record, prepare_character
+    from thagen.render.character import Shot, Timer, expression_only, pose_record, prepare_character, snapped
 
     timer = Timer()
     stage = ["read"]
@@ -132,6 +132,7 @@ def _render_one(
     try:
         with capture_log(renderer, out_dir / "blender.log"):
             prep = prepare_character(job, renderer, settings, timer, stage)
+            poses = snapped(poses, prep)
             stage[0] = "render"
             shot = Shot(renderer, job, timer, None)
             rest_png = shot(rest_pose)

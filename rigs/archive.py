@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from thagen.errors import ArchiveError
 
-MODEL_SUFFIXES = (".pmx", ".pmd")
+MODEL_SUFFIXES = (".pmx", ".pmd", ".vrm", ".glb", ".gltf")
 # Files worth extracting from outside the model's own folder: textures reached through '..'.
 TEXTURE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tga", ".dds", ".gif", ".tif", ".tiff", ".spa", ".sph")
 
@@ -153,7 +153,7 @@ def _choose(zip_path: Path, models: list[Entry], member: str | None) -> Entry:
     names = [m.name for m in models]
     listing = ", ".join(repr(n) for n in names)
     if not models:
-        raise ArchiveError(f"{zip_path}: no .pmx or .pmd model inside")
+        raise ArchiveError(f"{zip_path}: no .pmx or .pmd (nor .vrm / .glb / .gltf) model inside")
     if member is None:
         if len(models) == 1:
             return models[0]

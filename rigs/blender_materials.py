@@ -13,7 +13,9 @@ Presets (the per-material tail; `set_shading` swaps it without reloading images)
   the light's distance to the framed head centre). Materials without a toon ramp use
   max(N.L_i, 0) instead, as 'phong' does.
 base = texture RGB * diffuse RGB; alpha = texture alpha * diffuse alpha (and 0 on the back of
-single-sided materials, since Cycles ignores the backface-culling flag).
+single-sided materials, since Cycles ignores the backface-culling flag). VRM / glTF materials
+follow their alphaMode (OPAQUE ignores alpha, MASK cuts at alphaCutoff) and, without a toon
+texture, get a toon ramp from their MToon shade colour.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class MaterialSpec:
     sphere: bpy.types.Image | None
     sphere_mode: int
     toon: bpy.types.Image | None
+    alpha_mode: str = "BLEND"  # MMD: texture alpha always blends; VRM / glTF: OPAQUE, MASK or BLEND
+    alpha_cutoff: float = 0.5
 
 
 def _vector_node(nodes, name: str, value: tuple[float, float, float]):
@@ -232,6 +236,9 @@ class ImageCache:
         return list(self.by_path.values()) + list(self.generated.values())
 
     def _load(self, stored: str) -> bpy.types.Image | None:
+        embedded = self.model.vrm.embedded_images if self.model.vrm is not None else {}
+        if stored in embedded:
+            return self._load_embedded(stored, embedded[stored])
         if self.model_path is None:
             return None
         path = self._resolve(self.model_path, stored)
@@ -248,6 +255,30 @@ class ImageCache:
             image.alpha_mode = "STRAIGHT"
             self.by_path[key] = image
         return self.by_path[key]
+
+    def _load_embedded(self, stored: str, data: bytes) -> bpy.types.Image | None:
+        """An image held inside the model file (VRM / GLB): loaded from a temp file, then packed."""
+        import os
+        import tempfile
+
+        if stored not in self.by_path:
+            suffix = ".jpg" if data[:3] == b"\xff\xd8\xff" else ".png"
+            fd, tmp = tempfile.mkstemp(prefix="thagen_embedded_", suffix=suffix)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                image = bpy.data.images.load(tmp, check_existing=False)
+                image.pack()
+            except RuntimeError as exc:
+                self.warnings.append(f"embedded texture {stored!r} could not be loaded: {exc}")
+                return None
+            finally:
+                os.unlink(tmp)
+            image.name = f"{self.prefix}_{stored.rsplit(':', 1)[-1]}"
+            image.colorspace_settings.name = "sRGB"
+            image.alpha_mode = "STRAIGHT"
+            self.by_path[stored] = image
+        return self.by_path[stored]
 
     def _note_missing(self, stored: str, use: str, material: str) -> None:
         if stored not in self.missing:
@@ -290,6 +321,16 @@ class ImageCache:
             self.generated[stored] = toon_ramp(SHARED_TOON_SHADOWS[index], f"{self.prefix}_{stored}")
         return self.generated[stored]
 
+    def mtoon_ramp(self, index: int, shade: np.ndarray, base: np.ndarray) -> bpy.types.Image:
+        """A toon ramp from an MToon shade colour: shadow = shade / base colour, per channel."""
+        key = f"mtoon_{index}"
+        if key not in self.generated:
+            shadow = np.clip(
+                np.asarray(shade, np.float64) / np.maximum(np.asarray(base, np.float64), 1e-3), 0, 1
+            )
+            self.generated[key] = toon_ramp(tuple(float(v) for v in shadow), f"{self.prefix}_{key}")
+        return self.generated[key]
+
     def _placeholder(self) -> bpy.types.Image:
         if "missing" not in self.generated:
             self.generated["missing"] = missing_image(f"{self.prefix}_missing")
@@ -314,6 +355,9 @@ def build_materials(model: Model, images: ImageCache, shading: str, prefix: str)
         if mmd.sphere_mode in (1, 2):
             sphere = images.optional(mmd.sphere_texture, "sphere", mmd.name)
         diffuse = np.clip(np.asarray(mmd.diffuse, np.float64).reshape(-1)[:4], 0.0, None)
+        vrm = model.vrm.materials[i] if model.vrm is not None and i < len(model.vrm.materials) else None
+        if vrm is not None and toon is None and vrm.shade_color is not None:
+            toon = images.mtoon_ramp(i, vrm.shade_color, diffuse[:3])
         spec = MaterialSpec(
             material=material,
             diffuse=(float(diffuse[0]), float(diffuse[1]), float(diffuse[2]), float(min(diffuse[3], 1.0))),
@@ -323,6 +367,8 @@ def build_materials(model: Model, images: ImageCache, shading: str, prefix: str)
             sphere_mode=mmd.sphere_mode,
             toon=toon,
         )
+        if vrm is not None:
+            spec.alpha_mode, spec.alpha_cutoff = vrm.alpha_mode, float(vrm.alpha_cutoff)
         build_tree(spec, shading)
         specs.append(spec)
     return specs
@@ -393,6 +439,13 @@ def build_tree(spec: MaterialSpec, shading: str) -> None:
         rgb = nodes.new("ShaderNodeRGB")
         rgb.outputs[0].default_value = (r, g, b, 1.0)
         base = rgb.outputs[0]
+    if spec.alpha_mode == "OPAQUE":  # glTF: alpha is ignored
+        alpha, a = None, 1.0
+    elif spec.alpha_mode == "MASK":  # glTF: opaque where alpha >= cutoff, else fully transparent
+        if alpha is not None:
+            alpha = _math(nodes, "GREATER_THAN", alpha, spec.alpha_cutoff - 1e-6)
+        else:
+            a = 1.0 if a >= spec.alpha_cutoff else 0.0
     if not spec.double_sided:
         geometry = nodes.new("ShaderNodeNewGeometry")
         front = _math(nodes, "SUBTRACT", 1.0, geometry.outputs["Backfacing"])

@@ -25,7 +25,8 @@ import click
 def inspect_command(
     model: Path, as_json: bool, member: str | None, bones: bool, cache_dir: Path | None
 ) -> None:
-    """Show counts, names, bones, morphs and textures (found or missing) of MODEL (.pmx, .pmd or .zip).
+    """Show counts, names, bones, morphs and textures (found or missing) of MODEL (.pmx, .pmd, .vrm,
+    .glb, .gltf or .zip).
 
     The JSON always lists the bones; the text lists them with --bones."""
     from thagen.rigs.inspect import format_report, inspect_model

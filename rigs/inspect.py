@@ -15,6 +15,7 @@ import numpy as np
 
 from thagen.rigs.model import Bone, BoneFlag, DeformType, Model, MorphKind
 from thagen.rigs.textures import texture_report
+from thagen.rigs.vrm_report import format_vrm, vrm_report
 
 PANELS = {0: "system", 1: "eyebrow", 2: "eye", 3: "mouth", 4: "other"}
 
@@ -117,6 +118,7 @@ def inspect_model(
             {"name": f.name, "name_en": f.name_en, "special": f.special, "items": len(f.items)}
             for f in model.display_frames
         ],
+        "vrm": vrm_report(model),
     }
 
 
@@ -166,6 +168,8 @@ def format_report(report: dict[str, Any], *, bones: bool = False) -> str:
     kinds = ", ".join(f"{k} {v:,}" for k, v in report["morph_kinds"].items())
     deform = ", ".join(f"{k} {v:,}" for k, v in report["deform_types"].items())
     fmt = f"{report['format'].upper()} {report['version']:.1f}, {report['encoding']}"
+    if report.get("vrm"):
+        fmt = f"VRM {report['vrm']['spec_version']} (glTF 2.0), {report['encoding']}"
     name = report["name"]["jp"] + (f"  ({report['name']['en']})" if report["name"]["en"] else "")
     summary = [
         ("file", report["file"] + (f"  [{report['member']}]" if report["member"] else "")),
@@ -233,4 +237,5 @@ def format_report(report: dict[str, Any], *, bones: bool = False) -> str:
             for f in report["display_frames"]
         ]
         lines += _table(["name", "english", "items", ""], rows, {2})
+    lines += format_vrm(report.get("vrm"))
     return "\n".join(lines)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from thagen.rigs.vrm_info import VrmInfo
 
 
 class DeformType(enum.IntEnum):
@@ -262,7 +265,7 @@ class SoftBody(ArrayEq):
 class Model(ArrayEq):
     """A whole MMD model. Per-vertex data are parallel arrays of length N."""
 
-    format: str = "pmx"  # "pmx" or "pmd"
+    format: str = "pmx"  # "pmx", "pmd" or "vrm"
     version: float = 2.0
     encoding: str = "utf-16-le"  # "utf-16-le", "utf-8" or "cp932"
     name: str = ""
@@ -289,6 +292,8 @@ class Model(ArrayEq):
     rigid_bodies: list[RigidBody] = field(default_factory=list)
     joints: list[Joint] = field(default_factory=list)
     soft_bodies: list[SoftBody] = field(default_factory=list)
+    # VRM only: humanoid map, expressions, MToon (rigs/vrm_info.py); None for PMX/PMD
+    vrm: VrmInfo | None = None
     # where it came from (not compared by ==, not written)
     source_path: Path | None = None
 

@@ -25,6 +25,7 @@ from thagen.rigs.overrides import (
     resolve_override_name,
 )
 from thagen.rigs.roles import RoleSpec, RoleTable, default_role_table, fold_name
+from thagen.rigs.vrm_roles import with_model_hints
 
 SYNTHETIC_PREFIX = "thagen:"
 METHODS = ("exact", "alias", "geometry", "fallback", "override", "missing", "absent")
@@ -665,7 +666,8 @@ def normalize(
     beside `model_path` (or `model.source_path`) is used if there is one (docs/overrides.md).
     Raises ConfigError for a bad override.
     """
-    table = table or default_role_table()
+    # a VRM's humanoid map and expression presets come before the name tables (rigs/vrm_roles.py)
+    table = with_model_hints(table or default_role_table(), model)
     source: str | None = None
     ov: Overrides | None = None
     if overrides is None and discover:

@@ -1,4 +1,4 @@
-"""Read any supported MMD model file (PMX, PMD, or a .zip holding one) into a `Model`.
+"""Read any supported model file (PMX, PMD, VRM / glTF, or a .zip holding one) into a `Model`.
 
 The format is chosen by the file's magic bytes, never by its extension (except `.zip`).
 Every problem with the file becomes a `ModelFormatError` naming it, including a missing or
@@ -19,8 +19,14 @@ _CONVERTED = (struct.error, ValueError, IndexError, OverflowError, UnicodeError)
 SAFETY_NET_PREFIX = "unexpected parse failure"
 
 
-def read_model_bytes(data: bytes, *, name: str = "<bytes>") -> Model:
-    """Parse PMX or PMD bytes; `name` is used in error messages."""
+def read_model_bytes(data: bytes, *, name: str = "<bytes>", base_dir: Path | None = None) -> Model:
+    """Parse PMX, PMD or VRM / glTF bytes; `name` is used in error messages.
+
+    `base_dir` (the model's folder) lets a .gltf read its external buffers and images.
+    """
+    from functools import partial
+
+    from thagen.rigs.gltf_container import looks_like_gltf
     from thagen.rigs.pmd import MAGIC as PMD_MAGIC
     from thagen.rigs.pmd import read_pmd
     from thagen.rigs.pmx import MAGIC as PMX_MAGIC
@@ -31,9 +37,16 @@ def read_model_bytes(data: bytes, *, name: str = "<bytes>") -> Model:
         parse = read_pmx
     elif data[:3] == PMD_MAGIC:
         parse = read_pmd
+    elif looks_like_gltf(data):
+        from thagen.rigs.vrm import read_vrm
+
+        parse = partial(read_vrm, base_dir=base_dir)
     else:
         raise ModelFormatError(
-            f"not a PMX or PMD file (starts with {data[:4]!r})", path=name, offset=0, field="magic"
+            f"not a PMX or PMD file, nor VRM / glTF (starts with {data[:4]!r})",
+            path=name,
+            offset=0,
+            field="magic",
         )
     try:
         return parse(data, name)
@@ -41,12 +54,14 @@ def read_model_bytes(data: bytes, *, name: str = "<bytes>") -> Model:
         raise
     except _CONVERTED as exc:
         raise ModelFormatError(f"{SAFETY_NET_PREFIX}: {type(exc).__name__}: {exc}", path=name) from exc
+    except RecursionError as exc:
+        raise ModelFormatError(f"{SAFETY_NET_PREFIX}: nesting too deep", path=name) from exc
     except MemoryError as exc:
         raise ModelFormatError(f"{SAFETY_NET_PREFIX}: out of memory", path=name) from exc
 
 
 def read_model(path: str | Path, *, member: str | None = None, cache_dir: Path | None = None) -> Model:
-    """Read a .pmx/.pmd file, or the model inside a .zip (extracted with its textures to a cache).
+    """Read a .pmx/.pmd/.vrm/.glb/.gltf file, or the model inside a .zip (extracted with its textures to a cache).
 
     Raises ModelFormatError for anything wrong with the file, including a missing file;
     a .zip's own problems raise ArchiveError (from thagen.rigs.archive).
@@ -60,7 +75,7 @@ def read_model(path: str | Path, *, member: str | None = None, cache_dir: Path |
         data = path.read_bytes()
     except OSError as exc:
         raise ModelFormatError(f"cannot read the model file ({exc.strerror or exc})", path=path) from exc
-    model = read_model_bytes(data, name=str(path))
+    model = read_model_bytes(data, name=str(path), base_dir=path.parent)
     model.source_path = path
     return model
 

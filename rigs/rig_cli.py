@@ -25,7 +25,7 @@ from thagen.rigs.normalize import RigReport, normalize
 from thagen.rigs.overrides import find_override_file
 from thagen.rigs.roles import default_role_table
 
-MODEL_SUFFIXES = (".pmx", ".pmd")
+MODEL_SUFFIXES = (".pmx", ".pmd", ".vrm", ".glb", ".gltf")
 ARCHIVE_SUFFIXES = (".zip",)
 
 # --------------------------------------------------------------------------- model discovery
@@ -62,7 +62,7 @@ def expand_inputs(inputs: Iterable[Path]) -> Iterator[tuple[Path, str | None, st
                     yield path, None, _reason(exc)
                     continue
                 if not members:
-                    yield path, None, "error: archive holds no .pmx/.pmd model"
+                    yield path, None, "error: archive holds no .pmx/.pmd/.vrm model"
                 for member in members:
                     yield path, member, None
             else:
@@ -153,7 +153,7 @@ def rig_group() -> None:
 def check_command(
     models: tuple[Path, ...], override: Path | None, as_json: bool, cache_dir: Path | None
 ) -> None:
-    """Show which bone or morph fills each role of each MODEL (.pmx, .pmd, .zip or folder).
+    """Show which bone or morph fills each role of each MODEL (.pmx, .pmd, .vrm, .glb, .gltf, .zip or folder).
 
     Exits non-zero when a model cannot be read or lacks a required role (marked * in the table).
     """
@@ -303,7 +303,7 @@ def summarize(rows: list[dict[str, Any]], top: int = 8) -> str:
 def survey_command(
     inputs: tuple[Path, ...], out_path: Path, jobs: int, cache_dir: Path | None, groups_out: Path | None
 ) -> None:
-    """Check every model under INPUTS (folders, .pmx/.pmd files, .zip archives) and write a CSV.
+    """Check every model under INPUTS (folders, .pmx/.pmd/.vrm/.glb/.gltf files, .zip archives) and write a CSV.
 
     Each model (each one inside each zip) gets a row with its status (usable, unusable, error)
     and reasons, its identity group (with the evidence) and, for a duplicate, the model it
@@ -319,7 +319,9 @@ def survey_command(
         else:
             tasks.append((path, member))
     if not tasks and not rows:
-        raise click.ClickException("no .pmx, .pmd or .zip files found in " + ", ".join(map(str, inputs)))
+        raise click.ClickException(
+            "no .pmx, .pmd, .vrm, .glb, .gltf or .zip files found in " + ", ".join(map(str, inputs))
+        )
     cache = str(cache_dir) if cache_dir else None
     with click.progressbar(length=len(tasks), label="rig survey", file=sys.stderr) as bar:
         if jobs == 1 or len(tasks) <= 1:
