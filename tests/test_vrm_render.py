@@ -105,12 +105,15 @@ def test_manifest_mixing_pmx_and_vrm(tmp_path: Path) -> None:
         "characters": [{"builtin": True}, {"glob": "models/*.vrm"}],
         "splits": {"train": {"ratio": 1, "poses_per_character": 1}},
         "shard_size": 4,
+        # the three are one character (identity groups them; the VRMs are duplicates): render all
+        "identity": {"keep_duplicates": True},
     }
     path = tmp_path / "manifest.yaml"
     path.write_text(yaml.safe_dump(data))
     m = load_manifest(path)
     jobs = expand_characters(m)
     assert sorted(j.id.split("-")[0] for j in jobs) == ["avatar", "avatar", "builtin"]
+    assert len({j.identity.group for j in jobs}) == 1  # one character in PMX and both VRM versions
     summary = run_jobs(
         jobs,
         m.output_dir,
