@@ -33,6 +33,11 @@ from thagen.render.shards import POSE_NAMES
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Where zip models are extracted."
 )
 @click.option(
+    "--annotations",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of <id>.annotation.yaml head-top / chin files (as `thagen annotate` writes).",
+)
+@click.option(
     "--progress-interval",
     type=float,
     default=10.0,
@@ -46,6 +51,7 @@ def render_command(
     threads: int,
     no_qa: bool,
     cache_dir: Path | None,
+    annotations: Path | None,
     progress_interval: float,
 ) -> None:
     """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
@@ -54,7 +60,7 @@ def render_command(
     from thagen.render.runner import run_jobs
 
     m = load_manifest(manifest)
-    jobs = expand_characters(m)
+    jobs = expand_characters(m, annotations=annotations)
     out_dir = (out or m.output_dir).resolve()
     settings = RunSettings.from_manifest(
         m, threads=threads, qa=not no_qa, cache_dir=str(cache_dir or out_dir / ".cache")

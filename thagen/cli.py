@@ -25,6 +25,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "qa": "thagen.render.cli:qa_command",
     "train": "thagen.train.cli:train_group",
     "animate": "thagen.train.cli:animate_command",
+    "annotate": "thagen.annotate.cli:annotate_group",
 }
 
 
