@@ -7,6 +7,8 @@ shoulders instead of the THA1 crop, so the reset image is an exact crop of this 
 
 from __future__ import annotations
 
+import os
+import queue
 import time
 import traceback
 from typing import Any
@@ -51,10 +53,16 @@ def render_front(renderer: Any, req: FrontRequest) -> tuple[bytes, Mapping]:
 
 def worker_main(requests: Any, results: Any, settings: FrontSettings) -> None:
     """Render requests until a None arrives; every failure is a result, never a dead worker."""
+    parent = os.getppid()
     renderer = make_front_renderer(settings)
     try:
         while True:
-            req = requests.get()
+            try:
+                req = requests.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != parent:  # the server was killed: do not linger
+                    return
+                continue
             if req is None:
                 return
             t0 = time.perf_counter()

@@ -71,6 +71,7 @@ def auto_command(models: tuple[str, ...], annotations: Path | None, cache_dir: P
 )
 @click.option("--samples", type=click.IntRange(1), default=4, show_default=True)
 @click.option("--prefetch", type=click.IntRange(0), default=3, show_default=True)
+@click.option("--no-render", is_flag=True, help="No front renders (API only, no Blender worker).")
 def serve_command(
     models: tuple[str, ...],
     annotations: Path | None,
@@ -82,6 +83,7 @@ def serve_command(
     size: int,
     samples: int,
     prefetch: int,
+    no_render: bool,
 ) -> None:
     """Start the annotation tool for MODELS_OR_MANIFEST and print the URL to open."""
     from thagen.annotate.catalog import build_catalog
@@ -97,5 +99,6 @@ def serve_command(
         cache_dir=cache_dir.expanduser(),
         front=FrontSettings(size=size, samples=samples),
         prefetch=prefetch,
+        render=not no_render,
     )
     run_server(catalog, options, announce=lambda url: click.echo(f"thagen annotate: open {url}", err=True))
