@@ -15,9 +15,11 @@ reload, shows them at once. The calls into thagen.render.character are all in th
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
+import os
 import queue
 import threading
 import time
@@ -239,11 +241,11 @@ class FrontRenders:
 
     # ----------------------------------------------------------------- internals
     def _start_worker(self) -> None:
-        from thagen.annotate.blender_front import worker_main
-
         self._requests, self._results = self._ctx.Queue(), self._ctx.Queue()
         self._proc = self._ctx.Process(
-            target=worker_main, args=(self._requests, self._results, self.settings), daemon=True
+            target=_worker_entry,
+            args=(self._requests, self._results, self.settings, os.getpid()),
+            daemon=True,
         )
         self._proc.start()
 
@@ -294,6 +296,25 @@ class FrontRenders:
                     return FrontResult(req.key, False, f"the render worker died (exit code {code})")
                 if self._closed:
                     return FrontResult(req.key, False, "the server is shutting down")
+
+
+def _worker_entry(requests: Any, results: Any, settings: FrontSettings, parent_pid: int) -> None:
+    """The worker process's entry point, importable without bpy (spawn imports the target's
+    module before anything runs): it dies with the server, then imports the Blender side."""
+    import ctypes
+    import signal
+    import sys
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    # a parent that imported bpy passes Blender's script folders in sys.path; their `bpy`
+    # package would shadow the real module (bpy adds them again itself)
+    sys.path[:] = [p for p in sys.path if f"{os.sep}bpy{os.sep}" not in p and "scripts" not in p]
+    from thagen.annotate.blender_front import worker_main
+
+    worker_main(requests, results, settings)
 
 
 def wait_ready(renders: FrontRenders, key: str, timeout: float) -> str:

@@ -50,6 +50,7 @@ class Session:
         self.store = Store(options.annotator)
         self._suggestions: dict[str, Suggestion] = {}
         self._lock = threading.Lock()
+        self._measuring: dict[str, threading.Lock] = {}
         self._opened: dict[str, float] = {}
         self.durations: list[float] = []
         self.renders = FrontRenders(options.cache_dir, options.front) if options.render else None
@@ -71,12 +72,17 @@ class Session:
         self.prefetch(None)
 
     def suggestion(self, ch: Character) -> Suggestion:
+        """The character's suggestion, measured once (the page and the background thread may ask
+        for the same one at the same time)."""
         with self._lock:
-            known = self._suggestions.get(ch.id)
-        if known is None:
-            known = cached_suggestion(ch, self.options.cache_dir)
+            one = self._measuring.setdefault(ch.id, threading.Lock())
+        with one:
             with self._lock:
-                self._suggestions[ch.id] = known
+                known = self._suggestions.get(ch.id)
+            if known is None:
+                known = cached_suggestion(ch, self.options.cache_dir)
+                with self._lock:
+                    self._suggestions[ch.id] = known
         return known
 
     def known_suggestion(self, ch: Character) -> Suggestion | None:
