@@ -221,3 +221,18 @@ def test_a_bad_model_is_an_error_line_not_a_crash(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "failed" in result.output and "1 of 2 characters suggested" in result.output
     assert len(list((tmp_path / "a").glob("*.annotation.yaml"))) == 1
+
+
+def test_gene_suggestion_against_the_hand_annotation(gene_pmx: Path, testdata_dir: Path) -> None:
+    """The hand annotation (tests/data/README.md) leaves out the thin hair loop standing over
+    Gene's head; the estimate keeps it (it is wider than the spike filter's window)."""
+    hand = load_annotation(testdata_dir / "annotations" / "gene-light-7ce1902e.annotation.yaml")
+    assert hand.kind == "manual" and hand.model == gene_pmx.name
+    (ch,) = build_catalog([str(gene_pmx)], testdata_dir / "annotations")
+    assert ch.annotation_path == (testdata_dir / "annotations" / f"{ch.id}.annotation.yaml").resolve()
+    assert hand.model_sha256 == ch.sha256  # the annotation belongs to this very file
+    sugg = compute_suggestion(ch)
+    height = hand.head_top[1] - hand.chin[1]
+    assert abs(sugg.chin[1] - hand.chin[1]) < 0.01 * height
+    assert 0.0 < sugg.head_top[1] - hand.head_top[1] < 0.05 * height  # the loop: 8 px at 768
+    assert abs(sugg.center_x - hand.effective_center_x) < 0.01 * height
