@@ -71,6 +71,13 @@ def auto_command(models: tuple[str, ...], annotations: Path | None, cache_dir: P
 )
 @click.option("--samples", type=click.IntRange(1), default=4, show_default=True)
 @click.option("--prefetch", type=click.IntRange(0), default=3, show_default=True)
+@click.option(
+    "--qa",
+    "qa_outputs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A `thagen render` output whose QA flags put characters first (repeatable).",
+)
 @click.option("--no-render", is_flag=True, help="No front renders (API only, no Blender worker).")
 def serve_command(
     models: tuple[str, ...],
@@ -83,11 +90,13 @@ def serve_command(
     size: int,
     samples: int,
     prefetch: int,
+    qa_outputs: tuple[Path, ...],
     no_render: bool,
 ) -> None:
     """Start the annotation tool for MODELS_OR_MANIFEST and print the URL to open."""
     from thagen.annotate.catalog import build_catalog
     from thagen.annotate.front_render import FrontSettings
+    from thagen.annotate.qa_flags import read_qa_flags
     from thagen.annotate.server import ServerOptions, run_server
 
     catalog = build_catalog(list(models), annotations)
@@ -100,5 +109,6 @@ def serve_command(
         front=FrontSettings(size=size, samples=samples),
         prefetch=prefetch,
         render=not no_render,
+        qa_flags=read_qa_flags(list(qa_outputs)),
     )
     run_server(catalog, options, announce=lambda url: click.echo(f"thagen annotate: open {url}", err=True))

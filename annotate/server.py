@@ -51,6 +51,7 @@ class ServerOptions:
     prefetch: int = 3
     token: str | None = None  # None: generated when the host is not loopback
     render: bool = True
+    qa_flags: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
@@ -204,6 +205,7 @@ async def _serve(catalog: list[Character], options: ServerOptions, announce: Cal
             front=options.front,
             prefetch=options.prefetch,
             render=options.render,
+            qa_flags=options.qa_flags,
         ),
     )
     token = token_for(options)

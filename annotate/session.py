@@ -40,6 +40,7 @@ class SessionOptions:
     front: FrontSettings = field(default_factory=FrontSettings)
     prefetch: int = 3
     render: bool = True  # False: no Blender worker (API-only use)
+    qa_flags: dict[str, list[str]] = field(default_factory=dict)  # id -> ["qa:<flag>"] (qa_flags.py)
 
 
 class Session:
@@ -90,8 +91,8 @@ class Session:
             return self._suggestions.get(ch.id)
 
     # ----------------------------------------------------------------- the queue
-    def flags(self, sugg: Suggestion | None, saved: Saved) -> list[str]:
-        out = list(saved.problems and ["unreadable file"])
+    def flags(self, ch: Character, sugg: Suggestion | None, saved: Saved) -> list[str]:
+        out = list(self.options.qa_flags.get(ch.id, [])) + (["unreadable file"] if saved.problems else [])
         if sugg is not None:
             out += ["error"] if sugg.error else list(sugg.codes)
         return out
@@ -103,8 +104,9 @@ class Session:
             sugg = self.known_suggestion(ch)
             saved = read_saved(ch)
             conf = None if sugg is None else (0.0 if sugg.error else sugg.confidence)
-            flags = self.flags(sugg, saved)
-            if self.options.review and not (flags or (conf is not None and conf < LOW_CONFIDENCE)):
+            flags = self.flags(ch, sugg, saved)
+            urgent = any(f.startswith("qa:") or f in ("error", "unreadable file") for f in flags)
+            if self.options.review and not (urgent or (conf is not None and conf < LOW_CONFIDENCE)):
                 continue
             rows.append(
                 {
@@ -113,12 +115,14 @@ class Session:
                     "status": saved.status,
                     "confidence": conf,
                     "flags": flags,
+                    "urgent": urgent,
                     "thumb": self.image_url(ch, "thumb") if self.front_state(ch) == "ready" else None,
                 }
             )
         rows.sort(
             key=lambda r: (
                 not needs_work(r["status"]),
+                not r["urgent"],  # QA-flagged and failed models first, then least confident
                 r["confidence"] is None,
                 r["confidence"] or 0.0,
                 r["id"],
@@ -224,7 +228,7 @@ class Session:
             "annotation": None if ann is None else ann.to_dict(),
             "skip": None if saved.skip is None else vars(saved.skip),
             "problems": saved.problems,
-            "flags": self.flags(sugg, saved),
+            "flags": self.flags(ch, sugg, saved),
             "image": image,
             **self.neighbours(ch.id),
         }
