@@ -177,3 +177,41 @@ def test_keyboard_only(page, server) -> None:
     page.wait_for_selector("body[data-ready='1']")
     assert "skipped" in page.locator("#status").inner_text()
     assert "skipped: hat" in page.locator("#saved").inner_text()
+
+
+def test_a_stale_edit_is_shown_not_saved(browser, server) -> None:
+    cid = _ids(server)["builtin"]
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        a, b = first.new_page(), second.new_page()
+        _open(a, server, cid)
+        _open(b, server, cid)
+        a.keyboard.press("ArrowUp")
+        a.keyboard.press("Enter")
+        a.wait_for_url(lambda url: cid not in url)
+        saved = _saved(server, cid)
+        b.keyboard.press("ArrowDown")
+        b.keyboard.press("Enter")
+        b.wait_for_selector("#message.error")
+        assert "changed by someone else" in b.locator("#message").inner_text()
+        assert cid in b.url  # the second person stays on the character
+        assert _saved(server, cid) == saved  # nothing overwritten
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_token_page(browser, tmp_path: Path) -> None:
+    served = serve(["builtin"], tmp_path, "--no-render", "--host", "0.0.0.0")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        assert page.goto(served.base + "/").status == 401
+        page.goto(served.url)  # the printed URL, with ?token=
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#queue tbody tr").count() == 1
+        href = page.locator("#queue tbody a").first.get_attribute("href")
+        assert "token=" in href
+    finally:
+        context.close()
+        served.stop()
