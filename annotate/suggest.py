@@ -79,7 +79,8 @@ def suggestion_key(ch: Character) -> str:
 def compute_suggestion(ch: Character, cache_dir: Path | None = None) -> Suggestion:
     """Read, rig and measure the model (no Blender)."""
     from thagen.annotate.front_render import read_character
-    from thagen.render.framing import estimate_confidence, estimate_framing
+    from thagen.render.framing import estimate_framing
+    from thagen.render.framing_confidence import estimate_confidence
 
     try:
         model, _path, rig = read_character(ch.job, cache_dir)

@@ -16,7 +16,8 @@ from thagen.annotate.catalog import build_catalog
 from thagen.annotate.store import StaleVersion, Store, read_saved, version_of
 from thagen.annotate.suggest import compute_suggestion
 from thagen.errors import ConfigError
-from thagen.render.framing import estimate_confidence, estimate_framing
+from thagen.render.framing import estimate_framing
+from thagen.render.framing_confidence import estimate_confidence
 from thagen.rigs import builtin
 from thagen.rigs.builtin import builtin_character
 from thagen.rigs.normalize import normalize
