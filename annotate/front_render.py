@@ -34,7 +34,7 @@ from thagen import __version__
 VIEW_SPAN = 3.2
 VIEW_ABOVE = 0.55
 THUMB_SIZE = 128
-WORKER_START_TIMEOUT = 180.0
+RENDER_TIMEOUT = 900.0  # seconds for one picture, Blender start included; then the worker is killed
 
 
 @dataclass(frozen=True)
@@ -286,10 +286,16 @@ class FrontRenders:
         if self._proc is None or not self._proc.is_alive():
             self._start_worker()
         self._requests.put(req)
+        started = time.monotonic()
         while True:
             try:
                 return self._results.get(timeout=0.5)
             except queue.Empty:
+                if time.monotonic() - started > RENDER_TIMEOUT:
+                    self._proc.kill()
+                    self._proc.join(timeout=10)
+                    self._proc = None
+                    return FrontResult(req.key, False, f"the render took more than {RENDER_TIMEOUT:.0f} s")
                 if not self._proc.is_alive():
                     code = self._proc.exitcode
                     self._proc = None

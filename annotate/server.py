@@ -147,6 +147,10 @@ class App:
             )
         except StaleVersion as exc:
             return _error(409, str(exc), version=exc.current)
+        except OSError as exc:
+            return _error(
+                500, f"cannot write {ch.annotation_path}: {exc} (a read-only folder? use --annotations DIR)"
+            )
         return web.json_response(result)
 
     async def post_skip(self, request: web.Request) -> web.Response:
@@ -159,6 +163,10 @@ class App:
             result = await self.run(self.session.skip, ch, body.reason, body.version)
         except StaleVersion as exc:
             return _error(409, str(exc), version=exc.current)
+        except OSError as exc:
+            return _error(
+                500, f"cannot write {ch.skip_path}: {exc} (a read-only folder? use --annotations DIR)"
+            )
         return web.json_response(result)
 
     async def image(self, request: web.Request) -> web.StreamResponse:

@@ -191,7 +191,7 @@ class Session:
 
     def front_state(self, ch: Character) -> str:
         if self.renders is None:
-            return "none"
+            return "off"
         return self.renders.state(render_key(ch.job, self.options.front))
 
     def image_url(self, ch: Character, name: str) -> str:

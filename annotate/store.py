@@ -92,9 +92,14 @@ def read_saved(ch: Character) -> Saved:
     if ch.skip_path.is_file():
         try:
             saved.skip = _load_skip(ch.skip_path)
-            saved.status = "skipped"
         except ConfigError as exc:
             saved.problems.append(str(exc))
+        # both files: the later answer counts (an accept after a skip, or a skip after an accept)
+        if saved.skip is not None and (
+            saved.annotation is None
+            or ch.skip_path.stat().st_mtime_ns >= ch.annotation_path.stat().st_mtime_ns
+        ):
+            saved.status = "skipped"
     return saved
 
 

@@ -49,7 +49,7 @@ def test_list_and_detail(server) -> None:
     assert status == 200 and detail["status"] in ("todo", "auto")
     sugg = detail["suggestion"]
     assert not sugg["error"] and 0 <= sugg["confidence"] <= 1 and sugg["head_top"][1] > sugg["chin"][1]
-    assert detail["image"]["state"] == "none"  # --no-render
+    assert detail["image"]["state"] == "off"  # --no-render
     deadline = time.monotonic() + 60  # the other suggestions arrive from a background thread
     while not all(r["confidence"] is not None for r in _ids(server).values()):
         assert time.monotonic() < deadline

@@ -151,6 +151,11 @@ async function load() {
     document.body.dataset.ready = "1";
     return;
   }
+  if (state === "off") {
+    document.getElementById("pending").hidden = true;
+    message("front renders are off (--no-render)");
+    return;
+  }
   if (state !== "ready") {
     setTimeout(load, 500);
     return;
