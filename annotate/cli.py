@@ -97,7 +97,13 @@ def serve_command(
     from thagen.annotate.catalog import build_catalog
     from thagen.annotate.front_render import FrontSettings
     from thagen.annotate.qa_flags import read_qa_flags
-    from thagen.annotate.server import ServerOptions, run_server
+
+    try:
+        from thagen.annotate.server import ServerOptions, run_server
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(
+            f"'thagen annotate serve' needs {exc.name!r}: pip install 'thagen[annotate]'"
+        ) from exc
 
     catalog = build_catalog(list(models), annotations)
     options = ServerOptions(

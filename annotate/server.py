@@ -27,6 +27,7 @@ from thagen.annotate.catalog import Character
 from thagen.annotate.front_render import FrontSettings
 from thagen.annotate.session import Session, SessionOptions
 from thagen.annotate.store import StaleVersion
+from thagen.errors import ConfigError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STATIC_FILES = {
@@ -220,7 +221,14 @@ async def _serve(catalog: list[Character], options: ServerOptions, announce: Cal
     runner = web.AppRunner(make_app(session, token), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, options.host, options.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await loop_close(session)
+        raise ConfigError(
+            f"{options.host}:{options.port}: cannot listen: {exc.strerror or exc} (try another --port)"
+        ) from exc
     port = site._server.sockets[0].getsockname()[1]  # the real port when --port 0
     shown = "127.0.0.1" if options.host in ("0.0.0.0", "::") else options.host
     shown = f"[{shown}]" if ":" in shown else shown
@@ -233,7 +241,11 @@ async def _serve(catalog: list[Character], options: ServerOptions, announce: Cal
         await stop.wait()
     finally:
         await runner.cleanup()
-        await loop.run_in_executor(None, session.close)
+        await loop_close(session)
+
+
+async def loop_close(session: Session) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, session.close)
 
 
 def run_server(catalog: list[Character], options: ServerOptions, announce: Callable[[str], None]) -> None:

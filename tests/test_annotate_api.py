@@ -165,3 +165,16 @@ def test_kill_mid_session_loses_nothing(tmp_path: Path, gene_pmx: Path) -> None:
         assert again.request("GET", "/api/first-todo")[1]["id"] is None
     finally:
         again.stop()
+
+
+def test_a_port_in_use_is_one_line(server, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    port = server.base.rsplit(":", 1)[1]
+    cmd = [sys.executable, "-m", "thagen", "annotate", "serve", "builtin", "--no-render", "--port", port]
+    cmd += ["--annotations", str(tmp_path / "a"), "--cache-dir", str(tmp_path / "c")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith(f"error: 127.0.0.1:{port}: cannot listen")
+    assert len(done.stderr.strip().splitlines()) == 1
