@@ -198,6 +198,7 @@ class FrontRenders:
         self._queued: set[str] = set()
         self._running: str | None = None
         self.failures: dict[str, str] = {}
+        self._ready: set[str] = set()
         self.seconds: dict[str, float] = {}
         self._cond = threading.Condition()
         self._closed = False
@@ -208,7 +209,10 @@ class FrontRenders:
         self._thread.start()
 
     def state(self, key: str) -> str:
+        if key in self._ready:
+            return "ready"
         if load_mapping(entry_dir(self.cache_dir, key)) is not None:
+            self._ready.add(key)  # a finished picture never changes (its key names its inputs)
             return "ready"
         with self._cond:
             if key == self._running or key in self._queued:

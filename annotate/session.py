@@ -52,6 +52,7 @@ class Session:
         self._suggestions: dict[str, Suggestion] = {}
         self._lock = threading.Lock()
         self._measuring: dict[str, threading.Lock] = {}
+        self._keys: dict[str, str] = {}
         self._opened: dict[str, float] = {}
         self.durations: list[float] = []
         self.renders = FrontRenders(options.cache_dir, options.front) if options.render else None
@@ -141,8 +142,8 @@ class Session:
             "eta_seconds": None if median is None else median * left,
         }
 
-    def neighbours(self, cid: str) -> dict[str, str | None]:
-        rows = self.rows()
+    def neighbours(self, cid: str, rows: list[dict[str, Any]] | None = None) -> dict[str, str | None]:
+        rows = self.rows() if rows is None else rows
         ids = [r["id"] for r in rows]
         statuses = {r["id"]: r["status"] for r in rows}
         if cid not in ids:
@@ -165,7 +166,7 @@ class Session:
         sugg = self.suggestion(ch)
         if not sugg.ok:
             return
-        key = render_key(ch.job, self.options.front)
+        key = self.key(ch)
         top, chin = view_for(sugg.head_top, sugg.chin)
         req = FrontRequest(
             key,
@@ -178,9 +179,9 @@ class Session:
         )
         self.renders.request(req, first=first)
 
-    def prefetch(self, after: str | None) -> None:
+    def prefetch(self, after: str | None, rows: list[dict[str, Any]] | None = None) -> None:
         """Render the next few characters that need work while the person is on `after`."""
-        rows = self.rows()
+        rows = self.rows() if rows is None else rows
         ids = [r["id"] for r in rows if needs_work(r["status"]) and r["id"] != after]
         if after is not None and after in self.by_id:
             order = [r["id"] for r in rows]
@@ -189,16 +190,23 @@ class Session:
         for cid in ids[: self.options.prefetch]:
             self._request(self.by_id[cid], first=False)
 
+    def key(self, ch: Character) -> str:
+        """The character's front-render cache key (computed once per session)."""
+        key = self._keys.get(ch.id)
+        if key is None:
+            key = self._keys[ch.id] = render_key(ch.job, self.options.front)
+        return key
+
     def front_state(self, ch: Character) -> str:
         if self.renders is None:
             return "off"
-        return self.renders.state(render_key(ch.job, self.options.front))
+        return self.renders.state(self.key(ch))
 
     def image_url(self, ch: Character, name: str) -> str:
         return f"/api/characters/{ch.id}/{name}.png"
 
     def image_file(self, ch: Character, name: str) -> Path | None:
-        path = entry_dir(self.options.cache_dir, render_key(ch.job, self.options.front)) / f"{name}.png"
+        path = entry_dir(self.options.cache_dir, self.key(ch)) / f"{name}.png"
         return path if path.is_file() else None
 
     # ----------------------------------------------------------------- one character
@@ -208,15 +216,16 @@ class Session:
         sugg = self.suggestion(ch)
         saved = read_saved(ch)
         self._request(ch, first=True)
+        rows = self.rows()
         if opened:
-            self.prefetch(ch.id)
+            self.prefetch(ch.id, rows)
         state = "failed" if not sugg.ok else self.front_state(ch)
         image: dict[str, Any] = {"state": state}
         if state == "ready":
-            mapping = load_mapping(entry_dir(self.options.cache_dir, render_key(ch.job, self.options.front)))
+            mapping = load_mapping(entry_dir(self.options.cache_dir, self.key(ch)))
             image.update(url=self.image_url(ch, "front"), mapping=mapping.to_dict() if mapping else None)
         elif state == "failed":
-            key = render_key(ch.job, self.options.front)
+            key = self.key(ch)
             image["error"] = sugg.error or (self.renders.failures.get(key, "") if self.renders else "")
         ann = saved.annotation
         return {
@@ -230,7 +239,7 @@ class Session:
             "problems": saved.problems,
             "flags": self.flags(ch, sugg, saved),
             "image": image,
-            **self.neighbours(ch.id),
+            **self.neighbours(ch.id, rows),
         }
 
     def _finished(self, ch: Character) -> None:

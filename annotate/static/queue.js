@@ -2,6 +2,7 @@
 "use strict";
 
 const LOW = 0.8;
+const SHOWN = 500; // rows drawn at most: a collection of thousands stays responsive
 let filter = "all";
 let rows = [];
 let selected = -1;
@@ -20,7 +21,7 @@ function render(data) {
     `${p.done} / ${p.total} done · median ${fmtSeconds(p.median_seconds)} per character · ETA ${fmtSeconds(p.eta_seconds)}`;
   const body = document.querySelector("#queue tbody");
   body.replaceChildren();
-  rows.forEach((row, i) => {
+  rows.slice(0, SHOWN).forEach((row, i) => {
     const thumb = row.thumb ? el("img", { src: withToken(row.thumb), alt: "", width: 64 }) : el("span", { class: "nothumb" }, "·");
     const link = el("a", { href: annotateUrl(row.id) }, row.model);
     const tr = el(
@@ -38,6 +39,9 @@ function render(data) {
     });
     body.append(tr);
   });
+  if (rows.length > SHOWN) {
+    body.append(el("tr", {}, el("td", { colSpan: 6, class: "hint" }, `… and ${rows.length - SHOWN} more (the first ${SHOWN} are shown)`)));
+  }
   for (const b of document.querySelectorAll("#filters button")) {
     b.classList.toggle("on", b.dataset.filter === filter);
   }
