@@ -215,3 +215,43 @@ def test_the_token_page(browser, tmp_path: Path) -> None:
     finally:
         context.close()
         served.stop()
+
+
+def test_kill_the_server_mid_session(browser, server, tmp_path: Path) -> None:
+    import signal
+
+    cache = ["--cache-dir", str(server.tmp / "cache"), "--size", str(SIZE), "--samples", "1"]
+    models = ["builtin", next(a for a in server.proc.args if a.endswith("Gene_light.pmx"))]
+    served = serve(models, tmp_path, *cache)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(served.base + "/")
+        page.wait_for_selector("body[data-ready='1']")
+        page.keyboard.press("Enter")  # the first character that needs work
+        page.wait_for_selector("body[data-ready='1']", timeout=240_000)
+        first = page.url.rsplit("/", 1)[1]
+        page.keyboard.press("Shift+ArrowDown")
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: first not in url)
+        page.wait_for_selector("body[data-ready='1']", timeout=240_000)
+        # the second character is open, unsaved work on it, when the server dies
+        page.keyboard.press("ArrowUp")
+        assert served.stop(signal.SIGKILL) == -signal.SIGKILL
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#message.error")
+        assert "not answering" in page.locator("#message").inner_text()
+    finally:
+        context.close()
+    files = sorted((tmp_path / "annotations").iterdir())
+    assert [f.name for f in files] == [f"{first}.annotation.yaml"]  # the accepted one, nothing else
+    ann = load_annotation(files[0])
+    assert ann.kind == "manual"
+    again = serve(models, tmp_path, *cache, "--no-render")
+    try:
+        _, data = again.request("GET", "/api/characters")
+        status = {r["id"]: r["status"] for r in data["characters"]}
+        assert status[first] == "manual" and sorted(status.values()) == ["manual", "todo"]
+        assert again.request("GET", "/api/first-todo")[1]["id"] != first
+    finally:
+        again.stop()
