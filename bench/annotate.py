@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/annotate.py               # 768 px front renders, 4 spp (the tool's default)
     .venv/bin/python bench/annotate.py --size 384    # quicker
+    .venv/bin/python bench/annotate.py --screenshot docs/img/annotate.png   # README's picture
 
 Prints:
 1. per model (built-in, Gene PMX, Gene PMD): the suggestion's confidence and its error against
@@ -95,7 +96,7 @@ def front_render_times(size: int, samples: int) -> None:
             session.close()
 
 
-def seconds_per_accept(size: int, samples: int) -> None:
+def seconds_per_accept(size: int, samples: int, screenshot: Path | None) -> None:
     from annotate_server import serve
     from playwright.sync_api import sync_playwright
 
@@ -118,6 +119,9 @@ def seconds_per_accept(size: int, samples: int) -> None:
                 page = browser.new_page(viewport={"width": 1280, "height": 1000})
                 page.goto(f"{served.base}/annotate/{first}")
                 page.wait_for_selector("body[data-ready='1']")
+                if screenshot is not None:
+                    page.screenshot(path=str(screenshot))
+                    print(f"screenshot: {screenshot}")
                 times = []
                 for _ in range(len(models) - 1):
                     url = page.url
@@ -141,10 +145,13 @@ def main() -> None:
     )
     parser.add_argument("--size", type=int, default=768)
     parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument(
+        "--screenshot", type=Path, help="save the first annotate page (docs/img/annotate.png)"
+    )
     args = parser.parse_args()
     suggestion_quality()
     front_render_times(args.size, args.samples)
-    seconds_per_accept(args.size, args.samples)
+    seconds_per_accept(args.size, args.samples, args.screenshot)
 
 
 if __name__ == "__main__":
