@@ -55,8 +55,8 @@ def _inside(folder: Path, name: str) -> Path:
 
 
 def _jobs_for(arg: str, annotations: Path | None) -> list[Any]:
+    from thagen.annotate.front_render import adhoc_job
     from thagen.render import characters as chars
-    from thagen.render.character import adhoc_job
     from thagen.render.manifest import expand_characters, load_manifest
 
     if arg == "builtin":

@@ -9,7 +9,7 @@ It is stored as JSON beside each PNG.
 Renders run in ONE background process (multiprocessing spawn: bpy is never imported by the
 server) and are cached on disk by (model sha256, render settings), so a second session, or a
 reload, shows them at once. The calls into thagen.render.character are all in this module
-(`read_character`, `make_front_renderer`), so they are easy to re-point.
+(`adhoc_job`, `read_character`, `make_front_renderer`), so they are easy to re-point.
 """
 
 from __future__ import annotations
@@ -94,6 +94,13 @@ class Mapping:
 
 
 # --------------------------------------------------------------------------- calls into render/
+
+
+def adhoc_job(model: str, *, member: str | None = None, poses: int = 0) -> Any:
+    """The CharacterJob `thagen render-one` makes for a model given on the command line."""
+    from thagen.render.character import adhoc_job as render_adhoc_job
+
+    return render_adhoc_job(model, member=member, poses=poses)
 
 
 def read_character(job: Any, cache_dir: Path | str | None) -> tuple[Any, Path, Any]:

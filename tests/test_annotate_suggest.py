@@ -237,3 +237,12 @@ def test_gene_suggestion_against_the_hand_annotation(gene_pmx: Path, testdata_di
     assert abs(sugg.chin[1] - hand.chin[1]) < 0.01 * height
     assert 0.0 < sugg.head_top[1] - hand.head_top[1] < 0.05 * height  # the loop: 8 px at 768
     assert abs(sugg.center_x - hand.effective_center_x) < 0.01 * height
+
+
+@pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "x/../../y", "", "UPPER-00000000", "a\\b"])
+def test_ids_never_leave_the_annotations_folder(tmp_path: Path, bad: str) -> None:
+    from thagen.annotate.catalog import _inside
+
+    with pytest.raises(ConfigError):
+        _inside(tmp_path, bad)
+    assert _inside(tmp_path, "gene-light-7ce1902e").parent == tmp_path.resolve()
