@@ -18,7 +18,7 @@ from thagen.annotate.annotation import Annotation, now_iso
 from thagen.annotate.catalog import Character
 from thagen.errors import ThagenError
 
-AUTO_ANNOTATOR = "thagen estimate"
+AUTO_ANNOTATOR = f"thagen {__version__} estimate"  # the model version of the prediction
 
 
 @dataclass

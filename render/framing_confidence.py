@@ -29,7 +29,14 @@ CONFIDENCE_PENALTIES = {
     "wide_upward": 0.3,
     "proportions": 0.35,
     "off_centre": 0.25,
+    "detached_top": 0.3,
 }
+# A head top on a thin piece standing clear of the head (a hair loop, a halo, a band held up):
+# looked at in the front view, in head heights
+TOP_CELL = 0.004  # raster cell
+TOP_WINDOW = (0.1, 0.12)  # half width around the top, depth below it
+TOP_THIN = 0.03  # the top piece is at most this thick...
+TOP_GAP = 0.01  # ...with at least this much background under it
 HAT_WORDS = (
     "hat",
     "cap",
@@ -96,6 +103,73 @@ def _head_materials(model: Any, head_v: np.ndarray) -> list[str]:
     return names
 
 
+def _raster_near_top(pos: np.ndarray, tri: np.ndarray, top: np.ndarray, h: float) -> np.ndarray:
+    """Front-view occupancy (rows from the top down, columns left to right) of the triangles
+    near the head top: a small window, so a Python loop over its few triangles is cheap."""
+    cell = TOP_CELL * h
+    half, depth = TOP_WINDOW[0] * h, TOP_WINDOW[1] * h
+    x0, y1 = top[0] - half, top[1] + 2 * cell
+    cols, rows = int(round(2 * half / cell)), int(round((depth + 2 * cell) / cell))
+    grid = np.zeros((rows, cols), bool)
+    xy = pos[:, :2]
+    corners = xy[tri]  # (T, 3, 2)
+    lo, hi = corners.min(axis=1), corners.max(axis=1)
+    near = (
+        (hi[:, 0] >= x0)
+        & (lo[:, 0] <= x0 + 2 * half)
+        & (hi[:, 1] >= y1 - depth - 2 * cell)
+        & (lo[:, 1] <= y1)
+    )
+    for a, b, c in corners[near]:
+        n = (
+            int(
+                np.ceil(
+                    max(np.linalg.norm(b - a), np.linalg.norm(c - a), np.linalg.norm(c - b)) / (0.5 * cell)
+                )
+            )
+            + 1
+        )
+        u, v = np.meshgrid(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1))
+        keep = u + v <= 1
+        pts = a + u[keep, None] * (b - a) + v[keep, None] * (c - a)
+        ci = np.floor((pts[:, 0] - x0) / cell).astype(np.int64)
+        ri = np.floor((y1 - pts[:, 1]) / cell).astype(np.int64)
+        ok = (ci >= 0) & (ci < cols) & (ri >= 0) & (ri < rows)
+        grid[ri[ok], ci[ok]] = True
+    return grid
+
+
+def _detached_top(pos: np.ndarray, tri: np.ndarray, framing: Framing) -> tuple[float, float] | None:
+    """(thickness, gap) in head heights when the head top's columns show a thin piece with
+    background under it before the head continues, else None."""
+    h = framing.height
+    if tri.size == 0 or h <= 0:
+        return None
+    grid = _raster_near_top(pos, tri, framing.head_top, h)
+    mid = grid.shape[1] // 2
+    span = max(1, int(round(0.03 / TOP_CELL)))
+    found = []
+    for col in grid[:, mid - span : mid + span + 1].T:
+        filled = np.nonzero(col)[0]
+        if filled.size == 0:
+            continue
+        first = filled[0]
+        gaps = np.nonzero(~col[first:])[0]
+        if gaps.size == 0:
+            found.append(None)
+            continue
+        thick = gaps[0]
+        below = np.nonzero(col[first + thick :])[0]
+        if below.size == 0:
+            found.append(None)
+            continue
+        found.append((thick * TOP_CELL, below[0] * TOP_CELL))
+    hits = [f for f in found if f is not None and f[0] <= TOP_THIN and f[1] >= TOP_GAP]
+    if not found or len(hits) < 0.6 * len(found):
+        return None
+    return float(np.median([f[0] for f in hits])), float(np.median([f[1] for f in hits]))
+
+
 def estimate_confidence(
     model: Any, rig: Any, framing: Framing, *, mouth_weight: float = 1.0
 ) -> FramingConfidence:
@@ -142,6 +216,17 @@ def estimate_confidence(
                         f"left out an upward spike (ahoge?) rising {rise / h:.0%} of the head height",
                     )
                 )
+        tri = model.faces.astype(np.int64)
+        head_tri = tri[np.all(head_v[tri], axis=1)] if tri.size else tri
+        detached = _detached_top(pos, head_tri, framing)
+        if detached is not None:
+            found.append(
+                (
+                    "detached_top",
+                    f"the head top is on a thin piece ({detached[0]:.0%} of the head height) with "
+                    f"{detached[1]:.0%} of background under it: a hair loop or an ahoge kept?",
+                )
+            )
         eyes = [_role_index(rig, r) for r in ("eye_left", "eye_right")]
         eyes = [i for i in eyes if i is not None]
         if eyes:

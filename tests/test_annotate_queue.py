@@ -39,12 +39,15 @@ def test_queue_order_review_and_resume(tmp_path: Path, gene_pmx: Path, gene_pmd:
     session = _session(tmp_path, models, qa_flags=flags)
     try:
         rows = session.rows()
-        # QA-flagged first, then least confident (built-in 0.90: its ahoge), then Gene's PMX (1.0)
-        assert [r["model"] for r in rows] == ["Gene_light.pmd", "builtin", "Gene_light.pmx"]
-        assert rows[0]["flags"] == ["qa:head_rows"] and rows[1]["confidence"] == pytest.approx(0.9)
+        # QA-flagged first, then least confident: Gene's PMX (0.70: the hair loop on top), the
+        # built-in character (0.90: its ahoge, left out)
+        assert [r["model"] for r in rows] == ["Gene_light.pmd", "Gene_light.pmx", "builtin"]
+        assert rows[0]["flags"][0] == "qa:head_rows" and rows[2]["confidence"] == pytest.approx(0.9)
+        assert rows[1]["confidence"] == pytest.approx(0.7)
         assert session.progress(rows)["done"] == 0 and session.first_todo() == ids["Gene_light.pmd"]
         d = session.detail(session.by_id[ids["Gene_light.pmd"]])
-        assert d["next"] == ids["builtin"] and d["prev"] is None and d["next_todo"] == ids["builtin"]
+        assert d["next"] == ids["Gene_light.pmx"] and d["prev"] is None
+        assert d["next_todo"] == ids["Gene_light.pmx"]
         s = d["suggestion"]
         session.accept(session.by_id[d["id"]], s["head_top"], s["chin"], s["center_x"], d["version"], "")
         rows = session.rows()
@@ -56,13 +59,14 @@ def test_queue_order_review_and_resume(tmp_path: Path, gene_pmx: Path, gene_pmd:
     # a restarted server resumes at the first character that needs work
     again = _session(tmp_path, models, qa_flags=flags)
     try:
-        assert again.first_todo() == ids["builtin"]
+        assert again.first_todo() == ids["Gene_light.pmx"]
     finally:
         again.close()
     # --review: only QA-flagged, failed or low-confidence characters
     review = _session(tmp_path, models, qa_flags=flags, review=True)
     try:
-        assert [r["model"] for r in review.rows()] == ["Gene_light.pmd"]
+        # (the built-in character, 0.90 with only its ahoge to mention, is left out)
+        assert [r["model"] for r in review.rows()] == ["Gene_light.pmx", "Gene_light.pmd"]
     finally:
         review.close()
 

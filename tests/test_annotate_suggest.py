@@ -13,10 +13,11 @@ from click.testing import CliRunner
 
 from thagen.annotate.annotation import Annotation, load_annotation, save_annotation
 from thagen.annotate.catalog import build_catalog
+from thagen.annotate.front_render import read_character
 from thagen.annotate.store import StaleVersion, Store, read_saved, version_of
 from thagen.annotate.suggest import compute_suggestion
 from thagen.errors import ConfigError
-from thagen.render.framing import estimate_framing
+from thagen.render.framing import Framing, estimate_framing
 from thagen.render.framing_confidence import estimate_confidence
 from thagen.rigs import builtin
 from thagen.rigs.builtin import builtin_character
@@ -237,6 +238,12 @@ def test_gene_suggestion_against_the_hand_annotation(gene_pmx: Path, testdata_di
     assert abs(sugg.chin[1] - hand.chin[1]) < 0.01 * height
     assert 0.0 < sugg.head_top[1] - hand.head_top[1] < 0.05 * height  # the loop: 8 px at 768
     assert abs(sugg.center_x - hand.effective_center_x) < 0.01 * height
+    # ...and the confidence says so; at the hand annotation's head top there is nothing to say
+    assert sugg.codes == ["detached_top"] and sugg.confidence == pytest.approx(0.7)
+    assert "hair loop" in sugg.reasons[0]
+    model, _path, rig = read_character(ch.job, None)
+    at_hand = Framing(hand.head_top, hand.chin, hand.effective_center_x, "annotation")
+    assert estimate_confidence(model, rig, at_hand).codes == []
 
 
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "x/../../y", "", "UPPER-00000000", "a\\b"])
