@@ -79,7 +79,13 @@ def _note_codes(notes: list[str]) -> list[tuple[str, str]]:
         if note.startswith("no mouth-open morph"):
             found.append(("no_mouth_morph", "no mouth-open morph moves any vertex: the chin was guessed"))
         elif note.startswith("the mouth is not on a head-weighted surface"):
-            found.append(("mouth_not_on_face", "no face vertices moved by the mouth morph"))
+            found.append(
+                (
+                    "mouth_not_on_face",
+                    "no face vertices moved by the mouth morph (the mouth is not on a surface "
+                    "skinned to the head bone)",
+                )
+            )
         elif note.startswith("few vertices weighted mostly to the head"):
             found.append(("head_not_skinned", "head not skinned to a head bone"))
         elif note.startswith("no face vertex in front of the throat") or note.startswith(

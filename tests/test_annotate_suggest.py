@@ -253,3 +253,25 @@ def test_ids_never_leave_the_annotations_folder(tmp_path: Path, bad: str) -> Non
     with pytest.raises(ConfigError):
         _inside(tmp_path, bad)
     assert _inside(tmp_path, "gene-light-7ce1902e").parent == tmp_path.resolve()
+
+
+def test_a_head_not_skinned_to_the_head_bone_lowers_the_confidence(builtin_model) -> None:
+    model, rig = builtin_model
+    head = rig.matches["head"].index
+    from thagen.render.framing import _descendants
+
+    heads = set(np.nonzero(_descendants(model, head))[0].tolist())  # the head and its hair bones
+
+    def loosen(bones: set[int]):
+        """Weights on these bones cut to 40% (what the estimate measures is the share on them)."""
+        w = model.bone_weights.copy()
+        w[np.isin(model.bone_indices, list(bones))] *= 0.4
+        return dataclasses.replace(model, bone_weights=w)
+
+    face_only = loosen({head})  # the hair is still on its bones: the face is what is missing
+    conf = estimate_confidence(face_only, rig, estimate_framing(face_only, rig))
+    assert "mouth_not_on_face" in conf.codes and conf.score <= 0.55
+    assert any("skinned to the head bone" in r for r in conf.reasons)
+    everything = loosen(heads)
+    conf = estimate_confidence(everything, rig, estimate_framing(everything, rig))
+    assert "head_not_skinned" in conf.codes and conf.score <= 0.5
