@@ -94,6 +94,8 @@ class Session:
     # ----------------------------------------------------------------- the queue
     def flags(self, ch: Character, sugg: Suggestion | None, saved: Saved) -> list[str]:
         out = list(self.options.qa_flags.get(ch.id, [])) + (["unreadable file"] if saved.problems else [])
+        if saved.stale:
+            out.append("model_changed")  # annotated on another version of the model file
         if sugg is not None:
             out += ["error"] if sugg.error else list(sugg.codes)
         return out
@@ -106,7 +108,9 @@ class Session:
             saved = read_saved(ch)
             conf = None if sugg is None else (0.0 if sugg.error else sugg.confidence)
             flags = self.flags(ch, sugg, saved)
-            urgent = any(f.startswith("qa:") or f in ("error", "unreadable file") for f in flags)
+            urgent = any(
+                f.startswith("qa:") or f in ("error", "unreadable file", "model_changed") for f in flags
+            )
             if self.options.review and not (urgent or (conf is not None and conf < LOW_CONFIDENCE)):
                 continue
             rows.append(

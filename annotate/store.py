@@ -49,6 +49,7 @@ class Saved:
     annotation: Annotation | None = None
     skip: Skip | None = None
     problems: list[str] = field(default_factory=list)  # unreadable files
+    stale: bool = False  # the annotation names another model_sha256 than the model's
 
 
 def _bytes(path: Path) -> bytes:
@@ -86,7 +87,10 @@ def read_saved(ch: Character) -> Saved:
     if ch.annotation_path.is_file():
         try:
             saved.annotation = load_annotation(ch.annotation_path)
-            saved.status = saved.annotation.kind
+            sha = saved.annotation.model_sha256
+            saved.stale = bool(sha) and len(ch.sha256) == 64 and sha != ch.sha256
+            # an answer about another version of the model file is no answer for this one
+            saved.status = "todo" if saved.stale else saved.annotation.kind
         except ConfigError as exc:
             saved.problems.append(str(exc))
     if ch.skip_path.is_file():

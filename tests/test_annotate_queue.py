@@ -62,11 +62,21 @@ def test_queue_order_review_and_resume(tmp_path: Path, gene_pmx: Path, gene_pmd:
         assert again.first_todo() == ids["Gene_light.pmx"]
     finally:
         again.close()
+    # an annotation made on another version of the model file is flagged and comes first
+    ann_path = tmp_path / "annotations" / f"{ids['Gene_light.pmd']}.annotation.yaml"
+    ann_path.write_text(ann_path.read_text().replace(ids["Gene_light.pmd"].rsplit("-", 1)[1], "0" * 8, 1))
+    changed = _session(tmp_path, models)
+    try:
+        rows = changed.rows()
+        assert "model_changed" in rows[0]["flags"] and rows[0]["model"] == "Gene_light.pmd"
+    finally:
+        changed.close()
     # --review: only QA-flagged, failed or low-confidence characters
     review = _session(tmp_path, models, qa_flags=flags, review=True)
     try:
-        # (the built-in character, 0.90 with only its ahoge to mention, is left out)
-        assert [r["model"] for r in review.rows()] == ["Gene_light.pmx", "Gene_light.pmd"]
+        # (the built-in character, 0.90 with only its ahoge to mention, is left out; the PMD
+        # with its annotation of another model version needs work again and comes first)
+        assert [r["model"] for r in review.rows()] == ["Gene_light.pmd", "Gene_light.pmx"]
     finally:
         review.close()
 
