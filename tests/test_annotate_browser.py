@@ -227,8 +227,10 @@ def test_kill_the_server_mid_session(browser, server, tmp_path: Path) -> None:
         page.goto(served.base + "/")
         page.wait_for_selector("body[data-ready='1']")
         page.keyboard.press("Enter")  # the first character that needs work
+        page.wait_for_url("**/annotate/*")  # (the queue page's body is ready too: wait to leave it)
         page.wait_for_selector("body[data-ready='1']", timeout=240_000)
         first = page.url.rsplit("/", 1)[1]
+        assert first in served.request("GET", "/api/characters")[1]["characters"][0]["id"]
         page.keyboard.press("Shift+ArrowDown")
         page.keyboard.press("Enter")
         page.wait_for_url(lambda url: first not in url)
