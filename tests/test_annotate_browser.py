@@ -147,6 +147,12 @@ def test_keyboard_only(page, server) -> None:
     assert abs(now["lines"]["top"] - (start["top"] - 9)) < 1e-6
     assert abs(now["lines"]["chin"] - (start["chin"] + 1)) < 1e-6
     assert abs(now["lines"]["center"] - (start["center"] + 1)) < 1e-6
+    width = now["rect"]["width"]
+    page.mouse.move(now["rect"]["left"] + 0.5 * width, now["rect"]["top"] + 0.3 * now["rect"]["height"])
+    page.keyboard.press("z")  # zoom x2 around the cursor, and back
+    page.wait_for_function(f"window.thagenState().rect.width > {1.9 * width}")
+    page.keyboard.press("z")
+    page.wait_for_function(f"Math.abs(window.thagenState().rect.width - {width}) < 1")
     page.keyboard.press("?")
     assert page.locator("#help").is_visible()
     page.keyboard.press("Escape")
