@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml scripts/check-system.sh
 	@scripts/check-system.sh $(PYTHON)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,farm,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,farm,annotate,dev]'
 	@$(BIN)/python -c "import bpy, torch, thagen; print('installed: thagen', thagen.__version__, '| Blender', bpy.app.version_string, '| torch', torch.__version__)"
 	@touch $@
 

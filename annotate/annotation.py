@@ -21,7 +21,21 @@ from thagen.errors import ConfigError
 
 ANNOTATION_VERSION = 1
 ANNOTATION_SUFFIX = ".annotation.yaml"
-KEYS = ("version", "model", "model_sha256", "head_top", "chin", "center_x", "annotator", "created", "notes")
+KEYS = (
+    "version",
+    "model",
+    "model_sha256",
+    "head_top",
+    "chin",
+    "center_x",
+    "source",
+    "confidence",
+    "reasons",
+    "annotator",
+    "created",
+    "notes",
+)
+KINDS = ("manual", "auto")  # `source:` a person's answer, or the geometric estimate written by a tool
 
 
 @dataclass(eq=False)
@@ -35,6 +49,9 @@ class Annotation:
     created: str = ""  # ISO 8601 date or date-time
     notes: str = ""
     version: int = ANNOTATION_VERSION
+    kind: str = "manual"  # the file's `source:`: "manual" (a person) or "auto" (the estimate)
+    confidence: float | None = None  # of an auto annotation, in [0, 1]
+    reasons: list[str] = field(default_factory=list)  # why the confidence is low
     source: str | None = field(default=None, repr=False)  # the file it was read from
 
     def __post_init__(self) -> None:
@@ -66,6 +83,11 @@ class Annotation:
         }
         if self.center_x is not None:
             out["center_x"] = float(self.center_x)
+        out["source"] = self.kind
+        if self.confidence is not None:
+            out["confidence"] = float(self.confidence)
+        if self.reasons:
+            out["reasons"] = list(self.reasons)
         out.update(annotator=self.annotator, created=self.created, notes=self.notes)
         return out
 
@@ -126,6 +148,19 @@ def parse_annotation(data: Any, source: str | Path) -> Annotation:
         or not math.isfinite(float(center_x))
     ):
         raise ConfigError(f"{where}: center_x: expected a finite number, got {center_x!r}")
+    kind = data.get("source", "manual")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}: source: expected one of {', '.join(KINDS)}, got {kind!r}")
+    confidence = data.get("confidence")
+    if confidence is not None and (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, (int, float))
+        or not 0.0 <= float(confidence) <= 1.0
+    ):
+        raise ConfigError(f"{where}: confidence: expected a number in [0, 1], got {confidence!r}")
+    reasons = data.get("reasons") or []
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise ConfigError(f"{where}: reasons: expected a list of text, got {reasons!r}")
     sha = _text(data.get("model_sha256"), "model_sha256", where)
     if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         raise ConfigError(f"{where}: model_sha256: expected 64 lower-case hex digits, got {sha!r}")
@@ -139,6 +174,9 @@ def parse_annotation(data: Any, source: str | Path) -> Annotation:
         created=_text(data.get("created"), "created", where),
         notes=_text(data.get("notes"), "notes", where),
         version=ANNOTATION_VERSION,
+        kind=kind,
+        confidence=None if confidence is None else float(confidence),
+        reasons=list(reasons),
         source=where,
     )
 

@@ -83,6 +83,11 @@ from thagen.render.shards import POSE_NAMES
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Where zip models are extracted."
 )
 @click.option(
+    "--annotations",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of <id>.annotation.yaml head-top / chin files (as `thagen annotate` writes).",
+)
+@click.option(
     "--progress-interval",
     type=float,
     default=10.0,
@@ -103,6 +108,7 @@ def render_command(
     address: str | None,
     no_qa: bool,
     cache_dir: Path | None,
+    annotations: Path | None,
     progress_interval: float,
 ) -> None:
     """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
@@ -125,7 +131,7 @@ def render_command(
     if address and backend != "ray":
         raise ConfigError("--address is for --backend ray")
     m = load_manifest(manifest)
-    jobs = expand_characters(m)
+    jobs = expand_characters(m, annotations=annotations)
     out_dir = (out or m.output_dir).resolve()
     prepare_output_dir(out_dir, field="--out" if out else "output", source=None if out else manifest)
     settings = RunSettings.from_manifest(

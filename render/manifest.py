@@ -64,6 +64,7 @@ TOP_KEYS = (
     "seed",
     "split_seed",
     "output",
+    "annotations",
     "image_size",
     "render",
     "lighting",
@@ -206,6 +207,7 @@ class Manifest:
     seed: int = 0
     split_seed: int | None = None
     output: str = ""
+    annotations: str | None = None  # folder of `<id>.annotation.yaml` files (docs/annotation.md)
     image_size: int = DEFAULT_IMAGE_SIZE
     render: RenderSettings = field(default_factory=RenderSettings)
     lighting: Lighting = field(default_factory=Lighting)
@@ -225,6 +227,10 @@ class Manifest:
     @property
     def output_dir(self) -> Path:
         return self.resolve(self.output)
+
+    @property
+    def annotations_dir(self) -> Path | None:
+        return None if self.annotations is None else self.resolve(self.annotations)
 
     @property
     def effective_split_seed(self) -> int:
@@ -256,6 +262,7 @@ class Manifest:
             "seed": self.seed,
             "split_seed": self.split_seed,
             "output": self.output,
+            "annotations": self.annotations,
             "image_size": self.image_size,
             "render": self.render.to_dict(),
             "lighting": self.lighting.to_dict(),
@@ -606,6 +613,8 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
     if d.get("split_seed") is not None:
         kw["split_seed"] = c.integer(d["split_seed"], "split_seed", 0, 2**63 - 1)
     kw["output"] = c.string(d["output"], "output") if "output" in d else f"{path.stem}-out"
+    if d.get("annotations") is not None:
+        kw["annotations"] = c.string(d["annotations"], "annotations")
     image_size = c.integer(d.get("image_size", DEFAULT_IMAGE_SIZE), "image_size", 32, 4096)
     if image_size % 4:
         raise c.error(
@@ -694,6 +703,14 @@ def default_annotation_path(ref: chars.ModelRef) -> Path | None:
         return None
     stem = Path(ref.member).stem if ref.member else ref.path.stem
     candidate = ref.path.parent / f"{stem}.annotation.yaml"
+    return candidate if candidate.is_file() else None
+
+
+def _folder_annotation(folder: Path | None, character_id: str) -> Path | None:
+    """`<folder>/<id>.annotation.yaml` (as `thagen annotate --annotations` writes), if it exists."""
+    if folder is None:
+        return None
+    candidate = Path(folder) / f"{character_id}.annotation.yaml"
     return candidate if candidate.is_file() else None
 
 
@@ -787,13 +804,17 @@ def discover_characters(manifest: Manifest) -> list[chars.ModelRef]:
     return chars.dedupe(refs)
 
 
-def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> list[CharacterJob]:
+def expand_characters(
+    manifest: Manifest, *, flagged: Iterable[str] = (), annotations: Path | None = None
+) -> list[CharacterJob]:
     """One CharacterJob per character, ordered by split (manifest order) then id.
 
     `flagged`: ids to leave out before pose totals are spread (when the manifest's
     qa.exclude_flagged is true), for a caller re-planning from an earlier run's QA. `thagen
     render` itself does not drop characters this way: it renders and journals flagged ones and
     moves their shards to OUT/excluded/, so a resume never changes finished characters' poses.
+    `annotations`: a folder of `<id>.annotation.yaml` files (replaces the manifest's
+    `annotations`); an entry's own `annotation:` wins over it, and it wins over a file beside the model.
     """
     refs = discover_characters(manifest)
     flagged = set(flagged)
@@ -814,7 +835,11 @@ def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> lis
     for ref in refs:
         entry = manifest.characters[ref.entry]
         lighting = replace(manifest.lighting, **entry.lighting) if entry.lighting else manifest.lighting
-        annotation = _named_file(manifest, entry, "annotation") or default_annotation_path(ref)
+        annotation = (
+            _named_file(manifest, entry, "annotation")
+            or _folder_annotation(annotations or manifest.annotations_dir, ref.id)
+            or default_annotation_path(ref)
+        )
         override = _named_file(manifest, entry, "rig_override") or _default_override_path(ref)
         jobs.append(
             CharacterJob(

@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "merge": "thagen.render.cli:merge_command",
     "train": "thagen.train.cli:train_group",
     "animate": "thagen.train.cli:animate_command",
+    "annotate": "thagen.annotate.cli:annotate_group",
 }
 
 

@@ -1,0 +1,120 @@
+"""`thagen annotate auto` and `thagen annotate serve`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_CACHE = Path("~/.cache/thagen/annotate")
+
+annotations_option = click.option(
+    "--annotations",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for <id>.annotation.yaml files (default: beside each model).",
+)
+cache_option = click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_CACHE,
+    show_default=True,
+    help="Cache of suggestions and front renders.",
+)
+
+
+@click.group("annotate")
+def annotate_group() -> None:
+    """Head-top / chin annotations: suggestions with confidence and a browser tool."""
+
+
+@annotate_group.command("auto")
+@click.argument("models", nargs=-1, required=True)
+@annotations_option
+@cache_option
+def auto_command(models: tuple[str, ...], annotations: Path | None, cache_dir: Path) -> None:
+    """Write `source: auto` annotations (the estimate and its confidence) for MODELS_OR_MANIFEST.
+
+    A character a person already annotated or skipped is left alone."""
+    from thagen.annotate.catalog import build_catalog
+    from thagen.annotate.store import Store
+    from thagen.annotate.suggest import cached_suggestion
+
+    catalog = build_catalog(list(models), annotations)
+    store = Store()
+    failed = 0
+    for ch in catalog:
+        sugg = cached_suggestion(ch, cache_dir.expanduser())
+        if not sugg.ok:
+            failed += 1
+            click.echo(f"{ch.id}: failed: {sugg.error}", err=True)
+            continue
+        wrote = store.write_auto(ch, sugg.to_annotation(ch))
+        what = f"wrote {ch.annotation_path}" if wrote else "kept the person's answer"
+        why = f" ({'; '.join(sugg.reasons)})" if sugg.reasons else ""
+        click.echo(f"{ch.id}: confidence {sugg.confidence:.2f}{why}: {what}")
+    click.echo(f"{len(catalog) - failed} of {len(catalog)} characters suggested", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@annotate_group.command("serve")
+@click.argument("models", nargs=-1, required=True)
+@annotations_option
+@cache_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Any other host requires a token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True)
+@click.option("--annotator", default="", help="Name recorded in every annotation saved.")
+@click.option("--review", is_flag=True, help="Only low-confidence and flagged characters.")
+@click.option(
+    "--size", type=click.IntRange(256, 4096), default=768, show_default=True, help="Front render size."
+)
+@click.option("--samples", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--prefetch", type=click.IntRange(0), default=3, show_default=True)
+@click.option(
+    "--qa",
+    "qa_outputs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A `thagen render` output whose QA flags put characters first (repeatable).",
+)
+@click.option("--no-render", is_flag=True, help="No front renders (API only, no Blender worker).")
+def serve_command(
+    models: tuple[str, ...],
+    annotations: Path | None,
+    cache_dir: Path,
+    host: str,
+    port: int,
+    annotator: str,
+    review: bool,
+    size: int,
+    samples: int,
+    prefetch: int,
+    qa_outputs: tuple[Path, ...],
+    no_render: bool,
+) -> None:
+    """Start the annotation tool for MODELS_OR_MANIFEST and print the URL to open."""
+    from thagen.annotate.catalog import build_catalog
+    from thagen.annotate.front_render import FrontSettings
+    from thagen.annotate.qa_flags import read_qa_flags
+
+    try:
+        from thagen.annotate.server import ServerOptions, run_server
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(
+            f"'thagen annotate serve' needs {exc.name!r}: pip install 'thagen[annotate]'"
+        ) from exc
+
+    catalog = build_catalog(list(models), annotations)
+    options = ServerOptions(
+        host=host,
+        port=port,
+        annotator=annotator,
+        review=review,
+        cache_dir=cache_dir.expanduser(),
+        front=FrontSettings(size=size, samples=samples),
+        prefetch=prefetch,
+        render=not no_render,
+        qa_flags=read_qa_flags(list(qa_outputs)),
+    )
+    run_server(catalog, options, announce=lambda url: click.echo(f"thagen annotate: open {url}", err=True))

@@ -1,0 +1,345 @@
+"""Front renders for the annotation page: one Blender worker process, a disk cache, the mapping.
+
+The page needs a large picture of the character in the rest pose (the pose the framing is
+measured in) and the exact pixel <-> model-space mapping of that picture, so a line drawn on
+it becomes a model-space y. The renderer is orthographic and looks along the model's -Z, so
+the mapping is affine per axis: `col = col0 + col_per_x * x`, `row = row0 + row_per_y * y`.
+It is stored as JSON beside each PNG.
+
+Renders run in ONE background process (multiprocessing spawn: bpy is never imported by the
+server) and are cached on disk by (model sha256, render settings), so a second session, or a
+reload, shows them at once. The calls into thagen.render.character are all in this module
+(`adhoc_job`, `read_character`, `make_front_renderer`), so they are easy to re-point.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thagen import __version__
+
+# The picture spans 3.2 head heights, the head top 0.55 head heights under its top edge: the
+# head and shoulders, with room above for hair the estimate left out.
+VIEW_SPAN = 3.2
+VIEW_ABOVE = 0.55
+THUMB_SIZE = 128
+RENDER_TIMEOUT = 900.0  # seconds for one picture, Blender start included; then the worker is killed
+
+
+@dataclass(frozen=True)
+class FrontSettings:
+    size: int = 768
+    samples: int = 4
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class FrontRequest:
+    """One picture to render: plain data, so it crosses the process boundary."""
+
+    key: str
+    job: Any  # CharacterJob
+    view_top: tuple[float, float, float]
+    view_chin: tuple[float, float, float]
+    center_x: float
+    out_dir: str
+    cache_dir: str
+
+
+@dataclass
+class FrontResult:
+    key: str
+    ok: bool
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Mapping:
+    """Pixel <-> MMD model space of one front render (orthographic, front view)."""
+
+    size: int
+    col0: float
+    col_per_x: float
+    row0: float
+    row_per_y: float
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def row_of(self, y: float) -> float:
+        return self.row0 + self.row_per_y * y
+
+    def y_of(self, row: float) -> float:
+        return (row - self.row0) / self.row_per_y
+
+    def col_of(self, x: float) -> float:
+        return self.col0 + self.col_per_x * x
+
+    def x_of(self, col: float) -> float:
+        return (col - self.col0) / self.col_per_x
+
+
+# --------------------------------------------------------------------------- calls into render/
+
+
+def adhoc_job(model: str, *, member: str | None = None, poses: int = 0) -> Any:
+    """The CharacterJob `thagen render-one` makes for a model given on the command line."""
+    from thagen.render.character import adhoc_job as render_adhoc_job
+
+    return render_adhoc_job(model, member=member, poses=poses)
+
+
+def read_character(job: Any, cache_dir: Path | str | None) -> tuple[Any, Path, Any]:
+    """(model, the path its textures resolve from, rig report) the way `thagen render` reads it."""
+    from thagen.render.character import RunSettings, load_model, rig_for
+
+    settings = RunSettings(cache_dir=None if cache_dir is None else str(cache_dir))
+    model, model_path = load_model(job, settings)
+    return model, model_path, rig_for(model, job, model_path)
+
+
+def make_front_renderer(settings: FrontSettings) -> Any:
+    """The worker's one Blender renderer (imports bpy)."""
+    from thagen.render.character import RunSettings, make_renderer
+
+    return make_renderer(
+        RunSettings(image_size=settings.size, samples=settings.samples, threads=settings.threads)
+    )
+
+
+# --------------------------------------------------------------------------- cache layout
+
+
+def view_for(head_top: list[float], chin: list[float]) -> tuple[tuple, tuple]:
+    """(top, chin) points to hand `BlenderRenderer.frame` so the picture shows head and shoulders.
+
+    frame() puts its top on row size/4 and its chin on 3 size/4, so the picture spans twice
+    their distance."""
+    h = float(head_top[1] - chin[1])
+    image_top = float(head_top[1]) + VIEW_ABOVE * h
+    top_y = image_top - VIEW_SPAN * h / 4
+    chin_y = top_y - VIEW_SPAN * h / 2
+    return (float(head_top[0]), top_y, float(head_top[2])), (float(chin[0]), chin_y, float(chin[2]))
+
+
+def render_key(job: Any, settings: FrontSettings) -> str:
+    """Everything the picture depends on: the model, its rig override, the look and the size."""
+    override = job.override_path
+    parts = {
+        "model": job.sha256,
+        "override": hashlib.sha256(Path(override).read_bytes()).hexdigest() if override else "",
+        "size": settings.size,
+        "samples": settings.samples,
+        "lighting": job.lighting.to_dict(),
+        "rest_pose": {k: float(v) for k, v in sorted(job.rest_pose.items())},
+        "view": [VIEW_SPAN, VIEW_ABOVE],
+        "thagen": __version__,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def entry_dir(cache_dir: Path, key: str) -> Path:
+    return Path(cache_dir) / "fronts" / key
+
+
+def load_mapping(directory: Path) -> Mapping | None:
+    """The mapping of a finished render (the PNG is written first, the mapping last)."""
+    path = Path(directory) / "mapping.json"
+    if not (path.is_file() and (Path(directory) / "front.png").is_file()):
+        return None
+    try:
+        return Mapping(**json.loads(path.read_text()))
+    except (ValueError, TypeError):
+        return None
+
+
+def write_front(directory: Path, png: bytes, mapping: Mapping) -> None:
+    """front.png, thumb.png, then mapping.json, each atomically: mapping.json marks it done."""
+    import io
+
+    from PIL import Image
+
+    from thagen.render.shards import atomic_write_bytes
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(directory / "front.png", png)
+    img = Image.open(io.BytesIO(png))
+    img.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    atomic_write_bytes(directory / "thumb.png", buf.getvalue())
+    atomic_write_bytes(directory / "mapping.json", json.dumps(mapping.to_dict(), indent=1).encode())
+
+
+# --------------------------------------------------------------------------- the worker process
+
+
+class FrontRenders:
+    """Queue of pictures for the one worker process; the next few are rendered ahead.
+
+    `request(..., first=True)` puts a picture at the head of the queue (the one a person is
+    looking at); prefetches go to the back. A worker that dies (a model crashing Blender)
+    fails its picture and is started again for the next one.
+    """
+
+    def __init__(self, cache_dir: Path, settings: FrontSettings) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.settings = settings
+        self._ctx = mp.get_context("spawn")
+        self._pending: collections.deque[FrontRequest] = collections.deque()
+        self._queued: set[str] = set()
+        self._running: str | None = None
+        self.failures: dict[str, str] = {}
+        self._ready: set[str] = set()
+        self.seconds: dict[str, float] = {}
+        self._cond = threading.Condition()
+        self._closed = False
+        self._proc: Any = None
+        self._requests: Any = None
+        self._results: Any = None
+        self._thread = threading.Thread(target=self._loop, name="front-renders", daemon=True)
+        self._thread.start()
+
+    def state(self, key: str) -> str:
+        if key in self._ready:
+            return "ready"
+        if load_mapping(entry_dir(self.cache_dir, key)) is not None:
+            self._ready.add(key)  # a finished picture never changes (its key names its inputs)
+            return "ready"
+        with self._cond:
+            if key == self._running or key in self._queued:
+                return "pending"
+        return "failed" if key in self.failures else "none"
+
+    def request(self, req: FrontRequest, *, first: bool = False) -> None:
+        if self.state(req.key) in ("ready", "failed"):
+            return
+        with self._cond:
+            if req.key == self._running:
+                return
+            if req.key in self._queued:
+                if not first:
+                    return
+                self._pending = collections.deque(r for r in self._pending if r.key != req.key)
+            self._queued.add(req.key)
+            if first:
+                self._pending.appendleft(req)
+            else:
+                self._pending.append(req)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+        self._stop_worker()
+
+    # ----------------------------------------------------------------- internals
+    def _start_worker(self) -> None:
+        self._requests, self._results = self._ctx.Queue(), self._ctx.Queue()
+        self._proc = self._ctx.Process(
+            target=_worker_entry,
+            args=(self._requests, self._results, self.settings, os.getpid()),
+            daemon=True,
+        )
+        self._proc.start()
+
+    def _stop_worker(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            self._requests.put(None)
+            self._proc.join(timeout=10)
+        finally:
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(timeout=5)
+            self._proc = None
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                req = self._pending.popleft()
+                self._queued.discard(req.key)
+                self._running = req.key
+            try:
+                result = self._run(req)
+            except Exception as exc:  # noqa: BLE001 - the queue must survive anything
+                result = FrontResult(req.key, False, f"{type(exc).__name__}: {exc}")
+            with self._cond:
+                self._running = None
+                if result.ok:
+                    self.seconds[req.key] = result.seconds
+                else:
+                    self.failures[req.key] = result.error
+
+    def _run(self, req: FrontRequest) -> FrontResult:
+        if self._proc is None or not self._proc.is_alive():
+            self._start_worker()
+        self._requests.put(req)
+        started = time.monotonic()
+        while True:
+            try:
+                return self._results.get(timeout=0.5)
+            except queue.Empty:
+                if time.monotonic() - started > RENDER_TIMEOUT:
+                    self._proc.kill()
+                    self._proc.join(timeout=10)
+                    self._proc = None
+                    return FrontResult(req.key, False, f"the render took more than {RENDER_TIMEOUT:.0f} s")
+                if not self._proc.is_alive():
+                    code = self._proc.exitcode
+                    self._proc = None
+                    return FrontResult(req.key, False, f"the render worker died (exit code {code})")
+                if self._closed:
+                    return FrontResult(req.key, False, "the server is shutting down")
+
+
+def _worker_entry(requests: Any, results: Any, settings: FrontSettings, parent_pid: int) -> None:
+    """The worker process's entry point, importable without bpy (spawn imports the target's
+    module before anything runs): it dies with the server, then imports the Blender side."""
+    import ctypes
+    import signal
+    import sys
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    # a parent that imported bpy passes Blender's script folders in sys.path; their `bpy`
+    # package would shadow the real module (bpy adds them again itself)
+    sys.path[:] = [p for p in sys.path if f"{os.sep}bpy{os.sep}" not in p and "scripts" not in p]
+    from thagen.annotate.blender_front import worker_main
+
+    worker_main(requests, results, settings)
+
+
+def wait_ready(renders: FrontRenders, key: str, timeout: float) -> str:
+    """Poll until the picture is ready or failed (for scripts and benches)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = renders.state(key)
+        if state in ("ready", "failed"):
+            return state
+        time.sleep(0.1)
+    return renders.state(key)
