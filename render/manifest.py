@@ -36,6 +36,13 @@ from thagen.render.sampling import (
     tha1_default,
 )
 from thagen.render.shards import POSE_NAMES
+from thagen.render.vector_manifest import (
+    parse_pose_vector,
+    parse_required,
+    parse_vector_rest,
+    parse_vector_sampling,
+)
+from thagen.render.vector_sampling import VectorPoseSpec, sample_vector_poses, vector_rest_pose
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,8 @@ TOP_KEYS = (
     "characters",
     "splits",
     "qa",
+    "pose_vector",
+    "required_parameters",
 )
 RENDER_KEYS = ("engine", "device", "samples")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
@@ -200,12 +209,14 @@ class Manifest:
     render: RenderSettings = field(default_factory=RenderSettings)
     lighting: Lighting = field(default_factory=Lighting)
     rest_pose: str | Mapping[str, float] = "tha1"
-    pose_sampling: PoseSpec = field(default_factory=PoseSpec)
+    pose_sampling: PoseSpec | VectorPoseSpec = field(default_factory=PoseSpec)
     poses_per_character: int = DEFAULT_POSES_PER_CHARACTER
     shard_size: int = DEFAULT_SHARD_SIZE
     characters: tuple[CharacterEntry, ...] = ()
     splits: tuple[SplitSpec, ...] = (SplitSpec("train", ratio=1.0),)
     qa: QAOptions = field(default_factory=QAOptions)
+    pose_vector: str = "tha1"  # tha1 | tha2 | tha3 (render/pose_vectors.py)
+    required_parameters: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -222,6 +233,12 @@ class Manifest:
     @property
     def rest_pose_values(self) -> dict[str, float]:
         return resolve_rest_pose(self.rest_pose)
+
+    def rest_pose_for(self, character_id: str) -> dict[str, float]:
+        """The character's rest pose (THA2's is drawn per character for extended vectors)."""
+        if self.pose_vector == "tha1":
+            return self.rest_pose_values
+        return vector_rest_pose(self.pose_vector, self.rest_pose, self.seed, character_id)
 
     def resolve(self, relative: str | Path) -> Path:
         p = Path(relative).expanduser()
@@ -255,6 +272,9 @@ class Manifest:
             "characters": [c.to_dict() for c in self.characters],
             "splits": {s.name: s.to_dict() for s in self.splits},
             "qa": self.qa.to_dict(),
+            # extended-vector fields only when used, so THA1 provenance stays byte for byte
+            **({"pose_vector": self.pose_vector} if self.pose_vector != "tha1" else {}),
+            **({"required_parameters": list(self.required_parameters)} if self.required_parameters else {}),
         }
 
 
@@ -280,9 +300,15 @@ class CharacterJob:
     shard_size: int
     output_dir: Path
     source: str  # which manifest entry found it, for messages: "manifest.yaml: characters[3]"
+    pose_vector: str = "tha1"
+    required_parameters: tuple[str, ...] = ()
 
     def poses(self) -> list[dict[str, float]]:
         """The character's pose dicts (with "ambient" when the lighting has an ambient range)."""
+        if isinstance(self.pose_spec, VectorPoseSpec):
+            return sample_vector_poses(
+                self.pose_spec, self.seed, self.id, self.pose_count, ambient_range=self.lighting.ambient_range
+            )
         return sample_poses(
             self.pose_spec, self.seed, self.id, self.pose_count, ambient_range=self.lighting.ambient_range
         )
@@ -603,9 +629,17 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         kw["render"] = _parse_render(c, d["render"])
     if "lighting" in d:
         kw["lighting"] = Lighting(**_parse_lighting_fields(c, d["lighting"], "lighting"))
-    if "rest_pose" in d:
+    vector = kw["pose_vector"] = parse_pose_vector(c, d.get("pose_vector", "tha1"))
+    if vector != "tha1":
+        kw["rest_pose"] = parse_vector_rest(c, d.get("rest_pose", "tha2"), vector)
+        kw["pose_sampling"] = parse_vector_sampling(c, d.get("pose_sampling"), vector)
+        if "required_parameters" in d:
+            kw["required_parameters"] = parse_required(c, d["required_parameters"], vector)
+    elif "required_parameters" in d:
+        raise c.error("required_parameters", "only for pose_vector tha2 or tha3")
+    if "rest_pose" in d and vector == "tha1":
         kw["rest_pose"] = _parse_rest_pose(c, d["rest_pose"])
-    if "pose_sampling" in d:
+    if "pose_sampling" in d and vector == "tha1":
         kw["pose_sampling"] = _parse_pose_sampling(c, d["pose_sampling"])
     if "poses_per_character" in d:
         kw["poses_per_character"] = c.integer(d["poses_per_character"], "poses_per_character", 0)
@@ -817,12 +851,14 @@ def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> lis
                 lighting=lighting,
                 seed=manifest.seed,
                 pose_spec=manifest.pose_sampling,
-                rest_pose=dict(rest),
+                rest_pose=dict(rest) if manifest.pose_vector == "tha1" else manifest.rest_pose_for(ref.id),
                 image_size=manifest.image_size,
                 render=manifest.render,
                 shard_size=manifest.shard_size,
                 output_dir=manifest.output_dir,
                 source=f"{manifest.path}: {entry.field_path} ({ref.describe()})",
+                pose_vector=manifest.pose_vector,
+                required_parameters=manifest.required_parameters,
             )
         )
     jobs.sort(key=lambda j: (order[j.split], j.id))
