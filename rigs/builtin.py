@@ -13,6 +13,8 @@ side locks and ahoge are weighted to 頭; the long back hair hangs from its own 
 Eye morphs: まばたき closes both eyes; ウィンク / ウィンク右 are smile winks (closed in an arc);
 ウィンク２ / ｳｨﾝｸ２右 are normal closes, offset-for-offset one half of まばたき, like the real
 models THA1 meets. Mouth morphs あいうえお change the mouth interior; あ and お also drop the jaw.
+After them come THA2's expression morphs (rigs/builtin_expressions.py), one per THA2 parameter
+but one, so THA2 / THA3 rig normalization has a known answer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thagen.rigs.builtin_expressions import expression_morphs
 from thagen.rigs.model import (
     Bone,
     BoneFlag,
@@ -675,6 +678,9 @@ def _build(k: float) -> Model:
             jaw[:, 1] = -drop * head.tags["jaw"]
             offsets.append((start_of(head), jaw))
         morphs.append(_vertex_morph(name, name_en, 3, n, offsets))
+    # THA2's expressions, appended after THA1's morphs (rigs/builtin_expressions.py)
+    eye = (EYE_CENTER_X, EYE_CENTER_Y, EYE_RX, EYE_RY)
+    morphs += expression_morphs(parts, start_of, _vertex_morph, n, eye)
 
     bones = []
     for name, name_en, pos, parent, tail in BONES:
