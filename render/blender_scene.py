@@ -28,6 +28,7 @@ from thagen.errors import RenderError, RigError
 from thagen.render.blender_lighting import apply_lighting
 from thagen.render.blender_split import remove_static, split_static_geometry
 from thagen.render.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
+from thagen.render.vector_posing import is_vector_pose, vector_targets
 from thagen.rigs.blender_import import ImportedModel, import_model
 from thagen.rigs.model import Model
 
@@ -251,6 +252,8 @@ class BlenderRenderer:
         driven = None
         if not all_morphs and rig is not None:
             driven = {name for role in MORPH_ROLES if (name := rig.morph_for(role))}
+            if getattr(rig, "extended", None) is not None:  # THA2 / THA3: every parameter's morph
+                driven |= rig.extended.morph_names()
         with capture_output(self._tmp) as out:
             self.character = import_model(
                 model, rig=rig, model_path=model_path, shading=shading or self.preset, morphs=driven
@@ -388,3 +391,9 @@ def apply_pose(
                 continue
             raise RigError(f"the rig has no {role} bone to rotate")
         imported.set_bone_rotation(bone, rotations[role])
+    if getattr(rig, "extended", None) is not None and is_vector_pose(pose):
+        targets = vector_targets(pose, rig.extended, body_max_degrees=max_degrees)
+        for name, weight in targets.morphs.items():
+            imported.set_morph(name, weight)
+        for bone, rotation in targets.bones.items():
+            imported.set_bone_rotation(bone, rotation)

@@ -24,6 +24,8 @@ from thagen.errors import ConfigError, RigError, ThagenError
 from thagen.render import qa as qa_mod
 from thagen.render.contact_sheet import make_contact_sheet
 from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, atomic_write_bytes, sample_key
+from thagen.render.vector_hooks import check_required, job_poses, job_record, job_rest_pose, shot_pose
+from thagen.render.vector_posing import vector_expression_only
 
 # QA renders per character: eyes closed, mouth closed (both at no rotation).
 QA_RENDERS = 2
@@ -149,7 +151,9 @@ def load_model(job: Any, settings: RunSettings) -> tuple[Any, Path]:
 def rig_for(model: Any, job: Any, model_path: Path | None) -> Any:
     from thagen.rigs.normalize import normalize
 
-    rig = normalize(model, overrides=job.override_path, model_path=model_path)
+    rig = normalize(
+        model, overrides=job.override_path, model_path=model_path, pose_vector=getattr(job, "pose_vector", None)
+    )
     if not rig.ok:
         details = "; ".join(
             f"{r}: {rig.matches[r].detail}"
@@ -160,6 +164,7 @@ def rig_for(model: Any, job: Any, model_path: Path | None) -> Any:
             f"{job_describe(job)}: missing required role(s) {', '.join(rig.missing_required)}"
             + (f" ({details})" if details else "")
         )
+    check_required(rig, job)
     return rig
 
 
@@ -185,7 +190,7 @@ def pose_record(job: Any, index: int, pose: dict[str, float]) -> dict[str, Any]:
 
 
 def expression_only(pose: dict[str, float]) -> dict[str, float]:
-    return {**pose, "head_x": 0.0, "head_y": 0.0, "neck_z": 0.0}
+    return vector_expression_only(pose)  # THA1: head_x, head_y, neck_z at 0; THA3: body too
 
 
 class _Timer:
@@ -215,7 +220,7 @@ class _Shot:
         if ambient != self._ambient:
             self.r.set_lighting(self.lighting.preset, ambient=ambient, diffuse=self.lighting.diffuse)
             self._ambient = ambient
-        self.r.set_pose({n: float(pose.get(n, 0.0)) for n in POSE_NAMES})
+        self.r.set_pose(shot_pose(pose))
         t1 = time.perf_counter()
         png = self.r.render_png()
         t2 = time.perf_counter()
@@ -322,8 +327,8 @@ def _render_all(
     stage: list[str],
 ) -> CharacterResult:
     shot = _Shot(renderer, job, timer, on_images)
-    poses = job.poses()
-    rest_pose = {n: float(job.rest_pose[n]) for n in POSE_NAMES}
+    poses = job_poses(job, prep.rig)
+    rest_pose = job_rest_pose(job, prep.rig)
     t0 = time.perf_counter()
     rest_png = shot(rest_pose)
     timer.add("reset", time.perf_counter() - t0)
@@ -340,7 +345,7 @@ def _render_all(
             t0 = time.perf_counter()
             if writer is None:
                 writer = ShardWriter(split_dir / f"{job.id}-{len(shards):04d}.tar")
-            rec = pose_record(job, i, pose)
+            rec = {**pose_record(job, i, pose), **job_record(job, pose, prep.rig)}
             writer.add(Sample(sample_key(job.id, i), rest_png, expr_png, rot_png, rec))
             if writer.count >= job.shard_size:
                 shards.append(_rel(writer.close(), out_dir))

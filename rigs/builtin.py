@@ -51,6 +51,7 @@ CHIN_NARROW_Z = 0.3
 EYE_CENTER_X = 0.5
 EYE_CENTER_Y = 16.15
 EYE_RX, EYE_RY = 0.3, 0.34
+EYE_PIVOT_X = 0.02
 MOUTH_Y = 15.42
 # mouth shapes: (centre dy, half width, half height, jaw drop)
 MOUTH_REST = (0.0, 0.26, 0.022, 0.0)
@@ -84,8 +85,10 @@ BONES = [
     ("首", "neck", (0.0, 13.55, 0.15), "上半身", "頭"),
     ("頭", "head", (0.0, 15.25, 0.15), "首", (0.0, 1.6, 0.0)),
     ("両目", "eyes", (0.0, EYE_CENTER_Y, -1.2), "頭", (0.0, 0.0, -0.5)),
-    ("左目", "eye_L", (EYE_CENTER_X, EYE_CENTER_Y, -0.9), "頭", (0.0, 0.0, -0.5)),
-    ("右目", "eye_R", (-EYE_CENTER_X, EYE_CENTER_Y, -0.9), "頭", (0.0, 0.0, -0.5)),
+    # the eye bones pivot at the centre of the head's curve (just off the mid-plane, on their
+    # own side), so turning one slides its flat eye disc along the face instead of into it
+    ("左目", "eye_L", (EYE_PIVOT_X, HEAD_CENTER[1], HEAD_CENTER[2]), "頭", (0.0, 0.0, -0.5)),
+    ("右目", "eye_R", (-EYE_PIVOT_X, HEAD_CENTER[1], HEAD_CENTER[2]), "頭", (0.0, 0.0, -0.5)),
     ("後髪", "hair_back", (0.0, 16.2, 1.5), "頭", (0.0, -3.5, 0.2)),
     ("下半身", "lower body", (0.0, 10.6, 0.1), "センター", (0.0, -1.6, 0.0)),
 ]

@@ -78,6 +78,8 @@ class ExtendedRig:
     synthetic_morphs: dict[str, Morph] = field(default_factory=dict)
     eye_line_y: float | None = None
     mouth_line_y: float | None = None
+    # eye bone -> degrees, eye_width, shift (MMD units), side: how iris rotation was calibrated
+    iris_calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def availability(self) -> dict[str, str]:
         return {n: r.availability for n, r in self.params.items()}
@@ -85,6 +87,10 @@ class ExtendedRig:
     def mask(self) -> list[bool]:
         """True where the parameter can be shown (exact or derived), in vector order."""
         return [r.availability != "missing" for r in self.params.values()]
+
+    def bone_names(self) -> set[str]:
+        """Bones posed for this vector beyond THA1's head and neck (eyes, upper body, shoulders)."""
+        return {b for n, r in self.params.items() if n not in ("head_x", "head_y", "neck_z") for b in r.bones}
 
     def morph_names(self) -> set[str]:
         return {r.morph for r in self.params.values() if r.morph}
@@ -97,6 +103,7 @@ class ExtendedRig:
             "vector": self.vector,
             "eye_line_y": self.eye_line_y,
             "mouth_line_y": self.mouth_line_y,
+            "iris_calibration": self.iris_calibration,
             "params": {n: r.to_dict() for n, r in self.params.items()},
             "summary": {a: sum(r.availability == a for r in self.params.values()) for a in AVAILABILITY},
         }
@@ -133,6 +140,11 @@ class _Finder:
         self.params: dict[str, ParamRole] = {}
         self.synthetic: dict[str, Morph] = {}
         self.taken: set[tuple[int, str | None]] = set()
+        self.iris_cal: dict[str, dict[str, Any]] = {}
+        for role, side in (("eye_close_left", "left"), ("eye_close_right", "right"), ("mouth_open", None)):
+            match = norm.matches.get(role)  # THA1's morphs are never reused for another parameter
+            if match is not None and match.found and match.index is not None:
+                self.taken.add((match.index, side))
         self.eye_y = self._centre_y(("eye_close_left", "eye_close_right", "eye_close_both"))
         self.mouth_y = self._centre_y(("mouth_open",))
 
@@ -358,10 +370,8 @@ class _Finder:
         if not np.any(iris):
             return None, f"{bone!r} carries no vertices"
         pivot = model.bones[b].position.astype(np.float64)
-        pts = model.positions[iris].astype(np.float64)
-        # x, y: the box centre (blind to vertex density); depth: the mean (the iris surface
-        # dominates the eye bone's vertices, whatever lies behind it)
-        centre = np.array([*(0.5 * (pts.min(axis=0) + pts.max(axis=0)))[:2], pts[:, 2].mean()])
+        all_pts = model.positions[iris].astype(np.float64)
+        centre = 0.5 * (all_pts.min(axis=0) + all_pts.max(axis=0))
         side = "left" if centre[0] > self.norm.head.x else "right"
         width = self._eye_width(side, centre)
         if width is None:
@@ -369,14 +379,21 @@ class _Finder:
             width = float(xs.max() - xs.min()) * (
                 1.0 if len(set(np.sign(xs - self.norm.head.x))) > 1 else 1.5
             )
+        front = iris_vertices(model, b, width)
+        pts = model.positions[front].astype(np.float64)
         target = self.s.get("iris_shift_fraction", 0.2) * width
         limit = self.s.get("iris_max_degrees", 40.0)
-        arm = centre - pivot
+        arm = pts - pivot
+        box_x = 0.5 * (pts[:, 0].min() + pts[:, 0].max())
 
         def shift(deg: float) -> float:
-            """Mean sideways move of the iris centre for +-deg about the vertical axis at the pivot."""
-            t = math.radians(deg)
-            return 0.5 * sum(abs(arm[0] * math.cos(s) - arm[2] * math.sin(s) - arm[0]) for s in (t, -t))
+            """Mean sideways move of the iris's box centre (what the image shows) when the eye
+            bone turns +-deg about the vertical axis through its joint."""
+            moves = []
+            for t in (math.radians(deg), -math.radians(deg)):
+                x = pivot[0] + arm[:, 0] * math.cos(t) - arm[:, 2] * math.sin(t)
+                moves.append(abs(0.5 * (x.min() + x.max()) - box_x))
+            return 0.5 * sum(moves)
 
         if shift(limit) < target:
             return (
@@ -388,6 +405,13 @@ class _Finder:
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if shift(mid) < target else (lo, mid)
         deg = 0.5 * (lo + hi)
+        self.iris_cal[bone] = {
+            "degrees": deg,
+            "eye_width": width,
+            "shift": target,
+            "side": side,
+            "iris_vertices": int(len(front)),
+        }
         return (
             deg,
             f"{bone!r}: {deg:.2f} deg moves the iris {target:.4f} = {self.s.get('iris_shift_fraction', 0.2):g} x eye width {width:.4f}",
@@ -459,7 +483,21 @@ class _Finder:
         if "body_y" in self.vec.names:
             self.body()
         ordered = {n: self.params[n] for n in self.vec.names}
-        return ExtendedRig(self.vec.name, ordered, self.synthetic, self.eye_y, self.mouth_y)
+        return ExtendedRig(self.vec.name, ordered, self.synthetic, self.eye_y, self.mouth_y, self.iris_cal)
+
+
+def iris_vertices(model: Any, bone: int, eye_width: float, depth_fraction: float = 0.25) -> np.ndarray:
+    """The visible iris: the eye bone's vertices (weight >= 0.5) in its front-most layer, within
+    `depth_fraction` of the eye's width of the front (MMD -Z faces the camera). Models hang
+    hidden extras on the eye bones (swirl or star eyes, eyeballs behind the iris); those deeper
+    layers would bias where "the iris" is."""
+    hit = (model.bone_indices == bone) & (model.bone_weights > 0)
+    weight = np.where(hit, model.bone_weights, 0.0).sum(axis=1)
+    idx = np.flatnonzero(weight >= 0.5)
+    if idx.size == 0:
+        return idx
+    z = model.positions[idx, 2].astype(np.float64)
+    return idx[z <= z.min() + depth_fraction * eye_width]
 
 
 def find_extended_roles(norm: Any, vector: str) -> ExtendedRig:

@@ -118,7 +118,7 @@ def test_builtin_every_tha3_role_found_with_the_right_method_and_side() -> None:
     assert ext.mask().count(False) == 1 and ext.missing() == ["mouth_delta"]
     # iris rotation is calibrated: an angle per eye bone, within the allowed range
     iris = ext.params["iris_rotation_x"]
-    assert iris.bones == ("左目", "右目") and all(10 < d < 40 for d in iris.degrees)
+    assert iris.bones == ("左目", "右目") and all(1 < d < 40 for d in iris.degrees)
 
 
 def test_tha1_normalization_is_unchanged_by_the_extension() -> None:
