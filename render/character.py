@@ -152,7 +152,10 @@ def rig_for(model: Any, job: Any, model_path: Path | None) -> Any:
     from thagen.rigs.normalize import normalize
 
     rig = normalize(
-        model, overrides=job.override_path, model_path=model_path, pose_vector=getattr(job, "pose_vector", None)
+        model,
+        overrides=job.override_path,
+        model_path=model_path,
+        pose_vector=getattr(job, "pose_vector", None),
     )
     if not rig.ok:
         details = "; ".join(
