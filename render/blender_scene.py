@@ -392,7 +392,7 @@ def apply_pose(
             raise RigError(f"the rig has no {role} bone to rotate")
         imported.set_bone_rotation(bone, rotations[role])
     if getattr(rig, "extended", None) is not None and is_vector_pose(pose):
-        targets = vector_targets(pose, rig.extended, body_max_degrees=max_degrees)
+        targets = vector_targets(pose, rig.extended)
         for name, weight in targets.morphs.items():
             imported.set_morph(name, weight)
         for bone, rotation in targets.bones.items():

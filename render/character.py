@@ -24,7 +24,15 @@ from thagen.errors import ConfigError, RigError, ThagenError
 from thagen.render import qa as qa_mod
 from thagen.render.contact_sheet import make_contact_sheet
 from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, atomic_write_bytes, sample_key
-from thagen.render.vector_hooks import check_required, job_poses, job_record, job_rest_pose, shot_pose
+from thagen.render.vector_hooks import (
+    check_required,
+    job_poses,
+    job_record,
+    job_rest_pose,
+    qa_pose,
+    shot_pose,
+    vector_label,
+)
 from thagen.render.vector_posing import vector_expression_only
 
 # QA renders per character: eyes closed, mouth closed (both at no rotation).
@@ -354,7 +362,7 @@ def _render_all(
                 shards.append(_rel(writer.close(), out_dir))
                 writer = None
             if _keep_for_qa(i, pose, keep):
-                keep.append((expr_png, rot_png, rec["pose"]))
+                keep.append((expr_png, rot_png, qa_pose(rec)))
             timer.add("write", time.perf_counter() - t0)
         if writer is not None:
             t0 = time.perf_counter()
@@ -524,6 +532,7 @@ def contact_sheet_for(
         tiles.append((name.replace("_", " "), img))
     for expr, rot, pose in pairs:
         e = f"e{pose.get('left_eye', 0):.1f}/{pose.get('right_eye', 0):.1f} m{pose.get('mouth', 0):.1f}"
+        e = vector_label(pose) or e  # THA2 / THA3: the strongest parameters by name
         r = f"x{pose.get('head_x', 0):+.1f} y{pose.get('head_y', 0):+.1f} z{pose.get('neck_z', 0):+.1f}"
         tiles.append((e, expr))
         tiles.append((r, rot))

@@ -37,6 +37,7 @@ from thagen.render.sampling import (
 )
 from thagen.render.shards import POSE_NAMES
 from thagen.render.vector_manifest import (
+    parse_motion,
     parse_pose_vector,
     parse_required,
     parse_vector_rest,
@@ -74,6 +75,7 @@ TOP_KEYS = (
     "qa",
     "pose_vector",
     "required_parameters",
+    "vector_motion",
 )
 RENDER_KEYS = ("engine", "device", "samples")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
@@ -217,6 +219,7 @@ class Manifest:
     qa: QAOptions = field(default_factory=QAOptions)
     pose_vector: str = "tha1"  # tha1 | tha2 | tha3 (render/pose_vectors.py)
     required_parameters: tuple[str, ...] = ()
+    vector_motion: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -275,6 +278,7 @@ class Manifest:
             # extended-vector fields only when used, so THA1 provenance stays byte for byte
             **({"pose_vector": self.pose_vector} if self.pose_vector != "tha1" else {}),
             **({"required_parameters": list(self.required_parameters)} if self.required_parameters else {}),
+            **({"vector_motion": dict(self.vector_motion)} if self.vector_motion else {}),
         }
 
 
@@ -302,6 +306,7 @@ class CharacterJob:
     source: str  # which manifest entry found it, for messages: "manifest.yaml: characters[3]"
     pose_vector: str = "tha1"
     required_parameters: tuple[str, ...] = ()
+    vector_motion: Mapping[str, float] = field(default_factory=dict)
 
     def poses(self) -> list[dict[str, float]]:
         """The character's pose dicts (with "ambient" when the lighting has an ambient range)."""
@@ -635,8 +640,12 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         kw["pose_sampling"] = parse_vector_sampling(c, d.get("pose_sampling"), vector)
         if "required_parameters" in d:
             kw["required_parameters"] = parse_required(c, d["required_parameters"], vector)
-    elif "required_parameters" in d:
-        raise c.error("required_parameters", "only for pose_vector tha2 or tha3")
+        if "vector_motion" in d:
+            kw["vector_motion"] = parse_motion(c, d["vector_motion"])
+    else:
+        for key in ("required_parameters", "vector_motion"):
+            if key in d:
+                raise c.error(key, "only for pose_vector tha2 or tha3")
     if "rest_pose" in d and vector == "tha1":
         kw["rest_pose"] = _parse_rest_pose(c, d["rest_pose"])
     if "pose_sampling" in d and vector == "tha1":
@@ -859,6 +868,7 @@ def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> lis
                 source=f"{manifest.path}: {entry.field_path} ({ref.describe()})",
                 pose_vector=manifest.pose_vector,
                 required_parameters=manifest.required_parameters,
+                vector_motion=dict(manifest.vector_motion),
             )
         )
     jobs.sort(key=lambda j: (order[j.split], j.id))

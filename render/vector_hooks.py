@@ -49,8 +49,11 @@ def job_record(job: Any, pose: Mapping[str, float], rig: Any) -> dict[str, Any]:
 
 
 def check_required(rig: Any, job: Any) -> None:
-    """RigError when the model cannot show a parameter the manifest requires."""
+    """RigError when the model cannot show a parameter the manifest requires; also hands the
+    manifest's vector_motion (body and breathing angles) to the rig the renderer poses."""
     ext = _ext(rig)
+    if ext is not None:
+        ext.motion = dict(getattr(job, "vector_motion", None) or {})
     required = tuple(getattr(job, "required_parameters", ()) or ())
     if ext is None or not required:
         return
@@ -58,3 +61,36 @@ def check_required(rig: Any, job: Any) -> None:
     if missing:
         details = "; ".join(f"{n}: {ext.params[n].detail}" for n in missing)
         raise RigError(f"missing required parameter(s) {', '.join(missing)} ({details})")
+
+
+def qa_pose(rec: Mapping[str, Any]) -> dict[str, float]:
+    """The pose QA and the contact sheet see: THA1's six, plus the whole vector when there is one."""
+    vec = rec.get("vector")
+    if not vec:
+        return rec["pose"]
+    return {**rec["pose"], **dict(zip(vec["names"], vec["values"]))}
+
+
+def _short(name: str) -> str:
+    for long, short in (
+        ("eyebrow_", "brow "),
+        ("mouth_", ""),
+        ("eye_", "eye "),
+        ("_left", " L"),
+        ("_right", " R"),
+    ):
+        name = name.replace(long, short)
+    return name.replace("_", " ")
+
+
+def vector_label(pose: Mapping[str, float], top: int = 2) -> str | None:
+    """A contact-sheet label naming an extended pose's strongest morph parameters, e.g.
+    "brow angry L .8, smirk .6"; None for a THA1 pose."""
+    if not is_vector_pose(pose):
+        return None
+    from thagen.render.pose_vectors import pose_vector_def
+
+    vec = pose_vector_def("tha3")
+    weights = [(float(pose.get(p.name, 0.0)), p.name) for p in vec.params if p.is_morph]
+    strongest = [(v, n) for v, n in sorted(weights, reverse=True)[:top] if v > 0.05]
+    return ", ".join(f"{_short(n)} {v:.1f}" for v, n in strongest) or "no expression"

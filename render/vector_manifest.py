@@ -8,6 +8,8 @@ Fields (manifests/README.md):
   plus ``one_semantic_p`` and ``iris_small_zero_p`` for THA2's joint rules.
 - ``rest_pose``: for tha2 / tha3, ``tha2`` (default: mouth_aaa = 1 with probability 0.75 per
   character), ``tha1`` (mouth_aaa = 1) or explicit values of the vector's parameters.
+- ``vector_motion``: ``body_degrees`` (15: body_y / body_z at +-1),
+  ``breathing_chest_degrees`` (2) and ``breathing_shoulder_degrees`` (4): breathing's amount.
 - ``required_parameters``: parameter names a character must be able to show (availability
   exact or derived); a character missing one fails its rig stage and the batch goes on.
 """
@@ -21,6 +23,8 @@ from thagen.render.sampling import DIST_KINDS, ParamDist
 from thagen.render.vector_sampling import REST_CHOICES, VectorPoseSpec, check_dist, default_dist
 
 SPEC_KEYS = ("one_semantic_p", "iris_small_zero_p")
+# vector_motion: the angles the sources leave open (render/vector_posing.py), in degrees
+MOTION_KEYS = ("body_degrees", "breathing_chest_degrees", "breathing_shoulder_degrees")
 _DIST_KEYS = {
     "uniform": ("dist", "low", "high", "snap"),
     "fixed": ("dist", "value", "snap"),
@@ -75,6 +79,11 @@ def parse_vector_rest(c: Any, data: Any, vector: str) -> str | dict[str, float]:
     vec = pose_vector_def(vector)
     d = c.mapping(data, "rest_pose", vec.names)
     return {n: c.number(v, f"rest_pose.{n}", vec.param(n).low, vec.param(n).high) for n, v in d.items()}
+
+
+def parse_motion(c: Any, data: Any) -> dict[str, float]:
+    d = c.mapping(data, "vector_motion", MOTION_KEYS)
+    return {k: c.number(v, f"vector_motion.{k}", 0.0, 90.0) for k, v in d.items()}
 
 
 def parse_required(c: Any, data: Any, vector: str) -> tuple[str, ...]:

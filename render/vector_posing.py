@@ -20,8 +20,9 @@ body_z           the upper-body bone about z: +1 tilts the body toward the chara
                  (the shoulders' line turns clockwise on screen), BODY_MAX_DEGREES
 breathing        0..1, thagen's inhale (the sources define none): the chest bone (上半身2, else
                  上半身) leans back by BREATHING_CHEST_DEGREES (2) and each shoulder bone (左肩 /
-                 右肩) lifts its arm by BREATHING_SHOULDER_DEGREES (4), so the shoulders rise and
-                 the chest lifts while the head barely moves::
+                 右肩) turns up by BREATHING_SHOULDER_DEGREES (4) while its arm (左腕 / 右腕)
+                 turns back by as much, so the shoulders and arms rise and the chest lifts
+                 while the head barely moves (docs/img/breathing.png)::
 
                         exhale (0)             inhale (1)
                           ___O___                _.-O-._        shoulders up 4 deg
@@ -78,6 +79,10 @@ def vector_targets(
     """
     out = PoseTargets()
     roles = ext.params
+    motion = getattr(ext, "motion", None) or {}
+    body_max_degrees = float(motion.get("body_degrees", body_max_degrees))
+    chest_degrees = float(motion.get("breathing_chest_degrees", chest_degrees))
+    shoulder_degrees = float(motion.get("breathing_shoulder_degrees", shoulder_degrees))
     for name, role in roles.items():
         if name in _THA1_DRIVEN or role.morph is None or role.availability == "missing":
             continue
@@ -102,11 +107,16 @@ def vector_targets(
     breath = roles.get("breathing")
     if breath is not None and breath.availability != "missing":
         b = rot("breathing")
-        chest, *shoulders = breath.bones
+        chest, *limbs = (*breath.bones, "", "", "", "")[:5]
         lean = axis_rotation("x", -b * chest_degrees)
         out.bones[chest] = out.bones.get(chest, np.eye(3)) @ lean
-        for bone, sign in zip(shoulders, (1.0, -1.0)):
-            out.bones[bone] = axis_rotation("z", sign * b * shoulder_degrees)
+        # each shoulder lifts (left: +z turns its +x bone up), its arm turns back by as much,
+        # so the arm rises with the shoulder instead of swinging out
+        for shoulder, arm, sign in ((limbs[0], limbs[2], 1.0), (limbs[1], limbs[3], -1.0)):
+            if shoulder:
+                out.bones[shoulder] = axis_rotation("z", sign * b * shoulder_degrees)
+                if arm:
+                    out.bones[arm] = axis_rotation("z", -sign * b * shoulder_degrees)
     return out
 
 

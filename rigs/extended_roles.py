@@ -80,6 +80,8 @@ class ExtendedRig:
     mouth_line_y: float | None = None
     # eye bone -> degrees, eye_width, shift (MMD units), side: how iris rotation was calibrated
     iris_calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the manifest's vector_motion (degrees for body rotation and breathing), set by the renderer
+    motion: dict[str, float] = field(default_factory=dict)
 
     def availability(self) -> dict[str, str]:
         return {n: r.availability for n, r in self.params.items()}
@@ -90,7 +92,9 @@ class ExtendedRig:
 
     def bone_names(self) -> set[str]:
         """Bones posed for this vector beyond THA1's head and neck (eyes, upper body, shoulders)."""
-        return {b for n, r in self.params.items() if n not in ("head_x", "head_y", "neck_z") for b in r.bones}
+        return {
+            b for n, r in self.params.items() if n not in ("head_x", "head_y", "neck_z") for b in r.bones if b
+        }
 
     def morph_names(self) -> set[str]:
         return {r.morph for r in self.params.values() if r.morph}
@@ -444,13 +448,17 @@ class _Finder:
         if chest is None:
             self.params["breathing"] = ParamRole("breathing", "missing", "-", detail="no upper-body bone")
             return
-        shoulders = tuple(s for s in (self.bone("shoulder_left"), self.bone("shoulder_right")) if s)
+        # bones: (chest, left shoulder, right shoulder, left arm, right arm); "" where absent
+        limbs = tuple(
+            self.bone(r) or "" for r in ("shoulder_left", "shoulder_right", "arm_left", "arm_right")
+        )
+        shoulders = [b for b in limbs[:2] if b]
         self.params["breathing"] = ParamRole(
             "breathing",
             "derived",
             "thagen motion",
             source=chest,
-            bones=(chest, *shoulders),
+            bones=(chest, *limbs),
             detail=f"chest {chest!r} lifts"
             + (f", shoulders {', '.join(shoulders)} rise" if shoulders else " (no shoulder bones)"),
         )

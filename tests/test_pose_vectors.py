@@ -207,3 +207,57 @@ def test_bad_vector_fields_name_the_field(tmp_path: Path, change: dict, field: s
     with pytest.raises(ConfigError) as info:
         load_manifest(path)
     assert f"{path}: {field}:" in str(info.value)
+
+
+# ---------------------------------------------------------------- posing targets (pure)
+
+
+def _angle(r: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))))
+
+
+def test_vector_targets_angles_masking_and_motion_settings() -> None:
+    from thagen.render.pose_vectors import with_tha1_view
+    from thagen.render.vector_posing import masked_pose, vector_expression_only, vector_targets
+    from thagen.rigs.builtin import builtin_character
+    from thagen.rigs.normalize import normalize
+
+    ext = normalize(builtin_character(), pose_vector="tha3", discover=False).extended
+    zero = with_tha1_view(dict.fromkeys(pose_vector_def("tha3").names, 0.0))
+    rest = vector_targets(zero, ext)
+    assert all(np.allclose(r, np.eye(3)) for r in rest.bones.values())
+    assert set(rest.morphs.values()) == {0.0} and "あ" not in rest.morphs  # THA1's part is THA1's
+    posed = vector_targets({**zero, "body_y": 1.0, "iris_rotation_y": -0.5, "eyebrow_angry_left": 0.7}, ext)
+    assert _angle(posed.bones["上半身"]) == pytest.approx(15.0)
+    iris = ext.params["iris_rotation_y"]
+    assert _angle(posed.bones["左目"]) == pytest.approx(0.5 * iris.degrees[0])
+    assert posed.morphs["angry_L"] == 0.7
+    ext.motion = {"body_degrees": 5.0, "breathing_chest_degrees": 3.0}
+    slow = vector_targets({**zero, "body_z": -1.0, "breathing": 1.0}, ext)
+    # the built-in character has no shoulders: its chest is 上半身 (body turn and breathing lean)
+    assert _angle(slow.bones["上半身"]) == pytest.approx(np.hypot(5.0, 3.0), abs=0.05)
+    masked = masked_pose({**zero, "mouth_delta": 0.4, "mouth_iii": 0.3}, ext)
+    assert masked["mouth_delta"] == 0.0 and masked["mouth_iii"] == 0.3  # delta is missing
+    expr = vector_expression_only(
+        {**zero, "head_x": 1.0, "body_y": 1.0, "breathing": 1.0, "iris_rotation_x": 1.0}
+    )
+    assert (expr["head_x"], expr["body_y"], expr["breathing"], expr["iris_rotation_x"]) == (0, 0, 0, 1.0)
+
+
+def test_vector_motion_field(tmp_path: Path) -> None:
+    data = {
+        "pose_vector": "tha3",
+        "vector_motion": {"breathing_shoulder_degrees": 6},
+        "characters": [{"builtin": True}],
+    }
+    m = load_manifest(_write(tmp_path, data))
+    assert m.vector_motion == {"breathing_shoulder_degrees": 6.0}
+    assert expand_characters(m)[0].vector_motion == {"breathing_shoulder_degrees": 6.0}
+    for bad, field in (
+        ({"pose_vector": "tha3", "vector_motion": {"wings": 1}}, "vector_motion.wings"),
+        ({"vector_motion": {"body_degrees": 5}}, "vector_motion"),
+    ):
+        path = _write(tmp_path, {"characters": [{"builtin": True}], **bad})
+        with pytest.raises(ConfigError) as info:
+            load_manifest(path)
+        assert f"{path}: {field}:" in str(info.value)
