@@ -27,6 +27,7 @@ import numpy as np
 from thagen.errors import RenderError, RigError
 from thagen.render.blender_lighting import apply_lighting
 from thagen.render.blender_split import remove_static, split_static_geometry
+from thagen.render.framing_presets import preset_camera
 from thagen.render.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
 from thagen.render.vector_posing import is_vector_pose, vector_targets
 from thagen.rigs.blender_import import ImportedModel, import_model
@@ -299,6 +300,10 @@ class BlenderRenderer:
         z = 0.5 * (top[2] + chin[2])
         self.camera.data.ortho_scale = 2.0 * height
         self.camera.location = (x, -CAMERA_DISTANCE, z)
+        preset = getattr(self, "framing_preset", "tha1")
+        if preset != "tha1":  # e.g. THA3's input framing (render/framing_presets.py)
+            self.camera.data.ortho_scale, camera_z = preset_camera(preset, height, z)
+            self.camera.location = (x, -CAMERA_DISTANCE, camera_z)
         self._head = (np.array([x, 0.5 * (top[1] + chin[1]), z]), height)
         bpy.context.view_layer.update()
         if self.preset == "point":

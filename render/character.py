@@ -23,6 +23,7 @@ from thagen import __version__
 from thagen.errors import ConfigError, RigError, ThagenError
 from thagen.render import qa as qa_mod
 from thagen.render.contact_sheet import make_contact_sheet
+from thagen.render.framing_presets import preset_rows
 from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, atomic_write_bytes, sample_key
 from thagen.render.vector_hooks import (
     check_required,
@@ -59,6 +60,7 @@ class RunSettings:
     exclude_flagged: bool = False
     seed: int = 0
     cache_dir: str | None = None
+    framing_preset: str = "tha1"  # render/framing_presets.py
 
     @classmethod
     def from_manifest(cls, manifest: Any, **overrides: Any) -> RunSettings:
@@ -69,6 +71,7 @@ class RunSettings:
             "device": manifest.render.device,
             "exclude_flagged": manifest.qa.exclude_flagged,
             "seed": manifest.seed,
+            "framing_preset": getattr(manifest, "framing_preset", "tha1"),
         }
         kw.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**kw)
@@ -131,6 +134,7 @@ def make_renderer(settings: RunSettings) -> Any:
         threads=settings.threads,
     )
     renderer.blender_version = blender_version()
+    renderer.framing_preset = settings.framing_preset
     return renderer
 
 
@@ -385,7 +389,7 @@ def _render_all(
     timer.add("qa_render", time.perf_counter() - t0)
     t0 = time.perf_counter()
     regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
-    rows = framing_rows(size)
+    rows = framing_rows(size, settings.framing_preset)
     rest = qa_mod.decode_png(rest_png)
     qa_imgs = {k: qa_mod.decode_png(v) for k, v in qa_pngs.items()}
     pairs = [(qa_mod.decode_png(e), qa_mod.decode_png(r), p) for e, r, p in keep]
@@ -450,8 +454,10 @@ def _rel(path: Path, out_dir: Path) -> str:
 # --------------------------------------------------------------------------- QA glue
 
 
-def framing_rows(size: int) -> dict[str, float]:
+def framing_rows(size: int, preset: str = "tha1") -> dict[str, float]:
     """Where the framing put the head top, chin and centre, in pixels (THA1: rows size/4, 3size/4)."""
+    if preset != "tha1":
+        return preset_rows(preset, size)
     return {"head_top": size / 4.0, "chin": 3.0 * size / 4.0, "center_x": size / 2.0}
 
 

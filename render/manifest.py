@@ -24,6 +24,7 @@ import yaml
 
 from thagen.errors import ArchiveError, ConfigError
 from thagen.render import characters as chars
+from thagen.render.framing_presets import FRAMING_PRESETS
 from thagen.render.sampling import (
     DIST_KINDS,
     DOMAINS,
@@ -37,6 +38,7 @@ from thagen.render.sampling import (
 )
 from thagen.render.shards import POSE_NAMES
 from thagen.render.vector_manifest import (
+    parse_framing_preset,
     parse_motion,
     parse_pose_vector,
     parse_required,
@@ -76,6 +78,7 @@ TOP_KEYS = (
     "pose_vector",
     "required_parameters",
     "vector_motion",
+    "framing_preset",
 )
 RENDER_KEYS = ("engine", "device", "samples")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
@@ -220,6 +223,7 @@ class Manifest:
     pose_vector: str = "tha1"  # tha1 | tha2 | tha3 (render/pose_vectors.py)
     required_parameters: tuple[str, ...] = ()
     vector_motion: Mapping[str, float] = field(default_factory=dict)
+    framing_preset: str = "tha1"  # tha1 | tha3 (render/framing_presets.py)
 
     @property
     def base_dir(self) -> Path:
@@ -279,6 +283,7 @@ class Manifest:
             **({"pose_vector": self.pose_vector} if self.pose_vector != "tha1" else {}),
             **({"required_parameters": list(self.required_parameters)} if self.required_parameters else {}),
             **({"vector_motion": dict(self.vector_motion)} if self.vector_motion else {}),
+            **({"framing_preset": self.framing_preset} if self.framing_preset != "tha1" else {}),
         }
 
 
@@ -624,7 +629,9 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
     if d.get("split_seed") is not None:
         kw["split_seed"] = c.integer(d["split_seed"], "split_seed", 0, 2**63 - 1)
     kw["output"] = c.string(d["output"], "output") if "output" in d else f"{path.stem}-out"
-    image_size = c.integer(d.get("image_size", DEFAULT_IMAGE_SIZE), "image_size", 32, 4096)
+    kw["framing_preset"] = parse_framing_preset(c, d.get("framing_preset", "tha1"))
+    default_size = FRAMING_PRESETS[kw["framing_preset"]].default_size  # THA3's framing: 512
+    image_size = c.integer(d.get("image_size", default_size), "image_size", 32, 4096)
     if image_size % 4:
         raise c.error(
             "image_size", f"must be a multiple of 4 (the head spans its middle half), got {image_size}"

@@ -33,6 +33,12 @@ _DIST_KEYS = {
 }
 
 
+def parse_framing_preset(c: Any, data: Any) -> str:
+    from thagen.render.framing_presets import FRAMING_PRESETS
+
+    return c.choice(data, "framing_preset", FRAMING_PRESETS)
+
+
 def parse_pose_vector(c: Any, data: Any) -> str:
     return c.choice(data, "pose_vector", VECTOR_NAMES)
 

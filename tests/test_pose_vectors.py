@@ -261,3 +261,20 @@ def test_vector_motion_field(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             load_manifest(path)
         assert f"{path}: {field}:" in str(info.value)
+
+
+def test_framing_preset_field(tmp_path: Path) -> None:
+    m = load_manifest(_write(tmp_path, {"framing_preset": "tha3", "characters": [{"builtin": True}]}))
+    assert (m.framing_preset, m.image_size) == ("tha3", 512)  # THA3's input size by default
+    assert m.to_dict()["framing_preset"] == "tha3"
+    assert (
+        load_manifest(
+            _write(tmp_path, {"framing_preset": "tha3", "image_size": 256, "characters": [{"builtin": True}]})
+        ).image_size
+        == 256
+    )
+    plain = load_manifest(_write(tmp_path, {"characters": [{"builtin": True}]}))
+    assert plain.framing_preset == "tha1" and "framing_preset" not in plain.to_dict()
+    path = _write(tmp_path, {"framing_preset": "tha2", "characters": [{"builtin": True}]})
+    with pytest.raises(ConfigError, match=f"{path}: framing_preset:"):
+        load_manifest(path)

@@ -207,3 +207,32 @@ def test_tha1_pixels_ignore_the_new_morphs(renderer, tmp_path: Path) -> None:
         images.append(decode_png(renderer.render_png()))
     assert len(read_model(full_path).morphs) == 36
     assert np.array_equal(images[0], images[1])
+
+
+def test_tha3_framing_puts_the_head_in_the_box_in_the_middle_of_the_top_half(
+    renderer, tmp_path: Path
+) -> None:
+    from thagen.render.framing_presets import preset_rows
+
+    path = write_builtin_character(tmp_path)
+    model = read_model(path)
+    rig = normalize(model, model_path=path, discover=False)
+    renderer.load_character(model, rig, path, shading="phong")
+    renderer.test_scene = None
+    lo, hi = np.asarray(rig.head_min), np.asarray(rig.head_max)
+    top, chin = np.array([rig.head_x, hi[1], 0.0]), np.array([rig.head_x, lo[1], 0.0])
+    renderer.framing_preset = "tha3"
+    try:
+        renderer.frame(top, chin)
+        rows = renderer.project(np.stack([top, chin]))
+        img = decode_png(renderer.render_png())
+    finally:
+        renderer.framing_preset = "tha1"
+    # at 128 px the THA3 box is rows 16..48, columns 48..80 (64..192 and 192..320 at 512)
+    assert preset_rows("tha3", 512) == {"head_top": 64.0, "chin": 192.0, "center_x": 256.0}
+    np.testing.assert_allclose(rows[:, 1], [SIZE / 8, 3 * SIZE / 8], atol=1e-3)
+    assert abs(rows[0, 0] - SIZE / 2) < 1e-3
+    opaque = np.nonzero(img[..., 3] > 0)
+    head_cols = opaque[1][(opaque[0] > SIZE / 8) & (opaque[0] < 3 * SIZE / 8)]
+    assert 3 * SIZE / 8 - 2 <= head_cols.min() and head_cols.max() <= 5 * SIZE / 8 + 2  # inside the box
+    assert (img[int(0.7 * SIZE), :, 3] > 0).any()  # the body shows below the head
