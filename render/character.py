@@ -24,6 +24,7 @@ from thagen.errors import ConfigError, RigError, ThagenError
 from thagen.render import qa as qa_mod
 from thagen.render.contact_sheet import make_contact_sheet
 from thagen.render.framing_presets import preset_rows
+from thagen.render.sample_images import extra_images
 from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, atomic_write_bytes, sample_key
 from thagen.render.vector_hooks import (
     check_required,
@@ -357,11 +358,12 @@ def _render_all(
         for i, pose in enumerate(poses):
             expr_png = shot(expression_only(pose))
             rot_png = shot(pose)
+            extra = extra_images(shot, job, pose, rest_pose)  # the manifest's `images`, if any
             t0 = time.perf_counter()
             if writer is None:
                 writer = ShardWriter(split_dir / f"{job.id}-{len(shards):04d}.tar")
             rec = {**pose_record(job, i, pose), **job_record(job, pose, prep.rig)}
-            writer.add(Sample(sample_key(job.id, i), rest_png, expr_png, rot_png, rec))
+            writer.add(Sample(sample_key(job.id, i), rest_png, expr_png, rot_png, rec, extra))
             if writer.count >= job.shard_size:
                 shards.append(_rel(writer.close(), out_dir))
                 writer = None
@@ -411,7 +413,7 @@ def _render_all(
         split=str(job.split),
         model=job_describe(job),
         samples=len(poses),
-        images=1 + 2 * len(poses),
+        images=1 + (2 + len(getattr(job, "images", ()))) * len(poses),
         shards=shards,
         qa=qa_res.to_dict(),
         excluded=excluded,

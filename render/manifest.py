@@ -25,6 +25,7 @@ import yaml
 from thagen.errors import ArchiveError, ConfigError
 from thagen.render import characters as chars
 from thagen.render.framing_presets import FRAMING_PRESETS
+from thagen.render.sample_images import ImageSpec, parse_images
 from thagen.render.sampling import (
     DIST_KINDS,
     DOMAINS,
@@ -79,6 +80,7 @@ TOP_KEYS = (
     "required_parameters",
     "vector_motion",
     "framing_preset",
+    "images",
 )
 RENDER_KEYS = ("engine", "device", "samples")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
@@ -224,6 +226,8 @@ class Manifest:
     required_parameters: tuple[str, ...] = ()
     vector_motion: Mapping[str, float] = field(default_factory=dict)
     framing_preset: str = "tha1"  # tha1 | tha3 (render/framing_presets.py)
+    images_preset: str = "tha1"  # a preset of render/sample_images.py, or "custom"
+    images: tuple[ImageSpec, ...] = ()  # extra images per sample, beyond rest / expr / rot
 
     @property
     def base_dir(self) -> Path:
@@ -284,6 +288,15 @@ class Manifest:
             **({"required_parameters": list(self.required_parameters)} if self.required_parameters else {}),
             **({"vector_motion": dict(self.vector_motion)} if self.vector_motion else {}),
             **({"framing_preset": self.framing_preset} if self.framing_preset != "tha1" else {}),
+            **(
+                {
+                    "images": self.images_preset
+                    if self.images_preset != "custom"
+                    else [s.to_dict() for s in self.images]
+                }
+                if self.images_preset != "tha1"
+                else {}
+            ),
         }
 
 
@@ -312,6 +325,7 @@ class CharacterJob:
     pose_vector: str = "tha1"
     required_parameters: tuple[str, ...] = ()
     vector_motion: Mapping[str, float] = field(default_factory=dict)
+    images: tuple[ImageSpec, ...] = ()
 
     def poses(self) -> list[dict[str, float]]:
         """The character's pose dicts (with "ambient" when the lighting has an ambient range)."""
@@ -630,6 +644,8 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         kw["split_seed"] = c.integer(d["split_seed"], "split_seed", 0, 2**63 - 1)
     kw["output"] = c.string(d["output"], "output") if "output" in d else f"{path.stem}-out"
     kw["framing_preset"] = parse_framing_preset(c, d.get("framing_preset", "tha1"))
+    if "images" in d:
+        kw["images_preset"], kw["images"] = parse_images(c, d["images"])
     default_size = FRAMING_PRESETS[kw["framing_preset"]].default_size  # THA3's framing: 512
     image_size = c.integer(d.get("image_size", default_size), "image_size", 32, 4096)
     if image_size % 4:
@@ -876,6 +892,7 @@ def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> lis
                 pose_vector=manifest.pose_vector,
                 required_parameters=manifest.required_parameters,
                 vector_motion=dict(manifest.vector_motion),
+                images=manifest.images,
             )
         )
     jobs.sort(key=lambda j: (order[j.split], j.id))

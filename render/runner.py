@@ -619,7 +619,7 @@ def write_dataset_yaml(
         c = counts.setdefault(key, {"characters": 0, "samples": 0, "images": 0})
         c["characters"] += 1
         c["samples"] += int(rec.get("samples", 0))
-        c["images"] += 1 + 2 * int(rec.get("samples", 0))
+        c["images"] += int(rec.get("images", 1 + 2 * int(rec.get("samples", 0))))  # extra images too
     settings_dict = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else {}
     data = {
         "format": 1,

@@ -278,3 +278,36 @@ def test_framing_preset_field(tmp_path: Path) -> None:
     path = _write(tmp_path, {"framing_preset": "tha2", "characters": [{"builtin": True}]})
     with pytest.raises(ConfigError, match=f"{path}: framing_preset:"):
         load_manifest(path)
+
+
+def test_images_field_presets_custom_lists_and_image_poses(tmp_path: Path) -> None:
+    from thagen.render.sample_images import image_pose
+
+    base = {"pose_vector": "tha3", "characters": [{"builtin": True}]}
+    m = load_manifest(_write(tmp_path, {**base, "images": "tha2_stages"}))
+    assert [s.name for s in m.images] == ["eyebrow"] and m.to_dict()["images"] == "tha2_stages"
+    custom = [
+        {"name": "mouth_only", "apply": ["mouth"]},
+        {"name": "body", "apply": ["body_rotation", "breathing"]},
+    ]
+    m = load_manifest(_write(tmp_path, {**base, "images": custom}))
+    again = parse_manifest(yaml.safe_load(yaml.safe_dump(m.to_dict(), sort_keys=False)), m.path)
+    assert again == m and expand_characters(m)[0].images == m.images
+    assert "images" not in load_manifest(_write(tmp_path, base)).to_dict()
+    job = expand_characters(m)[0]
+    pose = job.poses()[0]
+    mouth = image_pose(m.images[0], pose, job.rest_pose, "tha3")
+    for name in pose_vector_def("tha3").names:
+        want = pose[name] if name.startswith("mouth_") else job.rest_pose[name]
+        assert mouth[name] == want, name
+    assert mouth["mouth"] == mouth["mouth_aaa"] and mouth["head_x"] == 0.0
+    for bad, field in (
+        ([{"name": "rot", "apply": ["all"]}], "images[0].name"),
+        ([{"name": "x", "apply": ["wings"]}], "images[0].apply[0]"),
+        ([{"name": "x", "apply": []}], "images[0].apply"),
+        ("tha9", "images"),
+    ):
+        path = _write(tmp_path, {**base, "images": bad})
+        with pytest.raises(ConfigError) as info:
+            load_manifest(path)
+        assert f"{path}: {field}:" in str(info.value)

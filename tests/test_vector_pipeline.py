@@ -36,6 +36,7 @@ def tha3_run(tmp_path_factory: pytest.TempPathFactory, gene_pmx: Path):
         "poses_per_character": 2,
         "shard_size": 2,
         "required_parameters": ["eye_wink_left", "mouth_aaa"],
+        "images": "tha3_stages",
         "characters": [{"builtin": True}, {"path": str(gene_pmx)}],
     }
     path = tmp / "m.yaml"
@@ -74,9 +75,20 @@ def test_tha3_records_carry_the_named_vector_and_mask(tha3_run) -> None:
             assert pose["pose"] == {k: expected[i][k] for k in POSE_NAMES}
             assert pose["pose"]["left_eye"] == vec["values"][NAMES.index("eye_wink_left")]
             assert changed_mask(decode_png(s["expr.png"]), decode_png(s["rot.png"])).sum() > 0
+            # tha3_stages: the eyebrow stage and the face (no body) stage come with every sample
+            brows = sum(v for n, v in zip(NAMES, vec["values"]) if n.startswith("eyebrow_"))
+            eyebrow_changed = changed_mask(decode_png(s["rest.png"]), decode_png(s["eyebrow.png"])).sum()
+            assert (eyebrow_changed > 0) == (brows > 0.05), (brows, eyebrow_changed)
+            body = abs(vec["values"][NAMES.index("body_y")]) + abs(vec["values"][NAMES.index("body_z")])
+            assert (changed_mask(decode_png(s["face.png"]), decode_png(s["rot.png"])).sum() > 0) == (
+                body > 0.05
+            )
         report = json.loads((out / "characters" / job.id / "rig_report.json").read_text())
         assert set(report["rig"]["extended"]["params"]) == set(NAMES)  # (the file sorts keys)
     by_name = {("builtin" if j.builtin else "gene"): missing_by_model[j.id] for j in jobs}
+    ds = yaml.safe_load((out / "dataset.yaml").read_text())
+    assert ds["splits"]["train"]["images"] == 2 * (1 + 4 * 2)  # rest + (expr, rot, eyebrow, face) x 2
+    assert ds["manifest"]["images"] == "tha3_stages"
     assert by_name == {
         "builtin": ["mouth_delta"],
         "gene": ["eye_relaxed_left", "eye_relaxed_right", "mouth_delta"],
