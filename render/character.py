@@ -61,7 +61,6 @@ class RunSettings:
     exclude_flagged: bool = False
     seed: int = 0
     cache_dir: str | None = None
-    framing_preset: str = "tha1"  # render/framing_presets.py
 
     @classmethod
     def from_manifest(cls, manifest: Any, **overrides: Any) -> RunSettings:
@@ -72,7 +71,6 @@ class RunSettings:
             "device": manifest.render.device,
             "exclude_flagged": manifest.qa.exclude_flagged,
             "seed": manifest.seed,
-            "framing_preset": getattr(manifest, "framing_preset", "tha1"),
         }
         kw.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**kw)
@@ -135,7 +133,6 @@ def make_renderer(settings: RunSettings) -> Any:
         threads=settings.threads,
     )
     renderer.blender_version = blender_version()
-    renderer.framing_preset = settings.framing_preset
     return renderer
 
 
@@ -284,6 +281,7 @@ def prepare_character(
     t0 = time.perf_counter()
     imported = renderer.load_character(model, rig, model_path, job.lighting.preset)
     report["import"] = _to_dict(getattr(imported, "report", imported))
+    renderer.framing_preset = getattr(job, "framing_preset", "tha1")  # render/framing_presets.py
     renderer.frame(framing.head_top, framing.chin, framing.center_x)
     timer.add("import", time.perf_counter() - t0)
     return Prepared(model, model_path, rig, framing, imported, report)
@@ -391,7 +389,7 @@ def _render_all(
     timer.add("qa_render", time.perf_counter() - t0)
     t0 = time.perf_counter()
     regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
-    rows = framing_rows(size, settings.framing_preset)
+    rows = framing_rows(size, getattr(job, "framing_preset", "tha1"))
     rest = qa_mod.decode_png(rest_png)
     qa_imgs = {k: qa_mod.decode_png(v) for k, v in qa_pngs.items()}
     pairs = [(qa_mod.decode_png(e), qa_mod.decode_png(r), p) for e, r, p in keep]

@@ -326,6 +326,7 @@ class CharacterJob:
     required_parameters: tuple[str, ...] = ()
     vector_motion: Mapping[str, float] = field(default_factory=dict)
     images: tuple[ImageSpec, ...] = ()
+    framing_preset: str = "tha1"
 
     def poses(self) -> list[dict[str, float]]:
         """The character's pose dicts (with "ambient" when the lighting has an ambient range)."""
@@ -893,6 +894,7 @@ def expand_characters(manifest: Manifest, *, flagged: Iterable[str] = ()) -> lis
                 required_parameters=manifest.required_parameters,
                 vector_motion=dict(manifest.vector_motion),
                 images=manifest.images,
+                framing_preset=manifest.framing_preset,
             )
         )
     jobs.sort(key=lambda j: (order[j.split], j.id))
