@@ -12,7 +12,7 @@ import collections
 import unicodedata
 from typing import Any
 
-from thagen.rigs.extended_roles import AVAILABILITY, ExtendedRig
+from thagen.rigs.extended_rig import AVAILABILITY, ExtendedRig
 
 
 def format_availability(ext: ExtendedRig) -> str:

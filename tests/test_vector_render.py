@@ -109,7 +109,7 @@ def _iris_centre_px(scene: Scene, bone: str, **values: float) -> np.ndarray:
     import bpy
 
     from thagen.rigs.coordinates import blender_to_mmd
-    from thagen.rigs.extended_roles import iris_vertices
+    from thagen.rigs.extended_rig import iris_vertices
 
     scene.activate()
     scene.r.set_pose(with_tha1_view({**ZERO, **values}))
