@@ -439,6 +439,8 @@ class RunSummary:
 
 # manifest fields whose change makes already rendered characters inconsistent with new ones
 RESUME_KEYS = ("seed", "image_size", "render", "lighting", "rest_pose", "pose_sampling", "shard_size")
+# written only when not THA1's default, so compared even when absent on one side
+VECTOR_RESUME_KEYS = ("pose_vector", "images", "framing_preset", "vector_motion")
 
 
 def check_same_settings(out: Path, manifest_dict: dict[str, Any]) -> None:
@@ -451,6 +453,7 @@ def check_same_settings(out: Path, manifest_dict: dict[str, Any]) -> None:
     except yaml.YAMLError:
         return
     changed = [k for k in RESUME_KEYS if k in old and old.get(k) != manifest_dict.get(k)]
+    changed += [k for k in VECTOR_RESUME_KEYS if old.get(k) != manifest_dict.get(k)]
     if changed:
         raise ConfigError(
             f"{out}: was rendered with different {', '.join(changed)} (see {path}); "

@@ -134,3 +134,17 @@ def test_a_required_parameter_the_model_lacks_fails_only_that_character(
     failures = read_jsonl(m.output_dir / "failures.jsonl")
     assert len(failures) == 1 and failures[0]["stage"] == "rig"
     assert "eye_relaxed_left" in failures[0]["message"]
+
+
+def test_resume_refuses_another_pose_vector(tmp_path: Path) -> None:
+    from thagen.errors import ConfigError
+    from thagen.render.runner import DATASET_YAML, check_same_settings
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / DATASET_YAML).write_text(yaml.safe_dump({"manifest": {"seed": 0, "pose_vector": "tha2"}}))
+    with pytest.raises(ConfigError, match="pose_vector"):
+        check_same_settings(out, {"seed": 0, "pose_vector": "tha3"})
+    with pytest.raises(ConfigError, match="pose_vector"):
+        check_same_settings(out, {"seed": 0})  # a THA1 manifest into a THA2 output
+    check_same_settings(out, {"seed": 0, "pose_vector": "tha2"})
