@@ -27,7 +27,9 @@ import numpy as np
 from thagen.errors import RenderError, RigError
 from thagen.render.blender_lighting import apply_lighting
 from thagen.render.blender_split import remove_static, split_static_geometry
+from thagen.render.framing_presets import preset_camera
 from thagen.render.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
+from thagen.render.vector_posing import is_vector_pose, vector_targets
 from thagen.rigs.blender_import import ImportedModel, import_model
 from thagen.rigs.model import Model
 
@@ -251,6 +253,8 @@ class BlenderRenderer:
         driven = None
         if not all_morphs and rig is not None:
             driven = {name for role in MORPH_ROLES if (name := rig.morph_for(role))}
+            if getattr(rig, "extended", None) is not None:  # THA2 / THA3: every parameter's morph
+                driven |= rig.extended.morph_names()
         with capture_output(self._tmp) as out:
             self.character = import_model(
                 model, rig=rig, model_path=model_path, shading=shading or self.preset, morphs=driven
@@ -296,6 +300,10 @@ class BlenderRenderer:
         z = 0.5 * (top[2] + chin[2])
         self.camera.data.ortho_scale = 2.0 * height
         self.camera.location = (x, -CAMERA_DISTANCE, z)
+        preset = getattr(self, "framing_preset", "tha1")
+        if preset != "tha1":  # e.g. THA3's input framing (render/framing_presets.py)
+            self.camera.data.ortho_scale, camera_z = preset_camera(preset, height, z)
+            self.camera.location = (x, -CAMERA_DISTANCE, camera_z)
         self._head = (np.array([x, 0.5 * (top[1] + chin[1]), z]), height)
         bpy.context.view_layer.update()
         if self.preset == "point":
@@ -388,3 +396,9 @@ def apply_pose(
                 continue
             raise RigError(f"the rig has no {role} bone to rotate")
         imported.set_bone_rotation(bone, rotations[role])
+    if getattr(rig, "extended", None) is not None and is_vector_pose(pose):
+        targets = vector_targets(pose, rig.extended)
+        for name, weight in targets.morphs.items():
+            imported.set_morph(name, weight)
+        for bone, rotation in targets.bones.items():
+            imported.set_bone_rotation(bone, rotation)

@@ -40,6 +40,10 @@ def moving_bones(imported: ImportedModel, model: Model, rig: Any) -> np.ndarray:
             index = model.bone_index(name) if name else None
         if index is not None and 0 <= int(index) < count:
             moving[int(index)] = True
+    extended = getattr(rig, "extended", None)  # THA2 / THA3: eye, upper-body, shoulder bones
+    for name in sorted(extended.bone_names()) if extended is not None else ():
+        if model.bone_index(name) >= 0:
+            moving[model.bone_index(name)] = True
     by_name = {name: i for i, name in enumerate(imported.bone_names)}
     for parts in imported._bone_morphs.values():
         for (bone, _translation, _turn), _factor in parts:

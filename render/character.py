@@ -41,8 +41,18 @@ from thagen.render.records import (
     to_dict,
 )
 from thagen.render.renderer import Renderer, blender_version, make_renderer
+from thagen.render.sample_images import extra_images
 from thagen.render.settings import QA_RENDERS, CharacterError, CharacterResult, RunSettings
 from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, atomic_write_bytes, sample_key
+from thagen.render.vector_hooks import (
+    check_required,
+    job_poses,
+    job_record,
+    job_rest_pose,
+    qa_pose,
+    shot_pose,
+)
+from thagen.render.vector_posing import vector_expression_only
 
 if TYPE_CHECKING:
     from thagen.render.framing import Framing
@@ -97,7 +107,12 @@ def load_model(job: CharacterJob, settings: RunSettings) -> tuple[Model, Path]:
 def rig_for(model: Model, job: CharacterJob, model_path: Path | None) -> RigReport:
     from thagen.rigs.normalize import normalize
 
-    rig = normalize(model, overrides=job.override_path, model_path=model_path)
+    rig = normalize(
+        model,
+        overrides=job.override_path,
+        model_path=model_path,
+        pose_vector=getattr(job, "pose_vector", None),
+    )
     if not rig.ok:
         details = "; ".join(
             f"{r}: {rig.matches[r].detail}"
@@ -108,6 +123,7 @@ def rig_for(model: Model, job: CharacterJob, model_path: Path | None) -> RigRepo
             f"{job_describe(job)}: missing required role(s) {', '.join(rig.missing_required)}"
             + (f" ({details})" if details else "")
         )
+    check_required(rig, job)
     return rig
 
 
@@ -133,7 +149,7 @@ def pose_record(job: CharacterJob, index: int, pose: dict[str, float]) -> dict[s
 
 
 def expression_only(pose: dict[str, float]) -> dict[str, float]:
-    return {**pose, "head_x": 0.0, "head_y": 0.0, "neck_z": 0.0}
+    return vector_expression_only(pose)  # THA1: head_x, head_y, neck_z at 0; THA3: body too
 
 
 class Timer:
@@ -163,7 +179,7 @@ class Shot:
         if ambient != self._ambient:
             self.r.set_lighting(self.lighting.preset, ambient=ambient, diffuse=self.lighting.diffuse)
             self._ambient = ambient
-        self.r.set_pose({n: float(pose.get(n, 0.0)) for n in POSE_NAMES})
+        self.r.set_pose(shot_pose(pose))
         t1 = time.perf_counter()
         png = self.r.render_png()
         t2 = time.perf_counter()
@@ -212,6 +228,7 @@ def prepare_character(
     t0 = time.perf_counter()
     imported = renderer.load_character(model, rig, model_path, job.lighting.preset)
     report["import"] = to_dict(getattr(imported, "report", imported))
+    renderer.framing_preset = getattr(job, "framing_preset", "tha1")  # render/framing_presets.py
     renderer.frame(framing.head_top, framing.chin, framing.center_x)
     timer.add("import", time.perf_counter() - t0)
     return Prepared(model, model_path, rig, framing, imported, report)
@@ -279,8 +296,8 @@ def _render_all(
     stage: list[str],
 ) -> CharacterResult:
     shot = Shot(renderer, job, timer, on_images)
-    poses = snapped(job.poses(), prep)
-    rest_pose = {n: float(job.rest_pose[n]) for n in POSE_NAMES}
+    poses = snapped(job_poses(job, prep.rig), prep)
+    rest_pose = job_rest_pose(job, prep.rig)
     t0 = time.perf_counter()
     rest_png = shot(rest_pose)
     timer.add("reset", time.perf_counter() - t0)
@@ -294,16 +311,17 @@ def _render_all(
         for i, pose in enumerate(poses):
             expr_png = shot(expression_only(pose))
             rot_png = shot(pose)
+            extra = extra_images(shot, job, pose, rest_pose)  # the manifest's `images`, if any
             t0 = time.perf_counter()
             if writer is None:
                 writer = ShardWriter(split_dir / f"{job.id}-{len(shards):04d}.tar")
-            rec = pose_record(job, i, pose)
-            writer.add(Sample(sample_key(job.id, i), rest_png, expr_png, rot_png, rec))
+            rec = {**pose_record(job, i, pose), **job_record(job, pose, prep.rig)}
+            writer.add(Sample(sample_key(job.id, i), rest_png, expr_png, rot_png, rec, extra))
             if writer.count >= job.shard_size:
                 shards.append(_rel(writer.close(), out_dir))
                 writer = None
             if keep_for_qa(i, pose, keep):
-                keep.append((expr_png, rot_png, rec["pose"]))
+                keep.append((expr_png, rot_png, qa_pose(rec)))
             timer.add("write", time.perf_counter() - t0)
         if writer is not None:
             t0 = time.perf_counter()
@@ -326,7 +344,7 @@ def _render_all(
     timer.add("qa_render", time.perf_counter() - t0)
     t0 = time.perf_counter()
     regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
-    rows = framing_rows(size)
+    rows = framing_rows(size, getattr(job, "framing_preset", "tha1"))
     rest = qa_mod.decode_png(rest_png)
     qa_imgs = {k: qa_mod.decode_png(v) for k, v in qa_pngs.items()}
     pairs = [(qa_mod.decode_png(e), qa_mod.decode_png(r), p) for e, r, p in keep]
@@ -348,7 +366,7 @@ def _render_all(
         split=str(job.split),
         model=job_describe(job),
         samples=len(poses),
-        images=1 + 2 * len(poses),
+        images=1 + (2 + len(getattr(job, "images", ()))) * len(poses),
         shards=shards,
         qa=qa_res.to_dict(),
         excluded=excluded,

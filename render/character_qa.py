@@ -14,7 +14,9 @@ import numpy as np
 from thagen.render import qa as qa_mod
 from thagen.render.contact_sheet import make_contact_sheet
 from thagen.render.fonts import sheet_title
+from thagen.render.framing_presets import preset_rows
 from thagen.render.records import suppress_all
+from thagen.render.vector_hooks import vector_label
 
 if TYPE_CHECKING:
     from thagen.render.renderer import Renderer
@@ -39,8 +41,10 @@ def _rot_mag(pose: dict) -> float:
     return max(abs(float(pose.get(k, 0.0))) for k in ("head_x", "head_y", "neck_z"))
 
 
-def framing_rows(size: int) -> dict[str, float]:
+def framing_rows(size: int, preset: str = "tha1") -> dict[str, float]:
     """Where the framing put the head top, chin and centre, in pixels (THA1: rows size/4, 3size/4)."""
+    if preset != "tha1":
+        return preset_rows(preset, size)
     return {"head_top": size / 4.0, "chin": 3.0 * size / 4.0, "center_x": size / 2.0}
 
 
@@ -122,6 +126,7 @@ def contact_sheet_for(
         tiles.append((qa_name.replace("_", " "), img))
     for expr, rot, pose in pairs:
         e = f"e{pose.get('left_eye', 0):.1f}/{pose.get('right_eye', 0):.1f} m{pose.get('mouth', 0):.1f}"
+        e = vector_label(pose) or e  # THA2 / THA3: the strongest parameters by name
         r = f"x{pose.get('head_x', 0):+.1f} y{pose.get('head_y', 0):+.1f} z{pose.get('neck_z', 0):+.1f}"
         tiles.append((e, expr))
         tiles.append((r, rot))

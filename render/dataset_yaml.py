@@ -24,6 +24,8 @@ from thagen.render.shards import atomic_write_bytes
 
 # manifest fields whose change makes already rendered characters inconsistent with new ones
 RESUME_KEYS = ("seed", "image_size", "render", "lighting", "rest_pose", "pose_sampling", "shard_size")
+# written only when not THA1's default, so compared even when absent on one side
+VECTOR_RESUME_KEYS = ("pose_vector", "images", "framing_preset", "vector_motion")
 
 
 def check_same_settings(out: Path, manifest_dict: dict[str, Any]) -> None:
@@ -36,6 +38,7 @@ def check_same_settings(out: Path, manifest_dict: dict[str, Any]) -> None:
     except yaml.YAMLError:
         return
     changed = [k for k in RESUME_KEYS if k in old and old.get(k) != manifest_dict.get(k)]
+    changed += [k for k in VECTOR_RESUME_KEYS if old.get(k) != manifest_dict.get(k)]
     if changed:
         raise ConfigError(
             f"{out}: was rendered with different {', '.join(changed)} (see {path}); "
@@ -83,7 +86,7 @@ def write_dataset_yaml(
         c = counts.setdefault(key, {"characters": 0, "samples": 0, "images": 0})
         c["characters"] += 1
         c["samples"] += int(rec.get("samples", 0))
-        c["images"] += 1 + 2 * int(rec.get("samples", 0))
+        c["images"] += int(rec.get("images", 1 + 2 * int(rec.get("samples", 0))))  # extra images too
     settings_dict = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings)
     data = {
         "format": 1,

@@ -24,6 +24,7 @@ import yaml
 
 from thagen.errors import ArchiveError, ConfigError
 from thagen.render import characters as chars
+from thagen.render.framing_presets import FRAMING_PRESETS
 from thagen.render.identity_plan import (
     IdentityOptions,
     JobIdentity,
@@ -33,6 +34,7 @@ from thagen.render.identity_plan import (
     plan_identity,
     split_by_group,
 )
+from thagen.render.sample_images import ImageSpec, parse_images
 from thagen.render.sampling import (
     DIST_KINDS,
     DOMAINS,
@@ -45,6 +47,15 @@ from thagen.render.sampling import (
     tha1_default,
 )
 from thagen.render.shards import POSE_NAMES
+from thagen.render.vector_manifest import (
+    parse_framing_preset,
+    parse_motion,
+    parse_pose_vector,
+    parse_required,
+    parse_vector_rest,
+    parse_vector_sampling,
+)
+from thagen.render.vector_sampling import VectorPoseSpec, sample_vector_poses, vector_rest_pose
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +87,11 @@ TOP_KEYS = (
     "splits",
     "qa",
     "identity",
+    "pose_vector",
+    "required_parameters",
+    "vector_motion",
+    "framing_preset",
+    "images",
 )
 RENDER_KEYS = ("engine", "device", "samples")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
@@ -212,13 +228,19 @@ class Manifest:
     render: RenderSettings = field(default_factory=RenderSettings)
     lighting: Lighting = field(default_factory=Lighting)
     rest_pose: str | Mapping[str, float] = "tha1"
-    pose_sampling: PoseSpec = field(default_factory=PoseSpec)
+    pose_sampling: PoseSpec | VectorPoseSpec = field(default_factory=PoseSpec)
     poses_per_character: int = DEFAULT_POSES_PER_CHARACTER
     shard_size: int = DEFAULT_SHARD_SIZE
     characters: tuple[CharacterEntry, ...] = ()
     splits: tuple[SplitSpec, ...] = (SplitSpec("train", ratio=1.0),)
     qa: QAOptions = field(default_factory=QAOptions)
     identity: IdentityOptions = field(default_factory=IdentityOptions)
+    pose_vector: str = "tha1"  # tha1 | tha2 | tha3 (render/pose_vectors.py)
+    required_parameters: tuple[str, ...] = ()
+    vector_motion: Mapping[str, float] = field(default_factory=dict)
+    framing_preset: str = "tha1"  # tha1 | tha3 (render/framing_presets.py)
+    images_preset: str = "tha1"  # a preset of render/sample_images.py, or "custom"
+    images: tuple[ImageSpec, ...] = ()  # extra images per sample, beyond rest / expr / rot
 
     @property
     def base_dir(self) -> Path:
@@ -239,6 +261,12 @@ class Manifest:
     @property
     def rest_pose_values(self) -> dict[str, float]:
         return resolve_rest_pose(self.rest_pose)
+
+    def rest_pose_for(self, character_id: str) -> dict[str, float]:
+        """The character's rest pose (THA2's is drawn per character for extended vectors)."""
+        if self.pose_vector == "tha1":
+            return self.rest_pose_values
+        return vector_rest_pose(self.pose_vector, self.rest_pose, self.seed, character_id)
 
     def resolve(self, relative: str | Path) -> Path:
         p = Path(relative).expanduser()
@@ -274,6 +302,20 @@ class Manifest:
             "splits": {s.name: s.to_dict() for s in self.splits},
             "qa": self.qa.to_dict(),
             "identity": self.identity.to_dict(),
+            # extended-vector fields only when used, so THA1 provenance stays byte for byte
+            **({"pose_vector": self.pose_vector} if self.pose_vector != "tha1" else {}),
+            **({"required_parameters": list(self.required_parameters)} if self.required_parameters else {}),
+            **({"vector_motion": dict(self.vector_motion)} if self.vector_motion else {}),
+            **({"framing_preset": self.framing_preset} if self.framing_preset != "tha1" else {}),
+            **(
+                {
+                    "images": self.images_preset
+                    if self.images_preset != "custom"
+                    else [s.to_dict() for s in self.images]
+                }
+                if self.images_preset != "tha1"
+                else {}
+            ),
         }
 
 
@@ -300,9 +342,18 @@ class CharacterJob:
     output_dir: Path
     source: str  # which manifest entry found it, for messages: "manifest.yaml: characters[3]"
     identity: JobIdentity | None = None  # its identity group and the duplicates it stands for
+    pose_vector: str = "tha1"
+    required_parameters: tuple[str, ...] = ()
+    vector_motion: Mapping[str, float] = field(default_factory=dict)
+    images: tuple[ImageSpec, ...] = ()
+    framing_preset: str = "tha1"
 
     def poses(self) -> list[dict[str, float]]:
         """The character's pose dicts (with "ambient" when the lighting has an ambient range)."""
+        if isinstance(self.pose_spec, VectorPoseSpec):
+            return sample_vector_poses(
+                self.pose_spec, self.seed, self.id, self.pose_count, ambient_range=self.lighting.ambient_range
+            )
         return sample_poses(
             self.pose_spec, self.seed, self.id, self.pose_count, ambient_range=self.lighting.ambient_range
         )
@@ -615,7 +666,11 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
     kw["output"] = c.string(d["output"], "output") if "output" in d else f"{path.stem}-out"
     if d.get("annotations") is not None:
         kw["annotations"] = c.string(d["annotations"], "annotations")
-    image_size = c.integer(d.get("image_size", DEFAULT_IMAGE_SIZE), "image_size", 32, 4096)
+    kw["framing_preset"] = parse_framing_preset(c, d.get("framing_preset", "tha1"))
+    if "images" in d:
+        kw["images_preset"], kw["images"] = parse_images(c, d["images"])
+    default_size = FRAMING_PRESETS[kw["framing_preset"]].default_size  # THA3's framing: 512
+    image_size = c.integer(d.get("image_size", default_size), "image_size", 32, 4096)
     if image_size % 4:
         raise c.error(
             "image_size", f"must be a multiple of 4 (the head spans its middle half), got {image_size}"
@@ -625,9 +680,21 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         kw["render"] = _parse_render(c, d["render"])
     if "lighting" in d:
         kw["lighting"] = Lighting(**_parse_lighting_fields(c, d["lighting"], "lighting"))
-    if "rest_pose" in d:
+    vector = kw["pose_vector"] = parse_pose_vector(c, d.get("pose_vector", "tha1"))
+    if vector != "tha1":
+        kw["rest_pose"] = parse_vector_rest(c, d.get("rest_pose", "tha2"), vector)
+        kw["pose_sampling"] = parse_vector_sampling(c, d.get("pose_sampling"), vector)
+        if "required_parameters" in d:
+            kw["required_parameters"] = parse_required(c, d["required_parameters"], vector)
+        if "vector_motion" in d:
+            kw["vector_motion"] = parse_motion(c, d["vector_motion"])
+    else:
+        for key in ("required_parameters", "vector_motion"):
+            if key in d:
+                raise c.error(key, "only for pose_vector tha2 or tha3")
+    if "rest_pose" in d and vector == "tha1":
         kw["rest_pose"] = _parse_rest_pose(c, d["rest_pose"])
-    if "pose_sampling" in d:
+    if "pose_sampling" in d and vector == "tha1":
         kw["pose_sampling"] = _parse_pose_sampling(c, d["pose_sampling"])
     if "poses_per_character" in d:
         kw["poses_per_character"] = c.integer(d["poses_per_character"], "poses_per_character", 0)
@@ -855,13 +922,18 @@ def expand_characters(
                 lighting=lighting,
                 seed=manifest.seed,
                 pose_spec=manifest.pose_sampling,
-                rest_pose=dict(rest),
+                rest_pose=dict(rest) if manifest.pose_vector == "tha1" else manifest.rest_pose_for(ref.id),
                 image_size=manifest.image_size,
                 render=manifest.render,
                 shard_size=manifest.shard_size,
                 output_dir=manifest.output_dir,
                 source=f"{manifest.path}: {entry.field_path} ({ref.describe()})",
                 identity=job_identity(identity, all_refs, ref.id, manifest.identity.keep_duplicates),
+                pose_vector=manifest.pose_vector,
+                required_parameters=manifest.required_parameters,
+                vector_motion=dict(manifest.vector_motion),
+                images=manifest.images,
+                framing_preset=manifest.framing_preset,
             )
         )
     jobs.sort(key=lambda j: (order[j.split], j.id))

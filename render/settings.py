@@ -85,10 +85,11 @@ class CharacterResult:
 
 
 def expected_images(job: CharacterJob, settings: RunSettings) -> int:
-    """Images one character costs: the reset, 2 per pose, and the QA renders."""
+    """Images one character costs: the reset, 2 per pose plus the manifest's extra `images`, and
+    the QA renders."""
     poses = int(getattr(job, "pose_count", 0) or 0)
     qa = QA_RENDERS if getattr(settings, "qa", True) else 0
-    return 1 + 2 * poses + qa
+    return 1 + (2 + len(getattr(job, "images", ()) or ())) * poses + qa
 
 
 def default_character_timeout(job: CharacterJob, settings: RunSettings) -> float:

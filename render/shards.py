@@ -53,13 +53,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 @dataclass
 class Sample:
-    """One training sample: the three PNGs (encoded bytes) and the pose record."""
+    """One training sample: the three PNGs (encoded bytes), any extra images and the pose record."""
 
     key: str
     rest_png: bytes
     expr_png: bytes
     rot_png: bytes
     pose: dict = field(default_factory=dict)
+    extra: dict[str, bytes] = field(default_factory=dict)  # the manifest's extra images, by name
 
     def members(self) -> list[tuple[str, bytes]]:
         pose_json = json.dumps(self.pose, sort_keys=True, separators=(",", ":")).encode()
@@ -67,6 +68,7 @@ class Sample:
             (f"{self.key}.rest.png", self.rest_png),
             (f"{self.key}.expr.png", self.expr_png),
             (f"{self.key}.rot.png", self.rot_png),
+            *((f"{self.key}.{name}.png", png) for name, png in self.extra.items()),
             (f"{self.key}.pose.json", pose_json),
         ]
 

@@ -13,6 +13,8 @@ side locks and ahoge are weighted to 頭; the long back hair hangs from its own 
 Eye morphs: まばたき closes both eyes; ウィンク / ウィンク右 are smile winks (closed in an arc);
 ウィンク２ / ｳｨﾝｸ２右 are normal closes, offset-for-offset one half of まばたき, like the real
 models THA1 meets. Mouth morphs あいうえお change the mouth interior; あ and お also drop the jaw.
+After them come THA2's expression morphs (rigs/builtin_expressions.py), one per THA2 parameter
+but one, so THA2 / THA3 rig normalization has a known answer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thagen.rigs.builtin_expressions import expression_morphs
 from thagen.rigs.model import (
     Bone,
     BoneFlag,
@@ -48,6 +51,7 @@ CHIN_NARROW_Z = 0.3
 EYE_CENTER_X = 0.5
 EYE_CENTER_Y = 16.15
 EYE_RX, EYE_RY = 0.3, 0.34
+EYE_PIVOT_X = 0.02
 MOUTH_Y = 15.42
 # mouth shapes: (centre dy, half width, half height, jaw drop)
 MOUTH_REST = (0.0, 0.26, 0.022, 0.0)
@@ -81,8 +85,10 @@ BONES = [
     ("首", "neck", (0.0, 13.55, 0.15), "上半身", "頭"),
     ("頭", "head", (0.0, 15.25, 0.15), "首", (0.0, 1.6, 0.0)),
     ("両目", "eyes", (0.0, EYE_CENTER_Y, -1.2), "頭", (0.0, 0.0, -0.5)),
-    ("左目", "eye_L", (EYE_CENTER_X, EYE_CENTER_Y, -0.9), "頭", (0.0, 0.0, -0.5)),
-    ("右目", "eye_R", (-EYE_CENTER_X, EYE_CENTER_Y, -0.9), "頭", (0.0, 0.0, -0.5)),
+    # the eye bones pivot at the centre of the head's curve (just off the mid-plane, on their
+    # own side), so turning one slides its flat eye disc along the face instead of into it
+    ("左目", "eye_L", (EYE_PIVOT_X, HEAD_CENTER[1], HEAD_CENTER[2]), "頭", (0.0, 0.0, -0.5)),
+    ("右目", "eye_R", (-EYE_PIVOT_X, HEAD_CENTER[1], HEAD_CENTER[2]), "頭", (0.0, 0.0, -0.5)),
     ("後髪", "hair_back", (0.0, 16.2, 1.5), "頭", (0.0, -3.5, 0.2)),
     ("下半身", "lower body", (0.0, 10.6, 0.1), "センター", (0.0, -1.6, 0.0)),
 ]
@@ -675,6 +681,9 @@ def _build(k: float) -> Model:
             jaw[:, 1] = -drop * head.tags["jaw"]
             offsets.append((start_of(head), jaw))
         morphs.append(_vertex_morph(name, name_en, 3, n, offsets))
+    # THA2's expressions, appended after THA1's morphs (rigs/builtin_expressions.py)
+    eye = (EYE_CENTER_X, EYE_CENTER_Y, EYE_RX, EYE_RY)
+    morphs += expression_morphs(parts, start_of, _vertex_morph, n, eye)
 
     bones = []
     for name, name_en, pos, parent, tail in BONES:

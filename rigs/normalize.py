@@ -73,6 +73,7 @@ class RigReport:
     head_min: list[float] | None = None  # bounding box of the head's own vertices, MMD coords
     head_max: list[float] | None = None
     override_file: str | None = None
+    extended: Any = None  # rigs.extended_roles.ExtendedRig, for pose_vector tha2 / tha3 only
 
     @property
     def ok(self) -> bool:
@@ -109,6 +110,7 @@ class RigReport:
             "head_min": self.head_min,
             "head_max": self.head_max,
             "override_file": self.override_file,
+            **({"extended": self.extended.to_dict()} if self.extended is not None else {}),
         }
 
 
@@ -659,12 +661,14 @@ def normalize(
     model_path: Path | None = None,
     table: RoleTable | None = None,
     discover: bool = True,
+    pose_vector: str | None = None,
 ) -> RigReport:
     """Fill every role of the table for this model and report how.
 
     `overrides`: an override file or dict; when None and `discover` is true, an override file
     beside `model_path` (or `model.source_path`) is used if there is one (docs/overrides.md).
-    Raises ConfigError for a bad override.
+    `pose_vector` 'tha2' / 'tha3' also finds a role for every parameter of that vector
+    (rigs/extended_roles.py; the report's `extended`). Raises ConfigError for a bad override.
     """
     # a VRM's humanoid map and expression presets come before the name tables (rigs/vrm_roles.py)
     table = with_model_hints(table or default_role_table(), model)
@@ -697,6 +701,12 @@ def normalize(
     for pool, members in pools.items():
         norm.match_pool(pool, members)
 
+    extended = None
+    if pose_vector not in (None, "tha1"):
+        from thagen.rigs.extended_roles import find_extended_roles
+
+        extended = find_extended_roles(norm, pose_vector)
+        norm.synthetic.update(extended.synthetic_morphs)
     matches = {spec.name: norm.matches[spec.name] for spec in specs}
     missing = [spec.name for spec in specs if spec.required and not matches[spec.name].found]
     head = norm.head
@@ -711,4 +721,5 @@ def normalize(
         head_min=[float(v) for v in head.box_min] if head.box_min is not None else None,
         head_max=[float(v) for v in head.box_max] if head.box_max is not None else None,
         override_file=source,
+        extended=extended,
     )

@@ -81,20 +81,31 @@ def _label(path: Path, member: str | None) -> str:
 
 
 def check_one(
-    path: Path, member: str | None, *, override: Path | None = None, cache_dir: Path | None = None
+    path: Path,
+    member: str | None,
+    *,
+    override: Path | None = None,
+    cache_dir: Path | None = None,
+    pose_vector: str | None = None,
 ) -> RigReport:
-    """Read one model and normalize it (an explicit override wins over one found beside it)."""
-    return _read_and_check(path, member, override, cache_dir)[1]
+    """Read one model and normalize it (an explicit override wins over one found beside it);
+    `pose_vector` tha2 / tha3 also finds every parameter of that vector (report.extended)."""
+    return _read_and_check(path, member, override, cache_dir, pose_vector)[1]
 
 
 def _read_and_check(
-    path: Path, member: str | None, override: Path | None, cache_dir: Path | None
+    path: Path,
+    member: str | None,
+    override: Path | None,
+    cache_dir: Path | None,
+    pose_vector: str | None = None,
 ) -> tuple[Any, RigReport]:
     from thagen.rigs.reader import read_model
 
     model = read_model(path, member=member, cache_dir=cache_dir)
     chosen = override if override is not None else find_override_file(path, member)
-    return model, normalize(model, overrides=chosen, model_path=path, discover=False)
+    report = normalize(model, overrides=chosen, model_path=path, discover=False, pose_vector=pose_vector)
+    return model, report
 
 
 # --------------------------------------------------------------------------- check
@@ -129,6 +140,10 @@ def format_report(label: str, report: RigReport) -> str:
         )
     for w in report.warnings:
         lines.append(f"  warning: {w}")
+    if report.extended is not None:
+        from thagen.rigs.availability import format_availability
+
+        lines.append(format_availability(report.extended))
     return "\n".join(lines)
 
 
@@ -146,12 +161,19 @@ def rig_group() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON instead of tables.")
 @click.option(
+    "--pose-vector",
+    type=click.Choice(["tha1", "tha2", "tha3"]),
+    default="tha1",
+    show_default=True,
+    help="Also find every parameter of THA2's 42 / THA3's 45 and its availability.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where models inside zips are extracted.",
 )
 def check_command(
-    models: tuple[Path, ...], override: Path | None, as_json: bool, cache_dir: Path | None
+    models: tuple[Path, ...], override: Path | None, as_json: bool, pose_vector: str, cache_dir: Path | None
 ) -> None:
     """Show which bone or morph fills each role of each MODEL (.pmx, .pmd, .vrm, .glb, .gltf, .zip or folder).
 
@@ -163,7 +185,9 @@ def check_command(
         label = _label(path, member)
         if error is None:
             try:
-                report = check_one(path, member, override=override, cache_dir=cache_dir)
+                report = check_one(
+                    path, member, override=override, cache_dir=cache_dir, pose_vector=pose_vector
+                )
             except ThagenError as exc:
                 error = str(exc)
         if error is not None:
@@ -188,7 +212,7 @@ def check_command(
 # --------------------------------------------------------------------------- survey
 
 
-def survey_columns() -> list[str]:
+def survey_columns(pose_vector: str = "tha1") -> list[str]:
     roles = list(default_role_table().roles)
     cols = ["source", "member", "model_name", "status", "reasons"]
     for role in roles:
@@ -196,15 +220,22 @@ def survey_columns() -> list[str]:
     from thagen.render.identity_survey import IDENTITY_COLUMNS
 
     cols += ["eye_close_left_score", "eye_close_right_score", "warnings", "override", "seconds"]
+    if pose_vector != "tha1":
+        from thagen.render.pose_vectors import pose_vector_def
+        from thagen.rigs.availability import availability_columns
+
+        cols += availability_columns(pose_vector_def(pose_vector).names)
     return cols + IDENTITY_COLUMNS
 
 
-def survey_row(path: Path, member: str | None, cache_dir: Path | None = None) -> dict[str, Any]:
+def survey_row(
+    path: Path, member: str | None, cache_dir: Path | None = None, pose_vector: str = "tha1"
+) -> dict[str, Any]:
     """One CSV row; every failure becomes a row, never an exception."""
     row: dict[str, Any] = {"source": str(path), "member": member or ""}
     start = time.perf_counter()
     try:
-        model, report = _read_and_check(path, member, None, cache_dir)
+        model, report = _read_and_check(path, member, None, cache_dir, pose_vector)
     except Exception as exc:  # noqa: BLE001 - isolate every model's failure
         row.update(status="error", reasons=_reason(exc))
     else:
@@ -220,6 +251,10 @@ def survey_row(path: Path, member: str | None, cache_dir: Path | None = None) ->
             row[f"{role}_score"] = "" if score is None else f"{score:.4f}"
         row["warnings"] = " | ".join(report.warnings)
         row["override"] = report.override_file or ""
+        if report.extended is not None:
+            from thagen.rigs.availability import availability_cells
+
+            row.update(availability_cells(report.extended))
     row["seconds"] = f"{time.perf_counter() - start:.3f}"
     return row
 
@@ -234,9 +269,9 @@ def _sign(row: dict[str, Any], path: Path, member: str | None, model: Any, repor
         row["group_evidence"] = f"not signed: {_reason(exc)}"
 
 
-def _survey_task(args: tuple[str, str | None, str | None]) -> dict[str, Any]:
-    path, member, cache = args
-    return survey_row(Path(path), member, Path(cache) if cache else None)
+def _survey_task(args: tuple[str, str | None, str | None, str]) -> dict[str, Any]:
+    path, member, cache, pose_vector = args
+    return survey_row(Path(path), member, Path(cache) if cache else None, pose_vector)
 
 
 def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
@@ -300,8 +335,20 @@ def summarize(rows: list[dict[str, Any]], top: int = 8) -> str:
     help="Also write the identity groups as a group file to review and name in a manifest "
     "(identity: {groups: FILE}).",
 )
+@click.option(
+    "--pose-vector",
+    type=click.Choice(["tha1", "tha2", "tha3"]),
+    default="tha1",
+    show_default=True,
+    help="Also find every parameter of THA2's 42 / THA3's 45 and its availability.",
+)
 def survey_command(
-    inputs: tuple[Path, ...], out_path: Path, jobs: int, cache_dir: Path | None, groups_out: Path | None
+    inputs: tuple[Path, ...],
+    out_path: Path,
+    jobs: int,
+    cache_dir: Path | None,
+    groups_out: Path | None,
+    pose_vector: str,
 ) -> None:
     """Check every model under INPUTS (folders, .pmx/.pmd/.vrm/.glb/.gltf files, .zip archives) and write a CSV.
 
@@ -326,11 +373,13 @@ def survey_command(
     with click.progressbar(length=len(tasks), label="rig survey", file=sys.stderr) as bar:
         if jobs == 1 or len(tasks) <= 1:
             for path, member in tasks:
-                rows.append(survey_row(path, member, cache_dir))
+                rows.append(survey_row(path, member, cache_dir, pose_vector))
                 bar.update(1)
         else:
             with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_survey_task, (str(p), m, cache)): (p, m) for p, m in tasks}
+                futures = {
+                    pool.submit(_survey_task, (str(p), m, cache, pose_vector)): (p, m) for p, m in tasks
+                }
                 for fut in concurrent.futures.as_completed(futures):
                     p, m = futures[fut]
                     try:
@@ -344,10 +393,14 @@ def survey_command(
     from thagen.render import identity_survey
 
     identity_survey.group_rows(rows)
-    write_csv_atomic(out_path, survey_columns(), rows)
+    write_csv_atomic(out_path, survey_columns(pose_vector), rows)
     click.echo(summarize(rows))
+    if pose_vector != "tha1":
+        from thagen.render.pose_vectors import pose_vector_def
+        from thagen.rigs.availability import availability_summary
+
+        click.echo(availability_summary(rows, pose_vector_def(pose_vector).names))
     click.echo(identity_survey.identity_summary(rows))
     if groups_out is not None:
         identity_survey.write_rows_group_file(groups_out, rows)
-        click.echo(f"wrote {groups_out}")
     click.echo(f"wrote {out_path}")

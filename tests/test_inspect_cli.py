@@ -135,7 +135,7 @@ def test_report_of_the_builtin_character() -> None:
     model = builtin_character()
     report = inspect_model(model)
     assert report["counts"]["vertices"] == model.vertex_count
-    assert report["morph_kinds"] == {"vertex": 10}
+    assert report["morph_kinds"] == {"vertex": 10 + 26}  # THA1's 10, then THA2's expressions
     assert (report["textures_found"], report["textures_missing"]) == (0, 2)  # never written to disk
     text = format_report(report)
     assert "ウィンク右" in text and "wink_R" in text
