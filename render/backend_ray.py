@@ -63,6 +63,8 @@ def render_task(job: CharacterJob, settings: RunSettings) -> dict[str, Any]:
         count[0] += n
         maybe_fault(job.id, count[0])
 
+    from thagen.render.worker import release_freed_memory
+
     with tempfile.TemporaryDirectory(prefix="thagen-ray-char-") as name:
         tmp = Path(name)
         try:
@@ -71,6 +73,8 @@ def render_task(job: CharacterJob, settings: RunSettings) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - a record for the driver, like the local pool's
             logs = {k: v for k, v in _collect(tmp).items() if k.startswith("characters/")}
             return {"done": False, "record": failure_record(job, exc, tmp), "files": logs, "pid": os.getpid()}
+        finally:
+            release_freed_memory()
 
 
 def _safe_rel(rel: str) -> str:

@@ -40,6 +40,16 @@ def drop_blender_script_paths() -> None:
     sys.path[:] = [p for p in sys.path if bpy_dir not in p and not (blender in p and "scripts" in p)]
 
 
+def release_freed_memory() -> None:
+    """glibc keeps freed heap pages; after a character (an imported model, its textures, the
+    render buffers) hand them back, which roughly halves a worker's RSS growth per character
+    (bench/farm.py). Recycling (--recycle-after) bounds what is left."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def worker_main(conn: Connection, out_dir: str, settings: RunSettings, parent_pid: int) -> None:
     """The worker: one renderer for its whole life; jobs in, results out over `conn`."""
     die_with_parent()
@@ -91,3 +101,4 @@ def _serve(conn: Connection, out: Path, renderer: object, settings: RunSettings,
             conn.send(("failed", failure_record(job, exc, out)))
             if isinstance(exc, KeyboardInterrupt):
                 return
+        release_freed_memory()
