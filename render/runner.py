@@ -298,8 +298,9 @@ def run_jobs(
         summary.seconds = time.monotonic() - t0
         if part is None:
             write_dataset_yaml(out, ids, manifest_dict or {}, settings, blender_version=blender_version)
-            if not summary.failed and set(read_journals(out)) >= set(ids):
-                from thagen.render.merge import merge_output
+        complete = not summary.failed and set(read_journals(out)) >= set(ids)
+        if complete:  # this run finished the last of it: merge (a part only when all parts are done)
+            from thagen.render.merge import merge_output
 
-                summary.merged = merge_output(out).ok
+            summary.merged = merge_output(out, settings=settings if part is None else None).ok
     return summary
