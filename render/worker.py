@@ -19,8 +19,12 @@ import sys
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from thagen.render.settings import RunSettings
+
+if TYPE_CHECKING:
+    from thagen.render.renderer import Renderer
 
 
 def die_with_parent() -> None:
@@ -71,7 +75,7 @@ def worker_main(conn: Connection, out_dir: str, settings: RunSettings, parent_pi
             renderer.close()  # its private temp folder
 
 
-def _serve(conn: Connection, out: Path, renderer: object, settings: RunSettings, parent_pid: int) -> None:
+def _serve(conn: Connection, out: Path, renderer: Renderer, settings: RunSettings, parent_pid: int) -> None:
     """Jobs in, results out, until told to stop or the parent goes away."""
     from thagen.render.character import render_character
     from thagen.render.faults import maybe_fault
@@ -95,7 +99,7 @@ def _serve(conn: Connection, out: Path, renderer: object, settings: RunSettings,
             maybe_fault(job_id, count[0])
 
         try:
-            result = render_character(job, out, renderer, settings, on_images=on_images)  # type: ignore[arg-type]
+            result = render_character(job, out, renderer, settings, on_images=on_images)
             conn.send(("done", result.to_dict()))
         except BaseException as exc:  # noqa: BLE001 - one character's failure is a record, not a stop
             conn.send(("failed", failure_record(job, exc, out)))
