@@ -32,10 +32,11 @@ REPO = Path(__file__).resolve().parents[1]
 GENE = REPO / "tests" / "data" / "gene" / "Gene_light.pmx"
 THAGEN = [sys.executable, "-m", "thagen"]
 THA1_POSES = 63
-# images of the two reference manifests: 2 per pose + reset and 2 QA renders per character
+# the two reference manifests: (images, characters, images of the largest character); images are
+# 2 per pose + the reset and 2 QA renders per character. A character never spans two nodes.
 DATASETS = {
-    "tha1 (8,032 chars, 520,000 poses)": 520_000 * 2 + 8_032 * 3,
-    "dmv (357 chars, 714,000 poses)": 714_000 * 2 + 357 * 3,
+    "tha1 (8,032 chars, 520,000 poses)": (520_000 * 2 + 8_032 * 3, 8_032, 64 * 2 + 3),
+    "dmv (357 chars, 714,000 poses)": (714_000 * 2 + 357 * 3, 357, 2_000 * 2 + 3),
 }
 
 RSS_SCRIPT = r"""
@@ -190,11 +191,16 @@ def main() -> None:
             f"\nscaling on paper: {node_rate:.2f} images/s per 2-core node (best above), merge {merge_per_sample * 1e3:.2f} ms/sample"
         )
         print(f"  {'dataset':36s} {'nodes':>6s} {'wall':>9s} {'machine-h':>10s}")
-        for name, images in DATASETS.items():
+        for name, (images, characters, largest) in DATASETS.items():
             samples = images // 2
             for nodes in (10, 200, 1000):
-                wall_h = (images / (node_rate * nodes) + samples * merge_per_sample) / 3600
-                print(f"  {name:36s} {nodes:6d} {wall_h:8.2f}h {wall_h * nodes:9.0f}")
+                busy = min(nodes, characters)  # with fewer characters than nodes, nodes idle
+                render_s = max(images / (node_rate * busy), largest / node_rate)
+                wall_h = (render_s + samples * merge_per_sample) / 3600
+                note = (
+                    f"  ({nodes - busy} nodes idle: one character per node at most)" if busy < nodes else ""
+                )
+                print(f"  {name:36s} {nodes:6d} {wall_h:8.2f}h {wall_h * nodes:9.0f}{note}")
         per_image = shard_bytes / (3 * merged_samples)
         print(
             f"  about {per_image / 1e3:.0f} kB per image: 1,000 nodes produce "

@@ -15,6 +15,7 @@ is what works everywhere, and at THA1 sizes (about 13 MB per character) it costs
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -42,6 +43,7 @@ def _worker_renderer(settings: RunSettings) -> Any:
         from thagen.render.renderer import make_renderer
 
         _RENDERER = make_renderer(settings)
+        atexit.register(_RENDERER.close)  # its scratch folder, when max_calls retires the process
     return _RENDERER
 
 

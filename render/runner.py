@@ -39,6 +39,7 @@ from thagen.render.layout import (
     RUN_JSON,
     PartFiles,
     clear_output,
+    journal_files,
     output_lock,
     remove_character_outputs,
     remove_stray_temps,
@@ -253,6 +254,13 @@ def run_jobs(
         if not resume and part is None:
             clear_output(out, splits)
         elif not resume:
+            others = [p for p in journal_files(out) if p != files.journal]
+            elsewhere = sorted({r.get("id") for p in others for r in read_jsonl(p)} & {j.id for j in mine})
+            if elsewhere:  # journalled by a whole-manifest run or another partition: not ours to drop
+                raise ConfigError(
+                    f"{out}: {', '.join(elsewhere[:5])} of part {files.label} are journalled outside "
+                    f"{files.journal.name}; restart the whole output (--restart without --part)"
+                )
             remove_character_outputs(out, [j.id for j in mine], splits)
             files.journal.unlink(missing_ok=True)
             files.failures.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from farm_common import THAGEN, serial_output, thagen, write_manifest
 
 from thagen.errors import ConfigError
 from thagen.render.jsonl import read_jsonl
+from thagen.render.layout import output_lock
 from thagen.render.partition import assign_parts, parse_part
 
 
@@ -92,6 +93,9 @@ def test_parts_side_by_side_then_merge_equal_serial(tmp_path: Path, tmp_path_fac
         "part 0/2: 1/1 done" in status.stdout and "part 1/2: 0/1 done, 0 failed, 1 missing" in status.stdout
     )
     assert "total: 1/2 done" in status.stdout and "images/s" in status.stdout and "ETA" in status.stdout
+    with output_lock(half, (1, 2)):  # as a live part 1 holds it: status tells, and offers no command
+        busy = thagen("status", str(half))
+    assert "part 1/2 (rendering now): 0/1 done" in busy.stdout and "--part 1/2" not in busy.stdout
     refused = thagen("merge", str(half))
     assert refused.returncode != 0 and f"missing: {missing_id}" in refused.stderr
     # the command status prints finishes it
