@@ -108,3 +108,20 @@ def test_parts_side_by_side_then_merge_equal_serial(tmp_path: Path, tmp_path_fac
     assert thagen("merge", str(half)).returncode == 0
     assert sample_digests(half) == sample_digests(serial)
     assert "complete" in thagen("status", str(half)).stdout
+
+
+def test_locks_let_parts_run_side_by_side_only(tmp_path: Path) -> None:
+    """Real flocks: two parts together, never the same part twice, never a whole run beside a part."""
+    from thagen.errors import ThagenError
+
+    with output_lock(tmp_path, (0, 2)), output_lock(tmp_path, (1, 2)):
+        with pytest.raises(ThagenError, match="part 0/2 is already being rendered"):
+            with output_lock(tmp_path, (0, 2)):
+                pass
+        with pytest.raises(ThagenError, match="another thagen render is writing here"):
+            with output_lock(tmp_path, None):
+                pass
+    with output_lock(tmp_path, None):
+        with pytest.raises(ThagenError, match="whole-manifest thagen render"):
+            with output_lock(tmp_path, (1, 2)):
+                pass
