@@ -15,6 +15,7 @@ is what works everywhere, and at THA1 sizes (about 13 MB per character) it costs
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -42,6 +43,7 @@ def _worker_renderer(settings: RunSettings) -> Any:
         from thagen.render.renderer import make_renderer
 
         _RENDERER = make_renderer(settings)
+        atexit.register(_RENDERER.close)  # its scratch folder, when max_calls retires the process
     return _RENDERER
 
 
@@ -63,6 +65,8 @@ def render_task(job: CharacterJob, settings: RunSettings) -> dict[str, Any]:
         count[0] += n
         maybe_fault(job.id, count[0])
 
+    from thagen.render.worker import release_freed_memory
+
     with tempfile.TemporaryDirectory(prefix="thagen-ray-char-") as name:
         tmp = Path(name)
         try:
@@ -71,6 +75,8 @@ def render_task(job: CharacterJob, settings: RunSettings) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - a record for the driver, like the local pool's
             logs = {k: v for k, v in _collect(tmp).items() if k.startswith("characters/")}
             return {"done": False, "record": failure_record(job, exc, tmp), "files": logs, "pid": os.getpid()}
+        finally:
+            release_freed_memory()
 
 
 def _safe_rel(rel: str) -> str:

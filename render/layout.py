@@ -215,6 +215,21 @@ def _flock(path: Path, mode: int, what: str) -> int:
     return fd
 
 
+def is_running(out: Path, part: tuple[int, int] | None) -> bool:
+    """Whether a live process holds that run's lock (for `thagen status`; never blocks)."""
+    path = PartFiles(out, part).lock
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we got
+    return False
+
+
 @contextlib.contextmanager
 def output_lock(out: Path, part: tuple[int, int] | None = None) -> Iterator[None]:
     """The locks of one run (see the module docstring)."""

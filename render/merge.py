@@ -11,9 +11,13 @@ count and sha256, so a copy of the dataset can be verified without thagen.
 from __future__ import annotations
 
 import collections
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import tarfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,8 @@ from thagen.render.jsonl import read_jsonl
 from thagen.render.layout import INDEX_JSON, RUN_JSON, journal_files, part_of_file
 from thagen.render.settings import RunSettings
 from thagen.render.shards import atomic_write_bytes
+
+MERGE_LOCK = ".thagen-merge.lock"
 
 
 @dataclass
@@ -154,8 +160,26 @@ def check_output(out: Path) -> MergeReport:
 def merge_output(
     out: Path, *, settings: RunSettings | None = None, manifest_dict: dict[str, Any] | None = None
 ) -> MergeReport:
-    """check_output, and when everything is complete write dataset.yaml and index.json."""
+    """check_output, and when everything is complete write dataset.yaml and index.json.
+
+    One merge at a time per OUT (a lock): the last parts to finish may both try to merge.
+    """
     out = Path(out)
+    with merge_lock(out):
+        return _merge(out, settings, manifest_dict)
+
+
+@contextlib.contextmanager
+def merge_lock(out: Path) -> Iterator[None]:
+    fd = os.open(out / MERGE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _merge(out: Path, settings: RunSettings | None, manifest_dict: dict[str, Any] | None) -> MergeReport:
     report = check_output(out)
     if not report.ok:
         return report

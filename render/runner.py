@@ -40,6 +40,7 @@ from thagen.render.layout import (
     RUN_JSON,
     PartFiles,
     clear_output,
+    journal_files,
     output_lock,
     remove_character_outputs,
     remove_stray_temps,
@@ -255,6 +256,13 @@ def run_jobs(
         if not resume and part is None:
             clear_output(out, splits)
         elif not resume:
+            others = [p for p in journal_files(out) if p != files.journal]
+            elsewhere = sorted({r.get("id") for p in others for r in read_jsonl(p)} & {j.id for j in mine})
+            if elsewhere:  # journalled by a whole-manifest run or another partition: not ours to drop
+                raise ConfigError(
+                    f"{out}: {', '.join(elsewhere[:5])} of part {files.label} are journalled outside "
+                    f"{files.journal.name}; restart the whole output (--restart without --part)"
+                )
             remove_character_outputs(out, [j.id for j in mine], splits)
             files.journal.unlink(missing_ok=True)
             files.failures.unlink(missing_ok=True)
@@ -307,8 +315,9 @@ def run_jobs(
                 blender_version=blender_version,
                 identity=identity_section(jobs),
             )
-            if not summary.failed and set(read_journals(out)) >= set(ids):
-                from thagen.render.merge import merge_output
+        complete = not summary.failed and set(read_journals(out)) >= set(ids)
+        if complete:  # this run finished the last of it: merge (a part only when all parts are done)
+            from thagen.render.merge import merge_output
 
-                summary.merged = merge_output(out).ok
+            summary.merged = merge_output(out, settings=settings if part is None else None).ok
     return summary

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from thagen.render.dataset_yaml import read_failures
+from thagen.render.layout import is_running
 from thagen.render.merge import journal_records, load_run
 from thagen.render.partition import assign_parts
 from thagen.render.progress import fmt_duration
@@ -25,6 +26,7 @@ class PartStatus:
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    running: bool = False
 
 
 @dataclass
@@ -44,7 +46,8 @@ class OutputStatus:
         lines = []
         for p in self.parts:
             lines.append(
-                f"part {p.label}: {len(p.done)}/{len(p.ids)} done, {len(p.failed)} failed, {len(p.missing)} missing"
+                f"part {p.label}{' (rendering now)' if p.running else ''}: {len(p.done)}/{len(p.ids)} done, "
+                f"{len(p.failed)} failed, {len(p.missing)} missing"
             )
             lines += [f"  failed: {cid}: {why}" for cid, why in sorted(p.failed.items())]
             lines += [f"  missing: {cid}" for cid in p.missing]
@@ -95,8 +98,8 @@ def output_status(out: Path) -> OutputStatus:
     journal = {r["id"]: r for _, r in records}
     failures = read_failures(out)
     parts = []
-    for label, ids in zip(labels, groups, strict=True):
-        p = PartStatus(label, ids)
+    for k, (label, ids) in enumerate(zip(labels, groups, strict=True)):
+        p = PartStatus(label, ids, running=is_running(out, (k, int(count)) if count else None))
         for cid in ids:
             if cid in journal:
                 p.done.append(cid)
@@ -118,8 +121,8 @@ def output_status(out: Path) -> OutputStatus:
     rate = sum(images_by_part[k] / (s[1] - s[0]) for k, s in spans.items() if s[1] > s[0])
     done_images = sum(int(r.get("images", 0)) for r in journal.values())
     left = sum(int(c.get("images", 0)) for cid, c in chars.items() if cid not in journal)
-    unfinished = [p for p in parts if p.missing or p.failed]
-    commands = []
+    unfinished = [p for p in parts if (p.missing or p.failed) and not p.running]
+    commands = [f"(part {p.label} is rendering now)" for p in parts if p.running]
     if count:
         commands += [render_command(run, out, p.label) for p in unfinished]
         commands.append(f"(or all at once, when no part is running: {render_command(run, out, None)})")

@@ -19,8 +19,12 @@ import sys
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from thagen.render.settings import RunSettings
+
+if TYPE_CHECKING:
+    from thagen.render.renderer import Renderer
 
 
 def die_with_parent() -> None:
@@ -38,6 +42,16 @@ def drop_blender_script_paths() -> None:
     blender = f"{os.sep}blender{os.sep}"
     bpy_dir = f"{os.sep}bpy{os.sep}"
     sys.path[:] = [p for p in sys.path if bpy_dir not in p and not (blender in p and "scripts" in p)]
+
+
+def release_freed_memory() -> None:
+    """glibc keeps freed heap pages; after a character (an imported model, its textures, the
+    render buffers) hand them back, which roughly halves a worker's RSS growth per character
+    (bench/farm.py). Recycling (--recycle-after) bounds what is left."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def worker_main(conn: Connection, out_dir: str, settings: RunSettings, parent_pid: int) -> None:
@@ -61,7 +75,7 @@ def worker_main(conn: Connection, out_dir: str, settings: RunSettings, parent_pi
             renderer.close()  # its private temp folder
 
 
-def _serve(conn: Connection, out: Path, renderer: object, settings: RunSettings, parent_pid: int) -> None:
+def _serve(conn: Connection, out: Path, renderer: Renderer, settings: RunSettings, parent_pid: int) -> None:
     """Jobs in, results out, until told to stop or the parent goes away."""
     from thagen.render.character import render_character
     from thagen.render.faults import maybe_fault
@@ -85,9 +99,10 @@ def _serve(conn: Connection, out: Path, renderer: object, settings: RunSettings,
             maybe_fault(job_id, count[0])
 
         try:
-            result = render_character(job, out, renderer, settings, on_images=on_images)  # type: ignore[arg-type]
+            result = render_character(job, out, renderer, settings, on_images=on_images)
             conn.send(("done", result.to_dict()))
         except BaseException as exc:  # noqa: BLE001 - one character's failure is a record, not a stop
             conn.send(("failed", failure_record(job, exc, out)))
             if isinstance(exc, KeyboardInterrupt):
                 return
+        release_freed_memory()
