@@ -39,6 +39,7 @@ from slurm_processes import OWNER_FILE, PREFIX, alive, clean_leftovers, pid_from
 
 DAEMON_PATH = "/usr/sbin:/sbin:/usr/bin:/bin"
 PORT_ATTEMPTS = 3
+REQUEUE_DELAY = 2  # seconds between a requeue and the task's new start (see requeue)
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol", "scancel")
 TERMINAL_STATES = frozenset(
     {
@@ -146,22 +147,26 @@ class SlurmCluster:
 
     def requeue(self, job_id: str, timeout: float = 60) -> None:
         """`scontrol requeue JOB_ID` (every task of an array), as preemption would, and let the
-        tasks start again at once: Slurm holds a requeued job back (Reason=BeginTime) for about
-        half a minute, which only slows a test down."""
+        tasks start again soon. Slurm holds a requeued job back (Reason=BeginTime) for
+        cred_expire + about 17 s, which only slows a test down. A task started again within the
+        second it was killed is refused, though ("Job credential revoked": a credential's time
+        has whole seconds), so the tasks are released REQUEUE_DELAY seconds after they were
+        all stopped and held; the release itself makes the scheduler run at once."""
         self.command("scontrol", "requeue", job_id)
         deadline = time.monotonic() + timeout
-        while True:
-            records = self.jobs(job_id)
-            held = [r for r in records if r.state == "PENDING" and r.reason == "BeginTime"]
-            for rec in held:
-                self.command("scontrol", "update", f"JobId={rec.job_id}", "StartTime=now", check=False)
-            if not held and not any(r.state == "COMPLETING" for r in records):
-                return
+        while not (
+            (records := self.jobs(job_id))
+            and all(r.state == "PENDING" and r.reason == "BeginTime" for r in records)
+        ):
             if time.monotonic() > deadline:
                 raise SlurmClusterError(
-                    f"requeued {job_id} still held after {timeout:.0f} s\n{self.diagnostics()}"
+                    f"requeued {job_id}: its tasks not all held after {timeout:.0f} s: {records}\n"
+                    f"{self.diagnostics()}"
                 )
-            time.sleep(0.2)
+            time.sleep(0.1)
+        time.sleep(REQUEUE_DELAY)
+        for rec in records:
+            self.command("scontrol", "update", f"JobId={rec.job_id}", "StartTime=now")
 
     def node_state(self) -> str:
         try:

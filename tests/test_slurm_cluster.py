@@ -106,3 +106,26 @@ def test_a_crashed_sessions_cluster_is_cleaned_up_and_a_live_one_kept(slurm: Slu
     # a cluster whose session is alive (this one's) is never taken for a leftover
     assert slurm.root not in clean_leftovers(slurm.root.parent)
     assert slurm.node_state() == "idle"
+
+
+def test_requeue_starts_a_killed_task_again(slurm: SlurmCluster, tmp_path: Path) -> None:
+    """The helper the farm's requeue test uses: a running array task is killed, started again
+    soon (not after Slurm's half-minute hold) and then completes; so does the other one."""
+    script = tmp_path / "attempt.sh"
+    script.write_text(
+        '#!/bin/bash\necho "$SLURM_RESTART_COUNT" >> "attempts-$SLURM_ARRAY_TASK_ID.txt"\nsleep 2\n'
+    )
+    array_id = slurm.sbatch(
+        "--array=0-1", "--cpus-per-task=1", "--output=/dev/null", str(script), cwd=tmp_path
+    )
+    deadline = time.monotonic() + 30
+    while not all((tmp_path / f"attempts-{k}.txt").exists() for k in (0, 1)):
+        assert time.monotonic() < deadline, slurm.diagnostics()
+        time.sleep(0.05)
+    started = time.monotonic()
+    slurm.requeue(array_id)
+    tasks = slurm.wait([array_id], timeout=60)[array_id]
+    assert [(r.state, r.restarts) for r in tasks] == [("COMPLETED", 1)] * 2, slurm.diagnostics()
+    assert time.monotonic() - started < 20  # Slurm alone would hold them for about 27 s
+    for k in (0, 1):  # SLURM_RESTART_COUNT is unset on the first attempt, 1 on the second
+        assert (tmp_path / f"attempts-{k}.txt").read_text().splitlines() == ["", "1"]
