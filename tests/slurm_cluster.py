@@ -25,7 +25,6 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -36,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from slurm_processes import OWNER_FILE, PREFIX, alive, clean_leftovers, pid_from, start_time, stop_cluster
 
-PREFIX = "thagen-slurm-"
-OWNER_FILE = "owner"
 DAEMON_PATH = "/usr/sbin:/sbin:/usr/bin:/bin"
 PORT_ATTEMPTS = 3
+REQUEUE_DELAY = 2  # seconds between a requeue and the task's new start (see requeue)
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol", "scancel")
 TERMINAL_STATES = frozenset(
     {
@@ -148,22 +147,26 @@ class SlurmCluster:
 
     def requeue(self, job_id: str, timeout: float = 60) -> None:
         """`scontrol requeue JOB_ID` (every task of an array), as preemption would, and let the
-        tasks start again at once: Slurm holds a requeued job back (Reason=BeginTime) for about
-        half a minute, which only slows a test down."""
+        tasks start again soon. Slurm holds a requeued job back (Reason=BeginTime) for
+        cred_expire + about 17 s, which only slows a test down. A task started again within the
+        second it was killed is refused, though ("Job credential revoked": a credential's time
+        has whole seconds), so the tasks are released REQUEUE_DELAY seconds after they were
+        all stopped and held; the release itself makes the scheduler run at once."""
         self.command("scontrol", "requeue", job_id)
         deadline = time.monotonic() + timeout
-        while True:
-            records = self.jobs(job_id)
-            held = [r for r in records if r.state == "PENDING" and r.reason == "BeginTime"]
-            for rec in held:
-                self.command("scontrol", "update", f"JobId={rec.job_id}", "StartTime=now", check=False)
-            if not held and not any(r.state == "COMPLETING" for r in records):
-                return
+        while not (
+            (records := self.jobs(job_id))
+            and all(r.state == "PENDING" and r.reason == "BeginTime" for r in records)
+        ):
             if time.monotonic() > deadline:
                 raise SlurmClusterError(
-                    f"requeued {job_id} still held after {timeout:.0f} s\n{self.diagnostics()}"
+                    f"requeued {job_id}: its tasks not all held after {timeout:.0f} s: {records}\n"
+                    f"{self.diagnostics()}"
                 )
-            time.sleep(0.2)
+            time.sleep(0.1)
+        time.sleep(REQUEUE_DELAY)
+        for rec in records:
+            self.command("scontrol", "update", f"JobId={rec.job_id}", "StartTime=now")
 
     def node_state(self) -> str:
         try:
@@ -210,99 +213,6 @@ def skip_reason() -> str | None:
     except KeyError:
         return "no 'munge' user (the munge package creates it)"
     return None
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def _start_time(pid: int) -> str | None:
-    """A process's start time in clock ticks: with the pid, it names one process (pids get reused)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _processes_of(root: Path) -> list[int]:
-    """Processes that belong to the cluster in ROOT: its path is in their command line (munged,
-    the Slurm daemons) or its slurm.conf in their environment (slurmstepd, job scripts)."""
-    marker = str(root).encode()
-    conf = f"SLURM_CONF={root / 'slurm.conf'}".encode()
-    own = os.getpid()
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == own:
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        if marker in cmdline or conf in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def _kill_all(pids: Sequence[int], grace: float) -> None:
-    """SIGTERM, then SIGKILL whatever is still alive after GRACE seconds."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_alive(p) for p in pids):
-            time.sleep(0.05)
-        if not any(_alive(p) for p in pids):
-            return
-
-
-def _pid_from(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
-        return None
-
-
-def _stop(root: Path, *, grace: float = 5.0) -> None:
-    """Stop everything the cluster in ROOT runs: daemons by pid file, then every other process
-    that still belongs to it; the folder is removed afterwards."""
-    daemons = [_pid_from(root / name) for name in ("slurmd.pid", "slurmctld.pid", "munge/munged.pid")]
-    _kill_all([p for p in daemons if p and _alive(p) and str(root).encode() in _cmdline(p)], grace)
-    _kill_all(_processes_of(root), grace)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return b""
-
-
-def clean_leftovers(parent: Path) -> list[Path]:
-    """Stop and remove clusters whose owning process is gone (a crashed or killed test session).
-    A cluster whose owner still runs (another session at the same time) is left alone."""
-    cleaned: list[Path] = []
-    for root in sorted(parent.glob(f"{PREFIX}*")):
-        owner = (root / OWNER_FILE).read_text().split() if (root / OWNER_FILE).is_file() else []
-        if len(owner) == 2 and owner[0].isdigit() and _start_time(int(owner[0])) == owner[1]:
-            continue
-        if not owner and time.time() - root.stat().st_mtime < 60:
-            continue  # another session is creating it right now
-        _stop(root)
-        cleaned.append(root)
-    return cleaned
 
 
 # --------------------------------------------------------------------------- configuration
@@ -429,7 +339,7 @@ def _start_slurm(root: Path, conf: Path, node: str, env: dict[str, str]) -> None
 def _start(root: Path, *, partition: str, timeout: float) -> SlurmCluster:
     """Write the configuration into ROOT, start munged, slurmctld and slurmd, wait for idle."""
     root.chmod(0o755)  # munged (user munge) must reach its folder inside
-    _write(root / OWNER_FILE, f"{os.getpid()} {_start_time(os.getpid())}\n", 0o644)
+    _write(root / OWNER_FILE, f"{os.getpid()} {start_time(os.getpid())}\n", 0o644)
     for sub in ("state", "spool"):
         (root / sub).mkdir(mode=0o700)
     _write(root / "plugstack.conf", "", 0o644)
@@ -449,8 +359,8 @@ def _start(root: Path, *, partition: str, timeout: float) -> SlurmCluster:
     deadline = time.monotonic() + timeout
     while True:
         for daemon in ("slurmctld", "slurmd"):
-            pid = _pid_from(root / f"{daemon}.pid")
-            if pid is not None and not _alive(pid):
+            pid = pid_from(root / f"{daemon}.pid")
+            if pid is not None and not alive(pid):
                 raise SlurmClusterError(f"{daemon} exited while starting\n{log_tails(root)}")
         if (state := cluster.node_state()) == "idle":
             return cluster
@@ -479,7 +389,7 @@ def _shutdown(root: Path, partition: str) -> None:
             )
         except (OSError, subprocess.TimeoutExpired):
             pass  # the controller is gone or hung: _stop kills the jobs anyway
-    _stop(root)
+    stop_cluster(root)
 
 
 @contextmanager
@@ -489,7 +399,7 @@ def slurm_cluster(
     """Start a one-node cluster, yield it, and stop every daemon and job afterwards (always).
 
     PARENT defaults to /tmp rather than $TMPDIR: munged's socket path must stay short (a Unix
-    socket path has at most 107 bytes). A port taken between choosing it and a daemon binding
+    socket path has at most 107 bytes); user munge must be able to enter it. A port taken between choosing it and a daemon binding
     it (other programs pick free ports too) means a fresh start on new ports, up to 3 times.
     """
     parent = parent or Path("/tmp")

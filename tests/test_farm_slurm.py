@@ -21,6 +21,8 @@ EXAMPLES = REPO / "examples" / "slurm"
 THAGEN = Path(sys.executable).with_name("thagen")
 PARTS = 2
 
+pytestmark = pytest.mark.slow  # real renders
+
 # split -> sample key -> member ("rest.png", "pose.json", ...) -> sha256 (images) or the record (json)
 Digest = dict[str, dict[str, dict[str, object]]]
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 from slurm_cluster import SlurmCluster, parse_job_line
+from slurm_processes import clean_leftovers, cmdline, processes_of
 
 TASK_SCRIPT = """#!/bin/bash
 set -eu
@@ -59,3 +64,68 @@ def test_parse_job_line_reads_array_fields() -> None:
     rec = parse_job_line(line)
     assert (rec.job_id, rec.array_job_id, rec.array_task_id) == ("12", "11", "1")
     assert (rec.state, rec.restarts, rec.exit_code, rec.finished) == ("RUNNING", 2, "0:0", False)
+
+
+CRASHING_SESSION = """
+import os, signal, sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from slurm_cluster import slurm_cluster
+with slurm_cluster(parent=Path(sys.argv[1])) as cluster:
+    job = cluster.sbatch("--output=/dev/null", "--wrap", "sleep 300")
+    while cluster.jobs(job)[0].state != "RUNNING":
+        time.sleep(0.1)
+    print(cluster.root, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no clean-up runs
+"""
+
+
+def test_a_crashed_sessions_cluster_is_cleaned_up_and_a_live_one_kept(slurm: SlurmCluster) -> None:
+    # its own parent folder (not named like a cluster), so only that cluster is in it
+    parent = Path(tempfile.mkdtemp(prefix="thagen-crash-", dir="/tmp"))
+    parent.chmod(0o755)  # munged runs as user munge
+    try:
+        script = CRASHING_SESSION.format(tests=str(Path(__file__).parent))
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(parent)], capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == -9, proc.stderr
+        root = Path(proc.stdout.strip())
+        deadline = time.monotonic() + 20
+        while b"sleep" not in (names := b" ".join(cmdline(pid) for pid in processes_of(root))):
+            assert time.monotonic() < deadline, names  # the job script starts a moment after RUNNING
+            time.sleep(0.1)
+        for part in (b"munged", b"slurmctld", b"slurmd", b"sleep"):
+            assert part in names, names  # the daemons and the running job outlived their session
+
+        assert clean_leftovers(parent) == [root]
+        assert processes_of(root) == [] and not root.exists()
+    finally:
+        clean_leftovers(parent)
+        parent.rmdir()
+    # a cluster whose session is alive (this one's) is never taken for a leftover
+    assert slurm.root not in clean_leftovers(slurm.root.parent)
+    assert slurm.node_state() == "idle"
+
+
+def test_requeue_starts_a_killed_task_again(slurm: SlurmCluster, tmp_path: Path) -> None:
+    """The helper the farm's requeue test uses: a running array task is killed, started again
+    soon (not after Slurm's half-minute hold) and then completes; so does the other one."""
+    script = tmp_path / "attempt.sh"
+    script.write_text(
+        '#!/bin/bash\necho "$SLURM_RESTART_COUNT" >> "attempts-$SLURM_ARRAY_TASK_ID.txt"\nsleep 2\n'
+    )
+    array_id = slurm.sbatch(
+        "--array=0-1", "--cpus-per-task=1", "--output=/dev/null", str(script), cwd=tmp_path
+    )
+    deadline = time.monotonic() + 30
+    while not all((tmp_path / f"attempts-{k}.txt").exists() for k in (0, 1)):
+        assert time.monotonic() < deadline, slurm.diagnostics()
+        time.sleep(0.05)
+    started = time.monotonic()
+    slurm.requeue(array_id)
+    tasks = slurm.wait([array_id], timeout=60)[array_id]
+    assert [(r.state, r.restarts) for r in tasks] == [("COMPLETED", 1)] * 2, slurm.diagnostics()
+    assert time.monotonic() - started < 20  # Slurm alone would hold them for about 27 s
+    for k in (0, 1):  # SLURM_RESTART_COUNT is unset on the first attempt, 1 on the second
+        assert (tmp_path / f"attempts-{k}.txt").read_text().splitlines() == ["", "1"]

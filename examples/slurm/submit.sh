@@ -31,6 +31,10 @@ if [ -z "$thagen" ]; then
   echo "$0: thagen not found: activate its venv or set THAGEN=/path/to/venv/bin/thagen" >&2
   exit 2
 fi
+if ! command -v sbatch >/dev/null 2>&1; then
+  echo "$0: sbatch not found: run this where Slurm's commands are (a login node)" >&2
+  exit 2
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 manifest=$(realpath "$manifest")
 out=$(realpath -m "$out")
