@@ -312,7 +312,9 @@ def test_small_files_cannot_decode_to_gigabytes(parts) -> None:
     def many_images(d: dict) -> None:
         # 100 images over one view of the whole binary chunk: 100 x the file's size
         d["bufferViews"].append({"buffer": 0, "byteOffset": 0, "byteLength": d["buffers"][0]["byteLength"]})
-        d["images"] += [{"bufferView": len(d["bufferViews"]) - 1, "mimeType": "image/png"} for _ in range(100)]
+        d["images"] += [
+            {"bufferView": len(d["bufferViews"]) - 1, "mimeType": "image/png"} for _ in range(100)
+        ]
 
     expect_error(edited(parts, "1.0", many_images), "images[", "decoding would need over")
 
