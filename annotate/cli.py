@@ -118,3 +118,41 @@ def serve_command(
         qa_flags=read_qa_flags(list(qa_outputs)),
     )
     run_server(catalog, options, announce=lambda url: click.echo(f"thagen annotate: open {url}", err=True))
+
+
+@annotate_group.command("merge")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The merged folder (files already there count as one more input).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0.0),
+    default=0.01,
+    show_default=True,
+    help="Two people's answers further apart than this fraction of the head height conflict.",
+)
+def merge_command(folders: tuple[Path, ...], out: Path, tolerance: float) -> None:
+    """Merge several annotators' --annotations FOLDERS into --out.
+
+    A person's answer beats the estimate, a newer one an older one; two people who disagree
+    are listed as a conflict (exit status 1) and neither answer is written."""
+    from thagen.annotate.merge import merge_folders
+
+    result = merge_folders(list(folders), out, tolerance)
+    for line in result.problems:
+        click.echo(f"unreadable, left out: {line}", err=True)
+    for conflict in result.conflicts:
+        click.echo(conflict.line(), err=True)
+    kinds = [a.kind for a in result.written.values()]
+    click.echo(
+        f"{len(kinds)} characters written to {out} ({kinds.count('manual')} manual, "
+        f"{kinds.count('skip')} skipped, {kinds.count('auto')} auto); "
+        f"{len(result.conflicts)} conflicts left to decide",
+        err=True,
+    )
+    if result.conflicts or result.problems:
+        sys.exit(1)

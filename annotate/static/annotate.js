@@ -38,10 +38,69 @@ const yOf = (row) => (row - mapping.row0) / mapping.row_per_y;
 const colOf = (x) => mapping.col0 + mapping.col_per_x * x;
 const xOf = (col) => (col - mapping.col0) / mapping.col_per_x;
 
-function startingLines() {
-  const src = detail.annotation || detail.suggestion;
+function linesOf(src) {
   const cx = src.center_x !== undefined && src.center_x !== null ? src.center_x : src.chin[0];
   return { top: rowOf(src.head_top[1]), chin: rowOf(src.chin[1]), center: colOf(cx) };
+}
+
+// ------------------------------------------------------------------ carry over
+// The last accepted answer, relative to its suggestion: each line's offset from the suggested
+// one in suggested head heights. With carry over on, a character that still needs work starts
+// from its own suggestion moved by those offsets (a collection whose estimate is off the same
+// way, e.g. always keeping a hair loop, then needs one correction, not one per character).
+// Kept in the browser (localStorage): it is one person's habit, not the collection's data.
+const CARRY_KEY = "thagen.carryOver";
+const CARRIED_KEY = "thagen.carried";
+
+function carryOn() {
+  return localStorage.getItem(CARRY_KEY) === "1";
+}
+
+function carried() {
+  try {
+    const c = JSON.parse(localStorage.getItem(CARRIED_KEY) || "null");
+    return c && [c.top, c.chin, c.center].every(Number.isFinite) ? c : null;
+  } catch (err) {
+    return null;
+  }
+}
+
+function rememberAnswer() {
+  if (detail.suggestion.error) return;
+  const s = linesOf(detail.suggestion);
+  const h = s.chin - s.top;
+  if (!(h > 0)) return;
+  const rel = { from: CID, top: (lines.top - s.top) / h, chin: (lines.chin - s.chin) / h, center: (lines.center - s.center) / h };
+  localStorage.setItem(CARRIED_KEY, JSON.stringify(rel));
+}
+
+function startingLines() {
+  const needsWork = detail.status === "todo" || detail.status === "auto";
+  const c = carried();
+  if (carryOn() && needsWork && c && c.from !== CID && !detail.suggestion.error) {
+    const s = linesOf(detail.suggestion);
+    const h = s.chin - s.top;
+    const out = { top: s.top + c.top * h, chin: s.chin + c.chin * h, center: s.center + c.center * h };
+    if (out.top < out.chin) return out;
+  }
+  return linesOf(detail.annotation || detail.suggestion);
+}
+
+function showCarry() {
+  const c = carried();
+  const node = document.getElementById("carry");
+  node.textContent = `carry over: ${carryOn() ? "on" : "off"}` + (carryOn() && c ? ` (from ${c.from})` : "");
+  node.className = carryOn() ? "on" : "";
+}
+
+function toggleCarry() {
+  localStorage.setItem(CARRY_KEY, carryOn() ? "0" : "1");
+  showCarry();
+  if (lines && !undo.length) {
+    // nothing edited yet: start again from the new setting's lines
+    lines = startingLines();
+    draw();
+  }
 }
 
 function body() {
@@ -198,6 +257,7 @@ async function accept() {
   busy = false;
   if (r.ok) {
     message("saved", "ok");
+    rememberAnswer();
     go(r.data.next_todo);
   } else if (r.status === 409) {
     message("not saved: " + r.data.error + " — reload the page to see the other edit", "error");
@@ -297,6 +357,7 @@ document.addEventListener("keydown", (ev) => {
     }
     return;
   }
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return; // the browser's own shortcuts (Ctrl+C, ...)
   const key = ev.key;
   const step = ev.shiftKey ? 10 : 1;
   if (key === "Enter") {
@@ -330,6 +391,8 @@ document.addEventListener("keydown", (ev) => {
     toggleZoom();
   } else if (key === "q" || key === "Q") {
     go(null);
+  } else if (key === "c" || key === "C") {
+    toggleCarry();
   } else if (key === "?") {
     help.showModal();
   }
@@ -345,7 +408,8 @@ window.addEventListener("resize", () => {
 // for the browser tests: where the lines are, in render pixels and on the screen
 window.thagenState = () => {
   const rect = front.getBoundingClientRect();
-  return { lines, mapping, active, rect: { left: rect.left, top: rect.top, width: rect.width, height: rect.height }, size: front.width };
+  return { lines, mapping, active, carry: carryOn(), rect: { left: rect.left, top: rect.top, width: rect.width, height: rect.height }, size: front.width };
 };
 
+showCarry();
 load();
