@@ -31,18 +31,29 @@ from thagen.render.shards import POSE_NAMES
 def render_front(renderer: Any, req: FrontRequest) -> tuple[bytes, Mapping]:
     job = req.job
     model, model_path, rig = read_character(job, req.cache_dir)
-    renderer.load_character(model, rig, model_path, job.lighting.preset)
+    size, samples = renderer.image_size, renderer.scene.cycles.samples
     try:
-        renderer.frame(np.array(req.view_top), np.array(req.view_chin), req.center_x)
-        renderer.set_lighting(job.lighting.preset, ambient=job.lighting.ambient, diffuse=job.lighting.diffuse)
-        renderer.set_pose({n: float(job.rest_pose.get(n, 0.0)) for n in POSE_NAMES})
-        png = renderer.render_png()
-        corners = renderer.project(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+        if req.size:  # a queue thumbnail: smaller and fewer samples, then back to the settings
+            renderer.set_image_size(req.size)
+            renderer.scene.cycles.samples = req.samples or samples
+        shown = int(renderer.image_size)
+        renderer.load_character(model, rig, model_path, job.lighting.preset)
+        try:
+            renderer.frame(np.array(req.view_top), np.array(req.view_chin), req.center_x)
+            renderer.set_lighting(
+                job.lighting.preset, ambient=job.lighting.ambient, diffuse=job.lighting.diffuse
+            )
+            renderer.set_pose({n: float(job.rest_pose.get(n, 0.0)) for n in POSE_NAMES})
+            png = renderer.render_png()
+            corners = renderer.project(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+        finally:
+            renderer.unload_character()
     finally:
-        renderer.unload_character()
+        renderer.set_image_size(size)
+        renderer.scene.cycles.samples = samples
     origin = corners[0]
     mapping = Mapping(
-        size=int(renderer.image_size),
+        size=shown,
         col0=float(origin[0]),
         col_per_x=float(corners[1][0] - origin[0]),
         row0=float(origin[1]),

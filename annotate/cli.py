@@ -79,6 +79,9 @@ def auto_command(models: tuple[str, ...], annotations: Path | None, cache_dir: P
     help="A `thagen render` output whose QA flags put characters first (repeatable).",
 )
 @click.option("--no-render", is_flag=True, help="No front renders (API only, no Blender worker).")
+@click.option(
+    "--no-thumbs", is_flag=True, help="No small renders of the whole queue (only of characters opened)."
+)
 def serve_command(
     models: tuple[str, ...],
     annotations: Path | None,
@@ -92,6 +95,7 @@ def serve_command(
     prefetch: int,
     qa_outputs: tuple[Path, ...],
     no_render: bool,
+    no_thumbs: bool,
 ) -> None:
     """Start the annotation tool for MODELS_OR_MANIFEST and print the URL to open."""
     from thagen.annotate.catalog import build_catalog
@@ -115,6 +119,7 @@ def serve_command(
         front=FrontSettings(size=size, samples=samples),
         prefetch=prefetch,
         render=not no_render,
+        thumbs=not no_thumbs,
         qa_flags=read_qa_flags(list(qa_outputs)),
     )
     run_server(catalog, options, announce=lambda url: click.echo(f"thagen annotate: open {url}", err=True))

@@ -44,6 +44,11 @@ class FrontSettings:
     threads: int = 0
 
 
+def thumb_settings(settings: FrontSettings) -> FrontSettings:
+    """The queue thumbnails' own render settings (small and 1 sample: cheap before the real one)."""
+    return FrontSettings(size=THUMB_SIZE, samples=1, threads=settings.threads)
+
+
 @dataclass(frozen=True)
 class FrontRequest:
     """One picture to render: plain data, so it crosses the process boundary."""
@@ -55,6 +60,8 @@ class FrontRequest:
     center_x: float
     out_dir: str
     cache_dir: str
+    size: int = 0  # 0: the worker's FrontSettings; else this size (a queue thumbnail)
+    samples: int = 0
 
 
 @dataclass
@@ -193,8 +200,9 @@ class FrontRenders:
     """Queue of pictures for the one worker process; the next few are rendered ahead.
 
     `request(..., first=True)` puts a picture at the head of the queue (the one a person is
-    looking at); prefetches go to the back. A worker that dies (a model crashing Blender)
-    fails its picture and is started again for the next one.
+    looking at); prefetches go to the back; `low=True` (the queue's thumbnails) goes to a second
+    queue that is served only when the first is empty. A worker that dies (a model crashing
+    Blender) fails its picture and is started again for the next one.
     """
 
     def __init__(self, cache_dir: Path, settings: FrontSettings) -> None:
@@ -202,6 +210,7 @@ class FrontRenders:
         self.settings = settings
         self._ctx = mp.get_context("spawn")
         self._pending: collections.deque[FrontRequest] = collections.deque()
+        self._low: collections.deque[FrontRequest] = collections.deque()
         self._queued: set[str] = set()
         self._running: str | None = None
         self.failures: dict[str, str] = {}
@@ -226,7 +235,7 @@ class FrontRenders:
                 return "pending"
         return "failed" if key in self.failures else "none"
 
-    def request(self, req: FrontRequest, *, first: bool = False) -> None:
+    def request(self, req: FrontRequest, *, first: bool = False, low: bool = False) -> None:
         if self.state(req.key) in ("ready", "failed"):
             return
         with self._cond:
@@ -236,9 +245,12 @@ class FrontRenders:
                 if not first:
                     return
                 self._pending = collections.deque(r for r in self._pending if r.key != req.key)
+                self._low = collections.deque(r for r in self._low if r.key != req.key)
             self._queued.add(req.key)
             if first:
                 self._pending.appendleft(req)
+            elif low:
+                self._low.append(req)
             else:
                 self._pending.append(req)
             self._cond.notify_all()
@@ -275,11 +287,11 @@ class FrontRenders:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._closed:
+                while not (self._pending or self._low) and not self._closed:
                     self._cond.wait()
                 if self._closed:
                     return
-                req = self._pending.popleft()
+                req = (self._pending or self._low).popleft()
                 self._queued.discard(req.key)
                 self._running = req.key
             try:

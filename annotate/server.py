@@ -52,6 +52,7 @@ class ServerOptions:
     prefetch: int = 3
     token: str | None = None  # None: generated when the host is not loopback
     render: bool = True
+    thumbs: bool = True
     qa_flags: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -214,6 +215,7 @@ async def _serve(catalog: list[Character], options: ServerOptions, announce: Cal
             front=options.front,
             prefetch=options.prefetch,
             render=options.render,
+            thumbs=options.thumbs,
             qa_flags=options.qa_flags,
         ),
     )

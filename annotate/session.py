@@ -24,6 +24,7 @@ from thagen.annotate.front_render import (
     entry_dir,
     load_mapping,
     render_key,
+    thumb_settings,
     view_for,
 )
 from thagen.annotate.store import Saved, Store, needs_work, read_saved
@@ -40,6 +41,7 @@ class SessionOptions:
     front: FrontSettings = field(default_factory=FrontSettings)
     prefetch: int = 3
     render: bool = True  # False: no Blender worker (API-only use)
+    thumbs: bool = True  # small renders of the whole queue, after the prefetch, when nothing else waits
     qa_flags: dict[str, list[str]] = field(default_factory=dict)  # id -> ["qa:<flag>"] (qa_flags.py)
 
 
@@ -53,6 +55,7 @@ class Session:
         self._lock = threading.Lock()
         self._measuring: dict[str, threading.Lock] = {}
         self._keys: dict[str, str] = {}
+        self._thumb_keys: dict[str, str] = {}
         self._opened: dict[str, float] = {}
         self.durations: list[float] = []
         self.renders = FrontRenders(options.cache_dir, options.front) if options.render else None
@@ -71,7 +74,11 @@ class Session:
             if self._stop.is_set():
                 return
             self.suggestion(ch)
-        self.prefetch(None)
+        rows = self.rows()
+        self.prefetch(None, rows)
+        if self.options.thumbs:
+            for row in rows:  # the whole queue, in its order, behind anything a person asks for
+                self._request(self.by_id[row["id"]], first=False, thumb=True)
 
     def suggestion(self, ch: Character) -> Suggestion:
         """The character's suggestion, measured once (the page and the background thread may ask
@@ -108,6 +115,7 @@ class Session:
             saved = read_saved(ch)
             conf = None if sugg is None else (0.0 if sugg.error else sugg.confidence)
             flags = self.flags(ch, sugg, saved)
+            thumb = "failed" if sugg is not None and sugg.error else self.thumb_state(ch)
             urgent = any(
                 f.startswith("qa:") or f in ("error", "unreadable file", "model_changed") for f in flags
             )
@@ -121,7 +129,8 @@ class Session:
                     "confidence": conf,
                     "flags": flags,
                     "urgent": urgent,
-                    "thumb": self.image_url(ch, "thumb") if self.front_state(ch) == "ready" else None,
+                    "thumb": self.image_url(ch, "thumb") if thumb == "ready" else None,
+                    "thumb_state": thumb,
                 }
             )
         rows.sort(
@@ -164,13 +173,16 @@ class Session:
         return next((r["id"] for r in self.rows() if needs_work(r["status"])), None)
 
     # ----------------------------------------------------------------- front renders
-    def _request(self, ch: Character, first: bool) -> None:
+    def _request(self, ch: Character, first: bool, thumb: bool = False) -> None:
+        """Queue the character's front render (or, with `thumb`, its small queue thumbnail at
+        low priority: skipped when the big one, whose thumbnail serves too, is already there)."""
         if self.renders is None:
             return
         sugg = self.suggestion(ch)
-        if not sugg.ok:
+        if not sugg.ok or (thumb and self.front_state(ch) in ("ready", "pending")):
             return
-        key = self.key(ch)
+        key = self.thumb_key(ch) if thumb else self.key(ch)
+        small = thumb_settings(self.options.front) if thumb else None
         top, chin = view_for(sugg.head_top, sugg.chin)
         req = FrontRequest(
             key,
@@ -180,8 +192,10 @@ class Session:
             sugg.center_x,
             str(entry_dir(self.options.cache_dir, key)),
             str(self.options.cache_dir / "models"),
+            size=small.size if small else 0,
+            samples=small.samples if small else 0,
         )
-        self.renders.request(req, first=first)
+        self.renders.request(req, first=first, low=thumb)
 
     def prefetch(self, after: str | None, rows: list[dict[str, Any]] | None = None) -> None:
         """Render the next few characters that need work while the person is on `after`."""
@@ -201,17 +215,36 @@ class Session:
             key = self._keys[ch.id] = render_key(ch.job, self.options.front)
         return key
 
+    def thumb_key(self, ch: Character) -> str:
+        key = self._thumb_keys.get(ch.id)
+        if key is None:
+            key = self._thumb_keys[ch.id] = render_key(ch.job, thumb_settings(self.options.front))
+        return key
+
     def front_state(self, ch: Character) -> str:
         if self.renders is None:
             return "off"
         return self.renders.state(self.key(ch))
 
+    def thumb_state(self, ch: Character) -> str:
+        """ready when the big render's or the small thumbnail render's thumb.png is there."""
+        big = self.front_state(ch)
+        if big in ("ready", "off") or not self.options.thumbs:
+            return big
+        small = self.renders.state(self.thumb_key(ch))
+        return "pending" if big == "pending" and small != "ready" else small
+
     def image_url(self, ch: Character, name: str) -> str:
         return f"/api/characters/{ch.id}/{name}.png"
 
     def image_file(self, ch: Character, name: str) -> Path | None:
-        path = entry_dir(self.options.cache_dir, self.key(ch)) / f"{name}.png"
-        return path if path.is_file() else None
+        """The cached PNG; a thumbnail from the small thumbnail render until the big one exists."""
+        keys = [self.key(ch)] + ([self.thumb_key(ch)] if name == "thumb" else [])
+        for key in keys:
+            path = entry_dir(self.options.cache_dir, key) / f"{name}.png"
+            if load_mapping(path.parent) is not None and path.is_file():
+                return path
+        return None
 
     # ----------------------------------------------------------------- one character
     def detail(self, ch: Character, *, opened: bool = True) -> dict[str, Any]:

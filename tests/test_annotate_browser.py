@@ -90,6 +90,9 @@ def test_queue_page(page, server) -> None:
     rows = page.locator("#queue tbody tr")
     assert rows.count() == 2
     assert "0 / 2 done" in page.locator("#progress").inner_text()
+    # every row has its thumbnail or, until the worker has rendered it, a placeholder
+    cells = page.locator("#queue tbody tr td:first-child")
+    assert cells.locator("img, .nothumb").count() == 2
     page.click("#filters button[data-filter='flagged']")
     page.wait_for_function("document.querySelectorAll('#queue tbody tr').length <= 2")
 
@@ -261,3 +264,68 @@ def test_kill_the_server_mid_session(browser, server, tmp_path: Path) -> None:
         assert again.request("GET", "/api/first-todo")[1]["id"] != first
     finally:
         again.stop()
+
+
+def test_carry_over(browser, server, tmp_path: Path) -> None:
+    """Off by default; C turns it on; the next character starts from its own suggestion moved as
+    the last accepted answer was moved from its suggestion (in head heights)."""
+    cache = ["--cache-dir", str(server.tmp / "cache"), "--size", str(SIZE), "--samples", "1"]
+    models = ["builtin", next(a for a in server.proc.args if a.endswith("Gene_light.pmx"))]
+    served = serve(models, tmp_path, *cache)
+    context = browser.new_context(viewport={"width": 1100, "height": 760})
+    try:
+        page = context.new_page()
+        first = served.request("GET", "/api/first-todo")[1]["id"]
+        state = _open(page, served, first)
+        assert state["carry"] is False and "carry over: off" in page.locator("#carry").inner_text()
+        suggested = lines_of_suggestion(served, first, state["mapping"])
+        assert all(abs(state["lines"][k] - suggested[k]) < 1e-6 for k in suggested)
+        page.keyboard.press("c")
+        assert page.evaluate("window.thagenState().carry") is True
+        page.keyboard.press("Shift+ArrowDown")  # chin 10 px down
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")  # head top
+        page.keyboard.press("ArrowUp")
+        page.keyboard.press("ArrowUp")
+        page.keyboard.press("ArrowUp")  # 3 px up
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: first not in url, timeout=60_000)
+        page.wait_for_selector("body[data-ready='1']", timeout=240_000)
+        second = page.url.rsplit("/", 1)[1]
+        now = page.evaluate("window.thagenState()")
+        assert now["carry"] is True and first in page.locator("#carry").inner_text()
+        own = lines_of_suggestion(served, second, now["mapping"])
+        # both pictures show a suggested head height in the same pixels (the view is framed by
+        # the suggestion), so relative offsets are the same pixel offsets here
+        height = (own["chin"] - own["top"]) / (suggested["chin"] - suggested["top"])
+        assert abs(now["lines"]["chin"] - (own["chin"] + 10 * height)) < 0.01
+        assert abs(now["lines"]["top"] - (own["top"] - 3 * height)) < 0.01
+        assert abs(now["lines"]["center"] - own["center"]) < 0.01
+        page.keyboard.press("c")  # off: nothing edited yet, so back to the suggestion
+        off = page.evaluate("window.thagenState()")
+        assert off["carry"] is False and abs(off["lines"]["chin"] - own["chin"]) < 1e-6
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+        assert page.evaluate("window.thagenState().carry") is False  # the setting persists
+        # an already annotated character keeps its own answer even with carry over on
+        page.keyboard.press("c")
+        again = _open(page, served, first)
+        saved = _saved_in(tmp_path, first)
+        m = again["mapping"]
+        assert abs(again["lines"]["chin"] - (m["row0"] + m["row_per_y"] * saved.chin[1])) < 0.01
+    finally:
+        context.close()
+        served.stop()
+
+
+def lines_of_suggestion(served, cid: str, m: dict) -> dict[str, float]:
+    s = served.request("GET", f"/api/characters/{cid}")[1]["suggestion"]
+    return {
+        "top": m["row0"] + m["row_per_y"] * s["head_top"][1],
+        "chin": m["row0"] + m["row_per_y"] * s["chin"][1],
+        "center": m["col0"] + m["col_per_x"] * s["center_x"],
+    }
+
+
+def _saved_in(tmp: Path, cid: str):
+    return load_annotation(tmp / "annotations" / f"{cid}.annotation.yaml")

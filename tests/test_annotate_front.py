@@ -75,3 +75,37 @@ def test_a_model_that_fails_shows_its_error(tmp_path: Path) -> None:
         assert json.dumps(session.rows()[0]["flags"]) == '["error"]'
     finally:
         session.close()
+
+
+def test_thumbnails_for_the_whole_queue(tmp_path: Path, gene_pmx: Path) -> None:
+    """Nobody opens a character: after the (empty) prefetch the worker renders a small thumbnail
+    of every one, cached like the front renders; the queue shows a placeholder until then."""
+    import time
+
+    from PIL import Image
+
+    from thagen.annotate.front_render import THUMB_SIZE
+
+    session = _session(tmp_path, ["builtin", str(gene_pmx)])
+    try:
+        rows = session.rows()
+        assert all(r["thumb"] is None for r in rows)  # a fresh cache: placeholders first
+        assert {r["thumb_state"] for r in rows} <= {"none", "pending"}
+        deadline = time.monotonic() + 600
+        while not all(r["thumb"] for r in session.rows()):
+            assert time.monotonic() < deadline, (session.rows(), session.renders.failures)
+            time.sleep(0.2)
+        for ch in session.catalog:
+            assert session.front_state(ch) == "none"  # only the small render was made
+            thumb = session.image_file(ch, "thumb")
+            assert thumb is not None and thumb.parent == entry_dir(tmp_path / "cache", session.thumb_key(ch))
+            img = np.asarray(Image.open(thumb))
+            assert img.shape[0] == img.shape[1] == THUMB_SIZE and (img[:, :, 3] > 128).sum() > 500
+            assert load_mapping(thumb.parent).size == THUMB_SIZE
+    finally:
+        session.close()
+    again = _session(tmp_path, ["builtin", str(gene_pmx)])  # a restarted server: cached
+    try:
+        assert all(r["thumb"] and r["thumb_state"] == "ready" for r in again.rows())
+    finally:
+        again.close()

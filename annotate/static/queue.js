@@ -14,6 +14,13 @@ function visible(row) {
   return true;
 }
 
+function placeholder(state) {
+  // until the background worker has rendered the small picture (after the prefetch)
+  if (state === "failed") return el("span", { class: "nothumb failed", title: "no render" }, "✕");
+  if (state === "off") return el("span", { class: "nothumb" }, "·");
+  return el("span", { class: "nothumb pending", title: "rendering the thumbnail…" }, el("span", { class: "spinner" }));
+}
+
 function render(data) {
   rows = data.characters.filter(visible);
   const p = data.progress;
@@ -22,7 +29,7 @@ function render(data) {
   const body = document.querySelector("#queue tbody");
   body.replaceChildren();
   rows.slice(0, SHOWN).forEach((row, i) => {
-    const thumb = row.thumb ? el("img", { src: withToken(row.thumb), alt: "", width: 64 }) : el("span", { class: "nothumb" }, "·");
+    const thumb = row.thumb ? el("img", { src: withToken(row.thumb), alt: "", width: 64 }) : placeholder(row.thumb_state);
     const link = el("a", { href: annotateUrl(row.id) }, row.model);
     const tr = el(
       "tr",
