@@ -3,6 +3,7 @@
     .venv/bin/python bench/annotate.py               # 768 px front renders, 4 spp (the tool's default)
     .venv/bin/python bench/annotate.py --size 384    # quicker
     .venv/bin/python bench/annotate.py --screenshot docs/img/annotate.png   # README's picture
+    .venv/bin/python bench/annotate.py --only thumbs                         # one part
 
 Prints:
 1. per model (built-in, Gene PMX, Gene PMD): the suggestion's confidence and its error against
@@ -10,7 +11,8 @@ Prints:
    tests/data/annotations), in % of the head height;
 2. the front render time per character, cold (a fresh worker: Blender start included, then a
    warm worker) and cached (a restarted server serving the PNG from its disk cache);
-3. seconds per character for a person who accepts a good suggestion: a real Chromium (Playwright)
+3. the queue's thumbnails of characters nobody opened: time until all are shown, per render;
+4. seconds per character for a person who accepts a good suggestion: a real Chromium (Playwright)
    presses Enter as soon as the page is ready, timed from page ready to the next character shown.
 """
 
@@ -96,15 +98,53 @@ def front_render_times(size: int, samples: int) -> None:
             session.close()
 
 
+def queue_thumbnails(size: int, samples: int) -> None:
+    """The queue's thumbnails of characters nobody opened (prefetch 0): one small render each."""
+    from thagen.annotate.catalog import build_catalog
+    from thagen.annotate.front_render import FrontSettings
+    from thagen.annotate.session import Session, SessionOptions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        models = ["builtin", str(GENE / "Gene_light.pmx"), str(GENE / "Gene_light.pmd")]
+        opts = SessionOptions(
+            cache_dir=Path(tmp) / "cache", front=FrontSettings(size=size, samples=samples), prefetch=0
+        )
+        t0 = time.perf_counter()
+        session = Session(build_catalog(models, Path(tmp) / "a"), opts)
+        try:
+            while not all(r["thumb"] for r in session.rows()):
+                time.sleep(0.1)
+            total = time.perf_counter() - t0
+            each = sorted(session.renders.seconds.values())
+            print(
+                f"queue thumbnails ({len(each)} characters, fresh cache and worker): all shown after "
+                f"{total:.2f} s (suggestions and Blender start included); one thumbnail render "
+                f"{each[0]:.2f}-{each[-1]:.2f} s"
+            )
+        finally:
+            session.close()
+
+
 def seconds_per_accept(size: int, samples: int, screenshot: Path | None) -> None:
     from annotate_server import serve
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
         models = ["builtin", str(GENE / "Gene_light.pmx"), str(GENE / "Gene_light.pmd")]
-        served = serve(models, Path(tmp), "--size", str(size), "--samples", str(samples), "--prefetch", "3")
+        served = serve(
+            models,
+            Path(tmp),
+            "--size",
+            str(size),
+            "--samples",
+            str(samples),
+            "--prefetch",
+            "3",
+            "--no-thumbs",
+        )
         try:
             # let the prefetch finish, as it does while a person works on the first character
+            # (with --no-thumbs a thumbnail is there only once the big front render is)
             deadline = time.monotonic() + 900
             while time.monotonic() < deadline:
                 _, data = served.request("GET", "/api/characters")
@@ -148,10 +188,17 @@ def main() -> None:
     parser.add_argument(
         "--screenshot", type=Path, help="save the first annotate page (docs/img/annotate.png)"
     )
+    parser.add_argument("--only", choices=["quality", "fronts", "thumbs", "accept"], help="one part")
     args = parser.parse_args()
-    suggestion_quality()
-    front_render_times(args.size, args.samples)
-    seconds_per_accept(args.size, args.samples, args.screenshot)
+    parts = {
+        "quality": suggestion_quality,
+        "fronts": lambda: front_render_times(args.size, args.samples),
+        "thumbs": lambda: queue_thumbnails(args.size, args.samples),
+        "accept": lambda: seconds_per_accept(args.size, args.samples, args.screenshot),
+    }
+    for name, part in parts.items():
+        if args.only in (None, name):
+            part()
 
 
 if __name__ == "__main__":

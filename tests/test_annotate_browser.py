@@ -103,8 +103,11 @@ def test_drag_the_chin_line_and_enter(page, server, tmp_path: Path) -> None:
     assert state["size"] == SIZE and state["rect"]["height"] > 0
     rect, lines, m = state["rect"], state["lines"], state["mapping"]
     css_per_px = rect["height"] / state["size"]
-    page.screenshot(path=str(tmp_path / "annotate.png"))  # a test artifact (README's: bench/annotate.py)
-    assert (tmp_path / "annotate.png").stat().st_size > 10_000
+    # a test artifact (README's: bench/annotate.py); THAGEN_TEST_ARTIFACTS keeps it out of tmp
+    shot = Path(os.environ.get("THAGEN_TEST_ARTIFACTS") or tmp_path) / "annotate.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
     x = rect["left"] + rect["width"] * 0.3
     y = rect["top"] + lines["chin"] * css_per_px
     page.mouse.move(x, y)
