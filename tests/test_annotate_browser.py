@@ -332,3 +332,33 @@ def lines_of_suggestion(served, cid: str, m: dict) -> dict[str, float]:
 
 def _saved_in(tmp: Path, cid: str):
     return load_annotation(tmp / "annotations" / f"{cid}.annotation.yaml")
+
+
+def test_placeholders_thumbnails_and_the_pending_spinner(browser, gene_pmx: Path, tmp_path: Path) -> None:
+    """A fresh cache: the queue shows placeholders, then the thumbnails the worker renders for
+    characters nobody opened; a character opened shows a spinner until its front render is in."""
+    served = serve(
+        ["builtin", str(gene_pmx)], tmp_path, "--size", str(SIZE), "--samples", "1", "--prefetch", "0"
+    )
+    context = browser.new_context(viewport={"width": 1100, "height": 760})
+    try:
+        page = context.new_page()
+        page.goto(served.base + "/")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#queue tbody .nothumb.pending").count() >= 1  # Blender is still starting
+        # the small thumbnail renders (128 px), loaded by the queue page in place of the placeholders
+        page.wait_for_function(
+            "(() => { const im = [...document.querySelectorAll('#queue tbody td:first-child img')];"
+            " return im.length === 2 && im.every(i => i.complete && i.naturalWidth === 128); })()",
+            timeout=240_000,
+        )
+        assert page.locator("#queue tbody .nothumb").count() == 0
+        cid = _ids(served)["Gene_light.pmx"]
+        page.goto(f"{served.base}/annotate/{cid}")
+        page.wait_for_selector("#pending:not([hidden])", timeout=30_000)  # the big one is rendering
+        page.wait_for_selector("body[data-ready='1']", timeout=240_000)
+        assert page.locator("#pending").is_hidden()
+        assert page.evaluate("window.thagenState().size") == SIZE
+    finally:
+        context.close()
+        served.stop()
