@@ -68,7 +68,7 @@ def _morph(finder: Any, p: Any, entry: ParamOverride) -> None:
     if isinstance(mo, str) or not mo.offsets.size:
         why = mo if isinstance(mo, str) else "moves no vertices"
         if entry.action == "split":
-            raise ConfigError(f"{entry.where}: split: morph {name!r} {why} on the head; nothing to split")
+            raise ConfigError(f"{entry.where}: split: morph {name!r} {why}; nothing to split")
         _warn(finder, entry, f"morph {name!r} {why}")
         finder.taken.add((i, p.side))
         finder.params[p.name] = ParamRole(

@@ -260,3 +260,30 @@ def test_params_section_must_be_a_mapping(tmp_path: Path) -> None:
     path = _write(tmp_path, "params: [mouth_delta]\n")
     with pytest.raises(ConfigError, match=rf"^{path}:1: params: expected a mapping"):
         normalize(builtin_character(), overrides=path, pose_vector="tha2", discover=False)
+
+
+def test_the_documented_params_example_applies_to_gene(gene_pmx: Path, tmp_path: Path) -> None:
+    """docs/overrides.md's `params` example is a working override for Gene."""
+    import re
+
+    doc = (Path(__file__).parents[1] / "docs" / "overrides.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", doc, re.S) if "params:\n" in b and "body_y" in b)
+    path = _write(tmp_path, block)
+    report = normalize(read_model(gene_pmx), overrides=path, pose_vector="tha3", discover=False)
+    ext = report.extended
+    assert {n for n, r in ext.params.items() if r.method == "override"} == {
+        "eye_relaxed_left",
+        "eye_relaxed_right",
+        "eyebrow_serious_left",
+        "eyebrow_serious_right",
+        "mouth_delta",
+        "mouth_smirk",
+        "iris_rotation_x",
+        "iris_rotation_y",
+        "body_y",
+        "body_z",
+        "breathing",
+    }
+    assert ext.params["breathing"].bones == ("上半身2", "左肩", "右肩", "左腕", "右腕")
+    assert ext.params["iris_rotation_y"].degrees == (12.0, 12.0)
+    assert ext.params["eyebrow_serious_left"].availability == "derived"
