@@ -15,6 +15,9 @@ and the feature from the height of the motion's centre relative to the eye line 
 line (measured on the THA1 eye-close and mouth-open morphs): eyebrows above the eyes, eyes and
 irises at the eye line, the mouth near the mouth line.
 
+An override file's `params` section (docs/overrides.md, rigs/extended_overrides.py) is applied
+first: an overridden parameter is not searched for, and its morph is not reused for another.
+
 Iris rotation (not stated by THA2, which set +-1 per model by eye): +-1 turns each eye bone by
 the angle that moves the iris centre sideways by `iris_shift_fraction` (0.2) of that eye's
 width (the x extent of its eye-close morph), computed from the eye bone's pivot and the iris
