@@ -51,6 +51,13 @@ def apply_param_overrides(finder: Any) -> None:
             _breathing(finder, entry)
 
 
+def _take(finder: Any, index: int, side: str | None) -> None:
+    """Automatic finding may not reuse an overridden morph: on that side (and for no
+    one-sided parameter) when the override is per side, anywhere when it is not."""
+    sides = (side, None) if side is not None else ("left", "right", None)
+    finder.taken.update((index, s) for s in sides)
+
+
 def _origin(entry: ParamOverride) -> str:
     return "override " + entry.where.rsplit(": ", 1)[0]
 
@@ -70,7 +77,7 @@ def _morph(finder: Any, p: Any, entry: ParamOverride) -> None:
         if entry.action == "split":
             raise ConfigError(f"{entry.where}: split: morph {name!r} {why}; nothing to split")
         _warn(finder, entry, f"morph {name!r} {why}")
-        finder.taken.add((i, p.side))
+        _take(finder, i, p.side)
         finder.params[p.name] = ParamRole(
             p.name, "exact", "override", name, name, p.side, detail=f"{origin}; {why}"
         )
@@ -90,7 +97,7 @@ def _morph(finder: Any, p: Any, entry: ParamOverride) -> None:
             )
         morph = finder._split(p.name, p.side, mo.indices, mo.offsets)
         finder.synthetic[p.name] = morph
-        finder.taken.add((i, p.side))
+        _take(finder, i, p.side)
         finder.params[p.name] = ParamRole(
             p.name,
             "derived",
@@ -113,7 +120,7 @@ def _morph(finder: Any, p: Any, entry: ParamOverride) -> None:
             entry,
             f"morph {name!r} moves both sides ({share:.0%} at +X); 'split: {name}' drives one half",
         )
-    finder.taken.add((i, p.side))
+    _take(finder, i, p.side)
     finder.params[p.name] = ParamRole(
         p.name,
         "exact",

@@ -142,7 +142,7 @@ def parse_param(name: str, value: Any, where: str) -> ParamOverride:
         return ParamOverride(name, "missing", where)
     if kind == "morph":
         if len(keys) != 1:
-            raise ConfigError(f"{where}: give one of morph or split, not both")
+            raise ConfigError(f"{where}: give exactly one of morph or split, got {sorted(keys) or 'none'}")
         action = next(iter(keys))
         if action == "split" and param.side is None:
             raise ConfigError(f"{where}: split only applies to per-side (_left / _right) parameters")

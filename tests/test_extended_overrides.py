@@ -98,6 +98,13 @@ def test_an_override_beats_automatic_finding_and_takes_its_morph() -> None:
     assert ext.params["eye_relaxed_left"].availability == "missing"
     assert _role(ext, "eye_relaxed_right") == ("exact", "name", "なごみ右")
     assert "eyeWideLeft" not in ext.morph_names()
+    # a one-sided parameter's override takes its morph from both sides
+    ext = normalize(
+        model, overrides={"params": {"mouth_smirk": "mouthFrownLeft"}}, pose_vector="tha2", discover=False
+    ).extended
+    assert _role(ext, "mouth_smirk") == ("exact", "override", "mouthFrownLeft")
+    assert ext.params["mouth_lowered_corner_left"].availability == "missing"
+    assert _role(ext, "mouth_lowered_corner_right") == ("exact", "name", "mouthFrownRight")
 
 
 def test_an_override_on_the_other_side_is_kept_with_a_warning() -> None:
