@@ -294,3 +294,36 @@ def test_the_documented_params_example_applies_to_gene(gene_pmx: Path, tmp_path:
     assert ext.params["breathing"].bones == ("上半身2", "左肩", "右肩", "左腕", "右腕")
     assert ext.params["iris_rotation_y"].degrees == (12.0, 12.0)
     assert ext.params["eyebrow_serious_left"].availability == "derived"
+
+
+def test_an_override_beside_the_model_is_found_by_rig_check_and_survey(
+    gene_pmx: Path, tmp_path: Path
+) -> None:
+    import csv
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    model_path = folder / "Gene_light.pmx"
+    model_path.write_bytes(gene_pmx.read_bytes())
+    override = folder / "Gene_light.thagen.yaml"
+    override.write_text("params:\n  eye_relaxed_left: eye_downcast_geo_L\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["rig", "check", str(model_path), "--pose-vector", "tha2"], catch_exceptions=False
+    )
+    assert result.exit_code == 0 and f"override: {override}" in result.stdout
+    out = tmp_path / "survey.csv"
+    result = runner.invoke(
+        cli,
+        ["rig", "survey", str(folder), "--out", str(out), "--pose-vector", "tha2"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert row["override"] == str(override)
+    assert (row["avail_eye_relaxed_left"], row["avail_eye_relaxed_right"]) == ("exact", "missing")
+    # a malformed override beside the model becomes that model's error row, naming file and line
+    override.write_text("params:\n  eye_relaxed_left: nosuch\n", encoding="utf-8")
+    runner.invoke(cli, ["rig", "survey", str(folder), "--out", str(out), "--pose-vector", "tha2"])
+    (row,) = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert row["status"] == "error" and f"{override}:2: params.eye_relaxed_left" in row["reasons"]
