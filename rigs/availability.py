@@ -22,6 +22,7 @@ def format_availability(ext: ExtendedRig) -> str:
         drives = role.morph or ", ".join(
             f"{b} {d:.1f} deg" if d else b
             for b, d in zip(role.bones, role.degrees or (0.0,) * len(role.bones))
+            if b  # breathing leaves "" where a shoulder or arm bone is absent
         )
         rows.append((str(i), name, role.availability, role.method, drives or "-", role.detail))
     widths = [max(_width(r[c]) for r in rows) for c in range(5)]

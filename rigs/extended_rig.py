@@ -26,7 +26,7 @@ class ParamRole:
 
     param: str
     availability: str  # exact / derived / missing
-    method: str  # how: "name", "THA1 role", "split", "bone", "calibrated", "thagen motion", "-"
+    method: str  # how: "name", "THA1 role", "split", "bone", "calibrated", "thagen motion", "override", "-"
     morph: str | None = None  # the shape key to drive (a synthetic one when split)
     source: str | None = None  # the model's morph or bone it comes from
     side: str | None = None  # the side geometry found (per-side parameters)

@@ -15,6 +15,9 @@ and the feature from the height of the motion's centre relative to the eye line 
 line (measured on the THA1 eye-close and mouth-open morphs): eyebrows above the eyes, eyes and
 irises at the eye line, the mouth near the mouth line.
 
+An override file's `params` section (docs/overrides.md, rigs/extended_overrides.py) is applied
+first: an overridden parameter is not searched for, and its morph is not reused for another.
+
 Iris rotation (not stated by THA2, which set +-1 per model by eye): +-1 turns each eye bone by
 the angle that moves the iris centre sideways by `iris_shift_fraction` (0.2) of that eye's
 width (the x extent of its eye-close morph), computed from the eye bone's pivot and the iris
@@ -175,6 +178,8 @@ class _Finder:
                 notes.append(f"{name!r} moves the sides unevenly ({mo.left_share:.0%} at +X)")
         why = "; ".join(notes) if notes else "no morph with a known name"
         for p in params:
+            if p.name in self.params:  # set by the override file
+                continue
             if not sided:
                 pick = next(
                     (
@@ -235,10 +240,11 @@ class _Finder:
             self.params[param] = ParamRole(param, "missing", "-", detail=f"THA1 role {role} is missing")
             return
         derived = role in self.norm.synthetic
+        by_override = match is not None and match.method == "override"
         self.params[param] = ParamRole(
             param,
             "derived" if derived else "exact",
-            "THA1 role",
+            "override" if by_override else "THA1 role",
             morph,
             match.name
             if match and not derived
@@ -258,13 +264,16 @@ class _Finder:
         return next(i for i, b in enumerate(self.model.bones) if b.name == name)
 
     def iris_rotation(self) -> None:
+        names = [n for n in ("iris_rotation_x", "iris_rotation_y") if n not in self.params]
+        if not names:  # both set by the override file
+            return
         eyes = [self.norm.matches.get(r) for r in ("eye_left", "eye_right")]
         both = self.norm.matches.get("eyes")
         bones: list[str] = [m.name for m in eyes if m is not None and m.found and m.name]
         if len(bones) < 2 and both is not None and both.found and both.name:
             bones = [both.name]
         if not bones:
-            for n in ("iris_rotation_x", "iris_rotation_y"):
+            for n in names:
                 self.params[n] = ParamRole(n, "missing", "-", detail="no eye bones (左目 / 右目 or 両目)")
             return
         degrees, notes = [], []
@@ -272,11 +281,11 @@ class _Finder:
             deg, note = self._calibrate(bone)
             notes.append(note)
             if deg is None:
-                for n in ("iris_rotation_x", "iris_rotation_y"):
+                for n in names:
                     self.params[n] = ParamRole(n, "missing", "-", bones=tuple(bones), detail=note)
                 return
             degrees.append(deg)
-        for n in ("iris_rotation_x", "iris_rotation_y"):
+        for n in names:
             self.params[n] = ParamRole(
                 n,
                 "derived",
@@ -287,7 +296,11 @@ class _Finder:
                 detail="; ".join(notes),
             )
 
-    def _calibrate(self, bone: str) -> tuple[float | None, str]:
+    def _calibrate(
+        self, bone: str, fraction: float | None = None, degrees: float | None = None
+    ) -> tuple[float | None, str]:
+        """The angle that moves the iris `fraction` (default iris_shift_fraction) of the eye's
+        width; with `degrees` given (an override), that angle and how far it moves the iris."""
         model = self.model
         b = self.bone_index(bone)
         hit = (model.bone_indices == b) & (model.bone_weights > 0)
@@ -307,7 +320,8 @@ class _Finder:
             )
         front = iris_vertices(model, b, width)
         pts = model.positions[front].astype(np.float64)
-        target = self.s.get("iris_shift_fraction", 0.2) * width
+        fraction = self.s.get("iris_shift_fraction", 0.2) if fraction is None else fraction
+        target = fraction * width
         limit = self.s.get("iris_max_degrees", 40.0)
         arm = pts - pivot
         box_x = 0.5 * (pts[:, 0].min() + pts[:, 0].max())
@@ -321,6 +335,19 @@ class _Finder:
                 moves.append(abs(0.5 * (x.min() + x.max()) - box_x))
             return 0.5 * sum(moves)
 
+        if degrees is not None:
+            moved = shift(degrees)
+            self.iris_cal[bone] = {
+                "degrees": degrees,
+                "eye_width": width,
+                "shift": moved,
+                "side": side,
+                "iris_vertices": int(len(front)),
+            }
+            return (
+                degrees,
+                f"{bone!r}: {degrees:g} deg given, moves the iris {moved / width:.2f} x eye width {width:.4f}",
+            )
         if shift(limit) < target:
             return (
                 None,
@@ -340,7 +367,7 @@ class _Finder:
         }
         return (
             deg,
-            f"{bone!r}: {deg:.2f} deg moves the iris {target:.4f} = {self.s.get('iris_shift_fraction', 0.2):g} x eye width {width:.4f}",
+            f"{bone!r}: {deg:.2f} deg moves the iris {target:.4f} = {fraction:g} x eye width {width:.4f}",
         )
 
     def _eye_width(self, side: str, centre: np.ndarray) -> float | None:
@@ -359,6 +386,8 @@ class _Finder:
         upper = self.bone("upper_body")
         upper2 = self.bone("upper_body2")
         for n in ("body_y", "body_z"):
+            if n in self.params:  # set by the override file
+                continue
             if upper is None:
                 self.params[n] = ParamRole(n, "missing", "-", detail="no upper-body bone (上半身)")
             else:
@@ -367,6 +396,8 @@ class _Finder:
                     n, "exact", "bone", source=upper, bones=(upper,), detail=f"rotates {upper!r}{follow}"
                 )
         chest = upper2 or upper
+        if "breathing" in self.params:
+            return
         if chest is None:
             self.params["breathing"] = ParamRole("breathing", "missing", "-", detail="no upper-body bone")
             return
@@ -386,6 +417,9 @@ class _Finder:
         )
 
     def run(self) -> ExtendedRig:
+        from thagen.rigs.extended_override_apply import apply_param_overrides
+
+        apply_param_overrides(self)  # a person's word first; those morphs are taken
         groups: dict[str, list[Any]] = {}
         for p in self.vec.params:
             if p.is_morph:

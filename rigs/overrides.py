@@ -6,7 +6,7 @@ a silently ignored override would produce a wrong dataset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from thagen.rigs.roles import RoleSpec, RoleTable, fold_name
 
 ABSENT = "absent"
 SPLIT = "split"
-TOP_KEYS = {"version", "roles", "note"}
+TOP_KEYS = {"version", "roles", "params", "note"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class OverrideEntry:
 class Overrides:
     source: str  # file path, or "<overrides dict>"
     entries: dict[str, OverrideEntry]
+    # THA2 / THA3 parameter -> rigs.extended_overrides.ParamOverride (the `params` section)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def find_override_file(model_path: Path | None, member: str | None = None) -> Path | None:
@@ -85,8 +87,11 @@ def _entry(role: str, value: Any, where: str) -> OverrideEntry:
     )
 
 
-def parse_overrides(data: Any, source: str, table: RoleTable) -> Overrides:
-    """Check an override document's shape against the role table (the model is checked later)."""
+def parse_overrides(
+    data: Any, source: str, table: RoleTable, lines: dict[str, dict[str, int]] | None = None
+) -> Overrides:
+    """Check an override document's shape against the role table and the pose vectors'
+    parameter names (the model is checked later); `lines`: each key's line in the file."""
     if data is None:
         return Overrides(source, {})
     if not isinstance(data, dict):
@@ -110,7 +115,10 @@ def parse_overrides(data: Any, source: str, table: RoleTable) -> Overrides:
         if entry.action == "split" and table.roles[key].pool is None:
             raise ConfigError(f"{where}: 'split' only applies to one-eye close roles")
         entries[str(key)] = entry
-    return Overrides(source, entries)
+    from thagen.rigs.extended_overrides import parse_params
+
+    params = parse_params(data.get("params"), source, (lines or {}).get("params", {}))
+    return Overrides(source, entries, params)
 
 
 def load_overrides(source: Path | str | dict, table: RoleTable) -> Overrides:
@@ -126,7 +134,9 @@ def load_overrides(source: Path | str | dict, table: RoleTable) -> Overrides:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_overrides(data, str(path), table)
+    from thagen.rigs.extended_overrides import key_lines
+
+    return parse_overrides(data, str(path), table, key_lines(text))
 
 
 def resolve_override_name(model: Model, spec: RoleSpec, entry: OverrideEntry, source: str) -> int:
