@@ -10,6 +10,11 @@ groups rendered apart, now linked by new evidence) is an error naming both group
 cannot be made leak-free by rendering more, only by a group file that keeps them apart (if they
 are different characters) or by rendering again (--restart).
 
+A `--part K/N` run also pins the characters OUT's run.json plans but no journal holds yet:
+the other parts render them by that plan right now, so a part that starts after the collection
+grew must not re-plan their groups. Those planned pins give way to the manifest's split lists,
+and a whole-manifest run (which holds OUT alone) re-plans them freely.
+
 The pins travel from `thagen render` (render/cli.py: `pin_to_output`) in the manifest's
 IdentityOptions to plan_identity, which hands them to the split with the group mapping.
 """
@@ -40,8 +45,9 @@ class SplitPin:
     identity group the output recorded it in (its own id when none was recorded)."""
 
     split: str
-    source: str  # the journal file
+    source: str  # the journal file (or run.json for a planned one)
     old_group: str
+    rendered: bool = True  # False: planned in run.json, not journalled yet
 
 
 class GroupMap(dict[str, str]):
@@ -52,21 +58,27 @@ class GroupMap(dict[str, str]):
         self.pins: dict[str, SplitPin] = dict(pins)
 
 
-def _recorded_groups(out: Path) -> dict[str, str]:
-    """id -> group id as run.json's identity section recorded it (empty when there is none)."""
+def _run_json(out: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(id -> group id, id -> planned split) as OUT's run.json recorded them (empty if none)."""
     try:
         data = json.loads((out / RUN_JSON).read_text(encoding="utf-8"))
         groups = (data.get("identity") or {}).get("groups") or {}
-        return {str(m): str(g) for g, rec in groups.items() for m in rec.get("members", [])}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return {}
+        group_of = {str(m): str(g) for g, rec in groups.items() for m in rec.get("members", [])}
+        planned = {str(c["id"]): str(c["split"]) for c in data.get("characters") or []}
+        return group_of, planned
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return {}, {}
 
 
-def read_output_pins(out: Path, *, skip: Sequence[Path] = ()) -> dict[str, SplitPin]:
-    """The split of every character journalled in OUT (all parts' journals but `skip`)."""
+def read_output_pins(out: Path, *, skip: Sequence[Path] = (), planned: bool = False) -> dict[str, SplitPin]:
+    """The split of every character journalled in OUT (all parts' journals but `skip`), and
+    with `planned` of every other character OUT's run.json plans."""
     skipped = {p.resolve() for p in skip}
-    old_group = _recorded_groups(out)
+    old_group, plan = _run_json(out)
     pins: dict[str, SplitPin] = {}
+    if planned:
+        for cid, split in plan.items():
+            pins[cid] = SplitPin(split, str(out / RUN_JSON), old_group.get(cid, cid), rendered=False)
     for journal in journal_files(out):
         if journal.resolve() in skipped:
             continue
@@ -89,7 +101,8 @@ def pin_to_output(
     whole restart (OUT is cleared), the other parts' characters on a restart of one part."""
     pins: dict[str, SplitPin] = {}
     if out.is_dir() and (resume or part is not None):
-        pins = read_output_pins(out, skip=() if resume else [PartFiles(out, part).journal])
+        skip = () if resume else [PartFiles(out, part).journal]
+        pins = read_output_pins(out, skip=skip, planned=part is not None)
     identity = replace(manifest.identity, pins=pins, sign_jobs=sign_jobs)
     return replace(manifest, identity=identity)
 
@@ -105,9 +118,10 @@ def pinned_splits(
     group_of: Mapping[str, str],
     explicit: Mapping[str, tuple[str, str, str]],
 ) -> dict[str, str]:
-    """group id -> the split its rendered members pin it to. `explicit`: group -> (split, why,
-    id) of the manifest's split lists. A group pinned to two splits, or pinned against its
-    manifest split, is a ConfigError naming the groups and how to resolve it."""
+    """group id -> the split its rendered members (else its planned ones) pin it to.
+    `explicit`: group -> (split, why, id) of the manifest's split lists. A group rendered in two
+    splits, or rendered against its manifest split, is a ConfigError naming the groups and how
+    to resolve it."""
     pins: Mapping[str, SplitPin] = getattr(group_of, "pins", {})
     if not pins:
         return {}
@@ -120,40 +134,81 @@ def pinned_splits(
             by_group.setdefault(gid, []).append((ref.id, pins[ref.id]))
     out: dict[str, str] = {}
     for gid, found in sorted(by_group.items()):
-        splits = sorted({pin.split for _, pin in found})
-        source = found[0][1].source
-        if len(splits) > 1:
-            old: dict[str, list[tuple[str, SplitPin]]] = {}
-            for cid, pin in found:
-                old.setdefault(pin.old_group, []).append((cid, pin))
-            parts = [
-                f"group {g!r} (rendered in split {rendered[0][1].split!r}: {_describe(rendered)})"
-                for g, rendered in sorted(old.items(), key=lambda kv: (kv[1][0][1].split, kv[0]))
-            ]
-            new = sorted(set(members[gid]) - {cid for cid, _ in found})
-            via = f" through {', '.join(new[:4])}" if new else ""
-            raise ConfigError(
-                f"{source}: identity: {' and '.join(parts)} are linked into one identity group "
-                f"{gid!r}{via}, but a group stays in one split and both are rendered already. "
-                "If they are different characters, keep them apart with a group file "
-                "(identity: {groups: FILE}, one group for each); otherwise render into a new output "
-                "or with --restart"
-            )
-        split = splits[0]
-        if gid in explicit and explicit[gid][0] != split:
-            manual_split, why, cid = explicit[gid]
-            raise ConfigError(
-                f"{source}: identity: {why} puts {cid} (group {gid!r}) in split {manual_split!r}, but its "
-                f"group is rendered in split {split!r} already ({_describe(found)}); "
-                "render with --restart to move it"
-            )
-        out[gid] = split
+        rendered = [(cid, pin) for cid, pin in found if pin.rendered]
+        if rendered:
+            out[gid] = _rendered_split(gid, rendered, members[gid], explicit)
+        elif gid not in explicit:  # planned only: the manifest's split lists win
+            out[gid] = _planned_split(gid, found)
+        else:
+            continue
         if len(found) < len(members[gid]):
             log.info(
-                "identity: group %s stays in split %r, where %s rendered %s",
+                "identity: group %s stays in split %r, where %s holds %s",
                 gid,
-                split,
-                Path(source).parent,
+                out[gid],
+                found[0][1].source,
                 _describe(found),
             )
     return out
+
+
+def _by_old_group(found: Sequence[tuple[str, SplitPin]]) -> dict[str, list[tuple[str, SplitPin]]]:
+    old: dict[str, list[tuple[str, SplitPin]]] = {}
+    for cid, pin in found:
+        old.setdefault(pin.old_group, []).append((cid, pin))
+    return dict(sorted(old.items(), key=lambda kv: (kv[1][0][1].split, kv[0])))
+
+
+def _rendered_split(
+    gid: str,
+    found: Sequence[tuple[str, SplitPin]],
+    members: Sequence[str],
+    explicit: Mapping[str, tuple[str, str, str]],
+) -> str:
+    splits = sorted({pin.split for _, pin in found})
+    source = found[0][1].source
+    if len(splits) > 1:
+        parts = [
+            f"group {g!r} (rendered in split {pins[0][1].split!r}: {_describe(pins)})"
+            for g, pins in _by_old_group(found).items()
+        ]
+        new = sorted(set(members) - {cid for cid, _ in found})
+        via = f" through {', '.join(new[:4])}" if new else ""
+        raise ConfigError(
+            f"{source}: identity: {' and '.join(parts)} are linked into one identity group "
+            f"{gid!r}{via}, but a group stays in one split and both are rendered already. "
+            "If they are different characters, keep them apart with a group file "
+            "(identity: {groups: FILE}, one group for each); otherwise render into a new output "
+            "or with --restart"
+        )
+    if gid in explicit and explicit[gid][0] != splits[0]:
+        manual_split, why, cid = explicit[gid]
+        raise ConfigError(
+            f"{source}: identity: {why} puts {cid} (group {gid!r}) in split {manual_split!r}, but its "
+            f"group is rendered in split {splits[0]!r} already ({_describe(found)}); "
+            "render with --restart to move it"
+        )
+    return splits[0]
+
+
+def _planned_split(gid: str, found: Sequence[tuple[str, SplitPin]]) -> str:
+    """The split run.json plans the group's members in; when it planned them in several (groups
+    the plan kept apart are linked now, nothing rendered yet), the one planned for most."""
+    count: dict[str, int] = {}
+    for _, pin in found:
+        count[pin.split] = count.get(pin.split, 0) + 1
+    split = min(count, key=lambda s: (-count[s], s))
+    if len(count) > 1:
+        parts = [
+            f"group {g!r} (split {pins[0][1].split!r}: {_describe(pins)})"
+            for g, pins in _by_old_group(found).items()
+        ]
+        log.warning(
+            "%s: identity: %s are linked into one identity group %s; none is rendered yet, so all go "
+            "to split %r (a group file keeps them apart if they are different characters)",
+            found[0][1].source,
+            " and ".join(parts),
+            gid,
+            split,
+        )
+    return split

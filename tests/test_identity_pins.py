@@ -26,6 +26,8 @@ from thagen.render.identity_sign import sign_models
 from thagen.render.jsonl import append_jsonl, read_jsonl
 from thagen.render.layout import JOURNAL
 from thagen.render.manifest import expand_characters, load_manifest
+from thagen.render.runner import write_run_json
+from thagen.render.settings import RunSettings
 from thagen.rigs.pmx import read_pmx, write_pmx
 
 RATIOS = {"test": 0.5, "train": 0.5}
@@ -66,7 +68,9 @@ def _ids(paths: list[Path]) -> list[str]:
     return [chars.ref_for_file(p).id for p in paths]
 
 
-def test_a_joining_variant_with_a_smaller_id_moves_nothing(tmp_path: Path) -> None:
+def _growing_group(tmp_path: Path) -> tuple[Path, Path, Path, int]:
+    """(collection, its one model, a later outfit of it with a smaller id outside the collection,
+    a split seed under which the two ids hash to different splits)."""
     collection = tmp_path / "collection"
     collection.mkdir()
     first = builtin_variant(collection, 4, 0)
@@ -78,6 +82,12 @@ def test_a_joining_variant_with_a_smaller_id_moves_nothing(tmp_path: Path) -> No
         for s in range(100)
         if chars.split_by_ratio(s, first_id, RATIOS) != chars.split_by_ratio(s, later_id, RATIOS)
     )
+    return collection, first, later, seed
+
+
+def test_a_joining_variant_with_a_smaller_id_moves_nothing(tmp_path: Path) -> None:
+    collection, first, later, seed = _growing_group(tmp_path)
+    first_id, later_id = _ids([first, later])
     manifest = _manifest(tmp_path, collection, split_seed=seed)
     runner = CliRunner()
     result = runner.invoke(cli, ["render", str(manifest), "--no-qa", "--workers", "1"])
@@ -102,6 +112,27 @@ def test_a_joining_variant_with_a_smaller_id_moves_nothing(tmp_path: Path) -> No
     assert sorted(p.name.split("-0000")[0] for p in (out / rendered_split).glob("*.tar")) == sorted(
         [first_id, later_id]
     )
+
+
+def test_a_part_keeps_the_plan_of_run_json(tmp_path: Path) -> None:
+    """A part starting after the collection grew keeps the groups the other parts render by
+    run.json's plan; a whole-manifest run (OUT to itself) re-plans what is not rendered yet."""
+    collection, first, later, seed = _growing_group(tmp_path)
+    first_id, later_id = _ids([first, later])
+    manifest = load_manifest(_manifest(tmp_path, collection, split_seed=seed))
+    jobs = expand_characters(manifest)
+    out = tmp_path / "out"
+    out.mkdir()
+    settings = RunSettings.from_manifest(manifest, threads=1, qa=False, cache_dir=str(out / ".cache"))
+    write_run_json(
+        out, jobs, settings, manifest.to_dict(), manifest_path=None, part_count=2, render_options=[]
+    )
+    planned = jobs[0].split
+    _move_model(later, collection / "later")
+    part = {j.id: j.split for j in expand_characters(pin_to_output(manifest, out, part=(1, 2)))}
+    assert part == {first_id: planned, later_id: planned}
+    whole = {j.id: j.split for j in expand_characters(pin_to_output(manifest, out))}
+    assert whole[first_id] == whole[later_id] != planned
 
 
 def _journal(out: Path, splits: dict[str, str]) -> None:
