@@ -55,9 +55,10 @@ def _move_model(path: Path, dest: Path) -> Path:
     return dest / path.name
 
 
-def _renamed(path: Path, name: str) -> Path:
+def _renamed(path: Path, name: str, model_name: str | None = None) -> Path:
     """The model at `path` saved under `name` beside its textures (its own bytes, its own id)."""
     model = read_pmx(path.read_bytes(), path)
+    model.name = model_name or model.name
     new = path.with_name(name)
     write_pmx(model, new)
     path.unlink()
@@ -88,6 +89,9 @@ def _growing_group(tmp_path: Path) -> tuple[Path, Path, Path, int]:
 def test_a_joining_variant_with_a_smaller_id_moves_nothing(tmp_path: Path) -> None:
     collection, first, later, seed = _growing_group(tmp_path)
     first_id, later_id = _ids([first, later])
+    # a re-saved copy with JPEG re-encoded textures: a duplicate, never rendered
+    copy = _renamed(builtin_variant(tmp_path / "copy", 4, 0, jpeg=True), "emiri_copy.pmx", "Emiri ver2")
+    (copy_id,) = _ids([_move_model(copy, collection / "copy")])
     manifest = _manifest(tmp_path, collection, split_seed=seed)
     runner = CliRunner()
     result = runner.invoke(cli, ["render", str(manifest), "--no-qa", "--workers", "1"])
@@ -109,6 +113,8 @@ def test_a_joining_variant_with_a_smaller_id_moves_nothing(tmp_path: Path) -> No
     data = yaml.safe_load((out / "dataset.yaml").read_text(encoding="utf-8"))
     (group,) = data["identity"]["groups"].values()
     assert group["split"] == rendered_split and group["members"] == sorted([first_id, later_id])
+    (listed,) = data["identity"]["duplicates"][first_id]
+    assert listed.startswith(copy_id)
     assert sorted(p.name.split("-0000")[0] for p in (out / rendered_split).glob("*.tar")) == sorted(
         [first_id, later_id]
     )
