@@ -103,6 +103,15 @@ def pin_to_output(
     if out.is_dir() and (resume or part is not None):
         skip = () if resume else [PartFiles(out, part).journal]
         pins = read_output_pins(out, skip=skip, planned=part is not None)
+    names = {s.name for s in manifest.splits}
+    gone = sorted({pin.split for pin in pins.values()} - names)
+    if gone:  # a split the manifest no longer has: nothing to keep its groups in
+        log.warning(
+            "%s: identity: characters rendered in split(s) %s, which the manifest no longer has, pin nothing",
+            out,
+            ", ".join(gone),
+        )
+        pins = {cid: pin for cid, pin in pins.items() if pin.split in names}
     identity = replace(manifest.identity, pins=pins, sign_jobs=sign_jobs)
     return replace(manifest, identity=identity)
 

@@ -168,7 +168,8 @@ def kept_refs(
             "identity: {keep_duplicates: true} renders them)",
             len(dropped),
         )
-    return [r for r in refs if r not in dropped]
+    dropped_ids = {r.id for r in dropped}
+    return [r for r in refs if r.id not in dropped_ids]
 
 
 def job_identity(

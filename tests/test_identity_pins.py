@@ -201,6 +201,11 @@ def test_a_pinned_group_against_a_split_list_is_an_error(tmp_path: Path) -> None
     # on a fresh output the split list decides
     (job,) = expand_characters(pin_to_output(load_manifest(manifest), tmp_path / "fresh"))
     assert job.split == "test"
+    # a split the manifest no longer has pins nothing
+    gone = tmp_path / "gone"
+    _journal(gone, {x_id: "val"})
+    (job,) = expand_characters(pin_to_output(load_manifest(manifest), gone))
+    assert job.split == "test"
 
 
 def test_a_rendered_duplicate_stays_the_rendered_one(tmp_path: Path, gene_pmx: Path, gene_pmd: Path) -> None:
