@@ -1,6 +1,7 @@
 """Identity grouping time for a collection of models built from the test models by transformation.
 
     .venv/bin/python bench/identity.py [--characters 120] [--outfits 8] [--gene 40] [--keep DIR]
+                                       [--jobs 1,0]
 
 Writes the collection to a temporary folder: built-in "characters" (each with its own face
 drawing, name and head proportions) in several outfits (non-head vertices moved) plus a copy
@@ -8,7 +9,9 @@ with JPEG re-encoded textures, and Gene variants (PMD, re-encoded / resized text
 recoloured, outfits, renamed files). Then times, with a fresh signal cache:
 
 - discovery (content hashes of every file, as `thagen render` does),
-- cold: every model read, normalized and signed, then grouped,
+- cold: every model read, normalized and signed, then grouped, once for each --jobs value
+  (signing processes; 1: one by one in this process, as before parallel signing; 0: all cores),
+  each with a fresh signal cache,
 - warm: signals from the cache, then grouped,
 
 and compares the groups with the truth (which character each file was made from).
@@ -105,6 +108,7 @@ def main() -> None:
     ap.add_argument("--outfits", type=int, default=7)
     ap.add_argument("--gene", type=int, default=40)
     ap.add_argument("--keep", type=Path, help="build the collection here and keep it")
+    ap.add_argument("--jobs", default="1,0", help="signing processes of each cold run (0: all cores)")
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="thagen-identity-bench-"))
     os.environ["THAGEN_HASH_CACHE"] = str(root / "cache.sqlite")
@@ -122,9 +126,9 @@ def main() -> None:
     t_discover = time.perf_counter() - t0
     true_of = {r.id: truth[r.path] for r in refs if r.path is not None}
 
-    def run(label: str) -> None:
+    def run(label: str, jobs: int = 0) -> None:
         t1 = time.perf_counter()
-        signals = ref_signals(refs)
+        signals = ref_signals(refs, jobs=jobs)
         t2 = time.perf_counter()
         result = group_models(signals)
         t3 = time.perf_counter()
@@ -133,7 +137,7 @@ def main() -> None:
             f"{label}: signals {t2 - t1:.2f} s ({1000 * (t2 - t1) / n:.1f} ms/model), grouping {t3 - t2:.3f} s, "
             f"total {t3 - t1:.2f} s for {n} models = {1000 * (t3 - t1) / n:.2f} s per 1,000 models"
         )
-        if label == "cold":
+        if label.startswith("cold"):
             members: dict[str, set[str]] = {}
             for cid, gid in result.group_of.items():
                 members.setdefault(gid, set()).add(true_of[cid])
@@ -155,7 +159,11 @@ def main() -> None:
                         print(f"      by {link.text()}")
 
     print(f"discovery (sha256 of {len(refs)} distinct models): {t_discover:.2f} s")
-    run("cold")
+    from thagen.render.identity_sign import default_jobs
+
+    for k, jobs in enumerate(int(j) for j in args.jobs.split(",")):
+        os.environ["THAGEN_HASH_CACHE"] = str(root / f"cache-{k}.sqlite")  # a fresh signal cache
+        run(f"cold, {jobs or default_jobs()} signing processes", jobs)
     run("warm")
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)

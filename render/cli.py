@@ -94,6 +94,13 @@ from thagen.render.shards import POSE_NAMES
     show_default=True,
     help="Seconds between progress lines when stderr is not a terminal.",
 )
+@click.option(
+    "--identity-jobs",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Processes that sign models not in the identity signal cache (0: all cores).",
+)
 def render_command(
     manifest: Path,
     resume: bool,
@@ -110,9 +117,11 @@ def render_command(
     cache_dir: Path | None,
     annotations: Path | None,
     progress_interval: float,
+    identity_jobs: int,
 ) -> None:
     """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
     from thagen.render.backends import FarmOptions
+    from thagen.render.identity_pins import pin_to_output
     from thagen.render.manifest import expand_characters, load_manifest
     from thagen.render.output_dir import prepare_output_dir
     from thagen.render.partition import parse_part
@@ -131,8 +140,10 @@ def render_command(
     if address and backend != "ray":
         raise ConfigError("--address is for --backend ray")
     m = load_manifest(manifest)
-    jobs = expand_characters(m, annotations=annotations)
     out_dir = (out or m.output_dir).resolve()
+    # identity groups stay in the splits OUT rendered them in (render/identity_pins.py)
+    pinned = pin_to_output(m, out_dir, resume=resume, part=part, sign_jobs=identity_jobs)
+    jobs = expand_characters(pinned, annotations=annotations)
     prepare_output_dir(out_dir, field="--out" if out else "output", source=None if out else manifest)
     settings = RunSettings.from_manifest(
         m, threads=threads, qa=not no_qa, cache_dir=str(cache_dir or out_dir / ".cache")

@@ -16,7 +16,7 @@ automatic evidence (a new outfit follows its character).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -233,9 +233,12 @@ class _Union:
 
 
 def group_models(
-    signals: Mapping[str, ModelSignals], manual: Mapping[str, str] | None = None
+    signals: Mapping[str, ModelSignals],
+    manual: Mapping[str, str] | None = None,
+    prefer: Collection[str] = (),
 ) -> IdentityResult:
-    """Groups and duplicates of the models (id -> signals); `manual` maps ids to group names."""
+    """Groups and duplicates of the models (id -> signals); `manual` maps ids to group names;
+    of a set of duplicates, one in `prefer` (rendered already) is the one kept."""
     manual = dict(manual or {})
     ids = sorted(signals)
     sigs = [signals[i] for i in ids]
@@ -283,7 +286,7 @@ def group_models(
         result.groups[gid] = Group(gid, tuple(ids[k] for k in members), group_links, manual=bool(label))
         for k in members:
             result.group_of[ids[k]] = gid
-    _find_duplicates(result, ids, sigs, uf, _duplicate_candidates(sigs))
+    _find_duplicates(result, ids, sigs, uf, _duplicate_candidates(sigs), set(prefer))
     return result
 
 
@@ -305,13 +308,19 @@ def _duplicate_candidates(
     return pairs
 
 
-def _keep_order(cid: str, s: ModelSignals) -> tuple:
-    """Which of several duplicates is rendered: a PMX first, then more textures, then the id."""
-    return (s.format != "pmx", -len(s.all_textures), cid)
+def _keep_order(cid: str, s: ModelSignals, prefer: Collection[str] = ()) -> tuple:
+    """Which of several duplicates is rendered: one rendered already, then a PMX, then more
+    textures, then the id."""
+    return (cid not in prefer, s.format != "pmx", -len(s.all_textures), cid)
 
 
 def _find_duplicates(
-    result: IdentityResult, ids: list[str], sigs: list[ModelSignals], uf: _Union, pairs: set[tuple[int, int]]
+    result: IdentityResult,
+    ids: list[str],
+    sigs: list[ModelSignals],
+    uf: _Union,
+    pairs: set[tuple[int, int]],
+    prefer: Collection[str] = (),
 ) -> None:
     dup = _Union(len(ids), [None] * len(ids))
     reason: dict[tuple[int, int], str] = {}
@@ -328,7 +337,7 @@ def _find_duplicates(
     for members in sets.values():
         if len(members) < 2:
             continue
-        kept = min(members, key=lambda k: _keep_order(ids[k], sigs[k]))
+        kept = min(members, key=lambda k: _keep_order(ids[k], sigs[k], prefer))
         for k in members:
             if k == kept:
                 continue

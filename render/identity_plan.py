@@ -3,14 +3,16 @@ group, and the identity section of dataset.yaml.
 
 The ratio split hashes the group id instead of the character id. A model alone in its group has
 its own id as group id, so manifests without variants split exactly as before; a group's id is
-its manual name or its smallest member id, so adding unrelated models never moves a group.
+its manual name or its smallest member id, so adding unrelated models never moves a group. A
+model joining a group can change that id: when rendering into an output, the splits its
+journalled characters were rendered in win (render/identity_pins.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,8 @@ from thagen.render import characters as chars
 from thagen.render import identity_cache
 from thagen.render.identity import IdentityResult, group_models
 from thagen.render.identity_file import GroupFile, read_group_file
+from thagen.render.identity_pins import GroupMap, SplitPin, pinned_splits
+from thagen.render.identity_sign import sign_models
 from thagen.render.identity_signals import ModelSignals, signals_for_file
 
 if TYPE_CHECKING:
@@ -32,11 +36,16 @@ IDENTITY_KEYS = ("groups", "auto", "keep_duplicates")
 @dataclass(frozen=True)
 class IdentityOptions:
     """`identity:` of a manifest. auto: group by signals (reads every model once, then cached);
-    groups: a manual group file that always wins; keep_duplicates: render duplicates too."""
+    groups: a manual group file that always wins; keep_duplicates: render duplicates too.
+    Not from the manifest (set by `thagen render`, never in to_dict): pins, the splits of the
+    characters the output has rendered (render/identity_pins.py); sign_jobs, the processes that
+    sign models (0: all cores)."""
 
     groups: str | None = None
     auto: bool = True
     keep_duplicates: bool = False
+    pins: Mapping[str, SplitPin] = field(default_factory=dict, compare=False, hash=False)
+    sign_jobs: int = field(default=0, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"groups": self.groups, "auto": self.auto, "keep_duplicates": self.keep_duplicates}
@@ -74,21 +83,16 @@ def ref_key(ref: chars.ModelRef) -> str:
     return "builtin" if ref.path is None else location_key(ref.path, ref.member)
 
 
-def ref_signals(refs: Sequence[chars.ModelRef], cache_dir: Path | None = None) -> dict[str, ModelSignals]:
-    """Signals of every ref by id: from the cache where still valid, else read (and stored)."""
+def ref_signals(
+    refs: Sequence[chars.ModelRef], cache_dir: Path | None = None, jobs: int = 0
+) -> dict[str, ModelSignals]:
+    """Signals of every ref by id: from the cache where still valid, else read (in `jobs`
+    processes, 0: all cores) and stored."""
     keyed = [(ref_key(r), r) for r in refs if not r.builtin]
     stored = identity_cache.lookup_many([(k, r.sha256) for k, r in keyed])
-    out: dict[str, ModelSignals] = {}
-    fresh = []
-    for key, ref in keyed:
-        if key in stored:
-            out[ref.id] = stored[key]
-            continue
-        assert ref.path is not None
-        sig, deps = signals_for_file(ref.path, ref.member, cache_dir)
-        fresh.append((key, ref.sha256, sig, identity_cache.file_deps(deps)))
-        out[ref.id] = sig
-    identity_cache.store_many(fresh)
+    out = {ref.id: stored[key] for key, ref in keyed if key in stored}
+    fresh = [(key, ref) for key, ref in keyed if key not in stored]
+    out.update(sign_models(fresh, cache_dir, jobs))
     for ref in refs:
         if ref.builtin:  # written to a new temp folder each process: cheap, never cached
             out[ref.id] = signals_for_file(chars.builtin_model_file())[0]
@@ -135,10 +139,12 @@ def plan_identity(manifest: Manifest, refs: Sequence[chars.ModelRef]) -> Identit
     if options.groups:
         manual = manual_assignments(read_group_file(manifest.resolve(options.groups)), refs)
     if options.auto:
-        signals = ref_signals(refs, manifest.output_dir / ".cache")
+        signals = ref_signals(refs, manifest.output_dir / ".cache", options.sign_jobs)
     else:
         signals = {r.id: ModelSignals(problem="identity.auto is false") for r in refs}
-    result = group_models(signals, manual)
+    pins = {cid: pin for cid, pin in options.pins.items() if cid in signals}
+    result = group_models(signals, manual, prefer=pins)
+    result.group_of = GroupMap(result.group_of, pins)
     for cid, problem in sorted(result.problems.items()):
         if options.auto:
             log.warning("identity: %s has no signals (%s); it is a group of its own", cid, problem)
@@ -150,7 +156,9 @@ def kept_refs(
 ) -> list[chars.ModelRef]:
     if keep_duplicates:
         return list(refs)
-    dropped = [r for r in refs if r.id in result.duplicate_of]
+    # a duplicate the output has rendered already stays a job (done; its shards are there)
+    pins = getattr(result.group_of, "pins", {})
+    dropped = [r for r in refs if r.id in result.duplicate_of and r.id not in pins]
     for ref in dropped:
         kept, why = result.duplicate_of[ref.id]
         log.info("identity: %s (%s) duplicates %s (%s); rendered once", ref.id, ref.describe(), kept, why)
@@ -160,7 +168,8 @@ def kept_refs(
             "identity: {keep_duplicates: true} renders them)",
             len(dropped),
         )
-    return [r for r in refs if r.id not in result.duplicate_of]
+    dropped_ids = {r.id for r in dropped}
+    return [r for r in refs if r.id not in dropped_ids]
 
 
 def job_identity(
@@ -192,8 +201,10 @@ def split_by_group(
     seed: int,
     error: Callable[[str, str], ConfigError],
 ) -> dict[str, str]:
-    """id -> split. An explicit assignment of any member moves its whole group; the rest go by
-    the ratio hash of their group id. Two members explicitly put in different splits is an error."""
+    """id -> split. A group the output has rendered members of stays in their split (`group_of`
+    from plan_identity carries the pins); else an explicit assignment of any member moves its
+    whole group; the rest go by the ratio hash of their group id. Two members explicitly put in
+    different splits is an error, and so is a group pinned to two splits."""
     by_group: dict[str, tuple[str, str, str]] = {}  # group -> (split, why, id)
     for cid, (split, why) in sorted(explicit.items()):
         gid = group_of.get(cid, cid)
@@ -205,10 +216,13 @@ def split_by_group(
                 f"{previous[0]!r}: a group stays in one split",
             )
         by_group[gid] = (split, why, cid)
+    pinned = pinned_splits(refs, group_of, by_group)
     out: dict[str, str] = {}
     for ref in refs:
         gid = group_of.get(ref.id, ref.id)
-        if gid in by_group:
+        if gid in pinned:
+            out[ref.id] = pinned[gid]
+        elif gid in by_group:
             out[ref.id] = by_group[gid][0]
         elif ratios:
             out[ref.id] = chars.split_by_ratio(seed, gid, ratios)

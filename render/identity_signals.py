@@ -32,7 +32,7 @@ from thagen.rigs.flatten import flatten_group_morph
 from thagen.rigs.model import Model
 from thagen.rigs.normalize import RigReport
 
-SIGNALS_VERSION = 1
+SIGNALS_VERSION = 2  # 2: a VRM's embedded images are hashed too
 HASH_SIZE = 32  # the image is reduced to HASH_SIZE^2 before the DCT
 COLOUR_GRID = 4
 FLAT_STD = 2.0  # luminance std (0..255) below which a texture carries no identity
@@ -120,6 +120,31 @@ def hash_pixels(rgb: np.ndarray, name: str = "") -> TextureHash:
     return TextureHash(name, phash, colours, bool(luma.std() < FLAT_STD), tuple(int(v) for v in scaled))
 
 
+def _hash_image(im: Any, name: str) -> TextureHash:
+    """Signature of an open Pillow image, shown over black by its alpha."""
+    from PIL import Image
+
+    im.draft("RGB", (HASH_SIZE * 4, HASH_SIZE * 4))  # JPEG: decode at a reduced size
+    rgba = im.convert("RGBA")
+    black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+    shown = Image.alpha_composite(black, rgba).convert("RGB")
+    small = shown.resize((HASH_SIZE, HASH_SIZE), Image.Resampling.BOX)
+    return hash_pixels(np.asarray(small, np.uint8), name)
+
+
+def embedded_texture_hash(data: bytes, name: str) -> TextureHash | None:
+    """Signature of an image held in the model file (a VRM's embedded images)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return _hash_image(im, name)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
 def texture_hash(path: Path) -> TextureHash | None:
     """Signature of an image file, or None when Pillow cannot read it.
 
@@ -138,12 +163,7 @@ def texture_hash(path: Path) -> TextureHash | None:
     result: TextureHash | None
     try:
         with Image.open(path) as im:
-            im.draft("RGB", (HASH_SIZE * 4, HASH_SIZE * 4))  # JPEG: decode at a reduced size
-            rgba = im.convert("RGBA")
-            black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-            shown = Image.alpha_composite(black, rgba).convert("RGB")
-            small = shown.resize((HASH_SIZE, HASH_SIZE), Image.Resampling.BOX)
-            result = hash_pixels(np.asarray(small, np.uint8), path.name)
+            result = _hash_image(im, path.name)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         result = None
     _texture_memo[key] = result
@@ -268,8 +288,17 @@ def _hash_slots(model: Model, slots: list[int]) -> tuple[TextureHash, ...]:
     from thagen.rigs.textures import resolve_texture
 
     out: dict[str, TextureHash] = {}
+    embedded = model.vrm.embedded_images if model.vrm is not None else {}
     for slot in sorted(set(slots)):
-        if not (0 <= slot < len(model.textures)) or model.source_path is None:
+        if not (0 <= slot < len(model.textures)):
+            continue
+        if model.textures[slot] in embedded:  # a VRM's image inside the file
+            label = model.textures[slot].split(":", 2)[-1] or model.textures[slot]
+            th = embedded_texture_hash(embedded[model.textures[slot]], label)
+            if th is not None:
+                out[model.textures[slot]] = th
+            continue
+        if model.source_path is None:
             continue
         path = resolve_texture(model.source_path, model.textures[slot])
         th = texture_hash(path) if path is not None else None

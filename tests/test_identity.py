@@ -148,3 +148,18 @@ def test_signals_cache_follows_textures(tmp_path: Path, gene_pmx: Path) -> None:
 
     os.utime(face, ns=(1, 1))
     assert identity_cache.lookup_many([(key, "sha-x")]) == {}
+
+
+def test_a_vrm_export_with_embedded_textures_is_a_duplicate(
+    tmp_path: Path, signed: dict[str, ModelSignals]
+) -> None:
+    from thagen.rigs.vrm_writer import builtin_vrm_bytes
+
+    vrm = tmp_path / "builtin.vrm"
+    vrm.write_bytes(builtin_vrm_bytes("1.0"))
+    sig = signals_for_file(vrm)[0]
+    assert sig.format == "vrm" and len(sig.face_textures) == 1  # the embedded atlas
+    result = group_models({"builtin": signed["builtin"], "vrm": sig, "gene_pmx": signed["gene_pmx"]})
+    assert result.group_of["vrm"] == result.group_of["builtin"] != result.group_of["gene_pmx"]
+    kept, why = result.duplicate_of["vrm"]
+    assert kept == "builtin" and "pmx and vrm" in why
