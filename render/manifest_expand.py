@@ -120,7 +120,6 @@ def expand_characters(
     all_refs, refs = refs, kept_refs(identity, refs, manifest.identity.keep_duplicates)
     split_of = assign_splits(manifest, refs, identity.group_of)
     counts = pose_counts(manifest, refs, split_of)
-    rest = manifest.rest_pose_values
     order = {s.name: i for i, s in enumerate(manifest.splits)}
     jobs = []
     for ref in refs:
@@ -146,7 +145,7 @@ def expand_characters(
                 lighting=lighting,
                 seed=manifest.seed,
                 pose_spec=manifest.pose_sampling,
-                rest_pose=dict(rest) if manifest.pose_vector == "tha1" else manifest.rest_pose_for(ref.id),
+                rest_pose=manifest.rest_pose_for(ref.id),
                 image_size=manifest.image_size,
                 render=manifest.render,
                 shard_size=manifest.shard_size,

@@ -226,6 +226,7 @@ class Manifest:
 
     @property
     def rest_pose_values(self) -> dict[str, float]:
+        """THA1's rest pose values (a fresh dict); extended vectors use `rest_pose_for`."""
         return resolve_rest_pose(self.rest_pose)
 
     def rest_pose_for(self, character_id: str) -> dict[str, float]:
