@@ -24,6 +24,8 @@ log = logging.getLogger("thagen.render.manifest")
 
 
 def _refs_for_entry(manifest: Manifest, entry: CharacterEntry) -> list[chars.ModelRef]:
+    """The models one entry names. A missing `path` or `zip` is an error naming the entry; a
+    glob matching nothing only warns (a folder still being filled must not stop a batch)."""
     c = Checker(manifest.path)
     where = entry.field_path
     if entry.builtin:
@@ -52,6 +54,7 @@ def _refs_for_entry(manifest: Manifest, entry: CharacterEntry) -> list[chars.Mod
 
 
 def _named_file(manifest: Manifest, entry: CharacterEntry, key: str) -> Path | None:
+    """The entry's own `annotation` / `rig_override` file: named on purpose, so missing is an error."""
     value = getattr(entry, key)
     if value is None:
         return None
@@ -80,6 +83,7 @@ def _folder_annotation(folder: Path | None, character_id: str) -> Path | None:
 
 
 def _default_override_path(ref: chars.ModelRef) -> Path | None:
+    """A rig override file found beside the model (rigs/overrides.py decides the names)."""
     if ref.path is None:
         return None
     from thagen.rigs.overrides import find_override_file
@@ -108,12 +112,12 @@ def expand_characters(
     `annotations`); an entry's own `annotation:` wins over it, and it wins over a file beside the model.
     """
     refs = discover_characters(manifest)
-    flagged = set(flagged)
-    if manifest.qa.exclude_flagged and flagged:
-        dropped = [r.id for r in refs if r.id in flagged]
+    flagged_ids = set(flagged)
+    if manifest.qa.exclude_flagged and flagged_ids:
+        dropped = [r.id for r in refs if r.id in flagged_ids]
         if dropped:
             log.info("excluding %d QA-flagged characters: %s", len(dropped), ", ".join(dropped))
-        refs = [r for r in refs if r.id not in flagged]
+        refs = [r for r in refs if r.id not in flagged_ids]
     if not refs:
         raise ConfigError(f"{manifest.path}: characters: no model found")
     identity = plan_identity(manifest, refs)

@@ -104,6 +104,8 @@ class Lighting:
 
 @dataclass(frozen=True)
 class RenderSettings:
+    """Blender settings shared by every image of a run (Cycles on the CPU is what CI renders)."""
+
     engine: str = "cycles"
     device: str = "cpu"
     samples: int = 4
@@ -114,6 +116,8 @@ class RenderSettings:
 
 @dataclass(frozen=True)
 class QAOptions:
+    """What a re-plan does with characters an earlier run's QA flagged (render/qa.py)."""
+
     exclude_flagged: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +161,8 @@ class CharacterEntry:
 
 @dataclass(frozen=True)
 class SplitSpec:
+    """One `splits` entry: members by ratio and/or by name, and its pose budget."""
+
     name: str
     ratio: float | None = None
     characters: tuple[str, ...] = ()
@@ -301,7 +307,7 @@ class CharacterJob:
     pose_count: int
     lighting: Lighting
     seed: int  # the manifest seed: poses come from (seed, id)
-    pose_spec: PoseSpec
+    pose_spec: PoseSpec | VectorPoseSpec  # VectorPoseSpec for pose_vector tha2 / tha3
     rest_pose: Mapping[str, float]
     image_size: int
     render: RenderSettings
