@@ -32,9 +32,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thagen.render.pose_vectors import GROUPS, pose_vector_def, with_tha1_view
+
+if TYPE_CHECKING:
+    from thagen.render.manifest_checks import Checker
 
 FIXED_IMAGES = ("rest", "expr", "rot")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -61,7 +64,7 @@ PRESETS: dict[str, tuple[ImageSpec, ...]] = {
 }
 
 
-def parse_images(c: Any, data: Any) -> tuple[str, tuple[ImageSpec, ...]]:
+def parse_images(c: Checker, data: Any) -> tuple[str, tuple[ImageSpec, ...]]:
     """(preset name or "custom", extra images) from the manifest's `images` field."""
     if isinstance(data, str):
         return c.choice(data, "images", PRESETS), PRESETS[data]

@@ -1,4 +1,4 @@
-"""Manifest fields for THA2 / THA3 pose vectors (parsed here so render/manifest.py only calls in).
+"""Manifest fields for THA2 / THA3 pose vectors (parsed here so render/manifest_parse.py only calls in).
 
 Fields (manifests/README.md):
 
@@ -16,34 +16,32 @@ Fields (manifests/README.md):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from thagen.render.manifest_types import DIST_KEYS  # the same keys per dist kind as THA1's
 from thagen.render.pose_vectors import VECTOR_NAMES, pose_vector_def
 from thagen.render.sampling import DIST_KINDS, ParamDist
 from thagen.render.vector_sampling import REST_CHOICES, VectorPoseSpec, check_dist, default_dist
 
+if TYPE_CHECKING:
+    from thagen.render.manifest_checks import Checker
+
 SPEC_KEYS = ("one_semantic_p", "iris_small_zero_p")
 # vector_motion: the angles the sources leave open (render/vector_posing.py), in degrees
 MOTION_KEYS = ("body_degrees", "breathing_chest_degrees", "breathing_shoulder_degrees")
-_DIST_KEYS = {
-    "uniform": ("dist", "low", "high", "snap"),
-    "fixed": ("dist", "value", "snap"),
-    "beta": ("dist", "a", "b", "low", "high", "snap"),
-    "tha1_linear": ("dist", "low", "high", "snap"),
-}
 
 
-def parse_framing_preset(c: Any, data: Any) -> str:
+def parse_framing_preset(c: Checker, data: Any) -> str:
     from thagen.render.framing_presets import FRAMING_PRESETS
 
     return c.choice(data, "framing_preset", FRAMING_PRESETS)
 
 
-def parse_pose_vector(c: Any, data: Any) -> str:
+def parse_pose_vector(c: Checker, data: Any) -> str:
     return c.choice(data, "pose_vector", VECTOR_NAMES)
 
 
-def _parse_dist(c: Any, vector: str, name: str, data: Any) -> ParamDist:
+def _parse_dist(c: Checker, vector: str, name: str, data: Any) -> ParamDist:
     where = f"pose_sampling.{name}"
     p = pose_vector_def(vector).param(name)
     if isinstance(data, (int, float)) and not isinstance(data, bool):
@@ -52,7 +50,7 @@ def _parse_dist(c: Any, vector: str, name: str, data: Any) -> ParamDist:
         raise c.error(where, f"expected a mapping like {{dist: uniform, low: 0, high: 1}}, got {data!r}")
     default = default_dist(pose_vector_def(vector), name) or ParamDist("uniform", p.low, p.high)
     kind = c.choice(data.get("dist", default.kind), f"{where}.dist", DIST_KINDS)
-    c.mapping(data, where, _DIST_KEYS[kind])
+    c.mapping(data, where, DIST_KEYS[kind])
     kwargs: dict[str, float] = {"low": p.low, "high": p.high}
     for key in ("low", "high", "value", "a", "b"):
         if key in data:
@@ -70,7 +68,7 @@ def _parse_dist(c: Any, vector: str, name: str, data: Any) -> ParamDist:
     return dist
 
 
-def parse_vector_sampling(c: Any, data: Any, vector: str) -> VectorPoseSpec:
+def parse_vector_sampling(c: Checker, data: Any, vector: str) -> VectorPoseSpec:
     """`pose_sampling` of a tha2 / tha3 manifest; unknown names are errors naming the field."""
     names = pose_vector_def(vector).names
     d = c.mapping({} if data is None else data, "pose_sampling", (*names, *SPEC_KEYS))
@@ -79,7 +77,7 @@ def parse_vector_sampling(c: Any, data: Any, vector: str) -> VectorPoseSpec:
     return VectorPoseSpec(vector, params, **kw)
 
 
-def parse_vector_rest(c: Any, data: Any, vector: str) -> str | dict[str, float]:
+def parse_vector_rest(c: Checker, data: Any, vector: str) -> str | dict[str, float]:
     if isinstance(data, str):
         return c.choice(data, "rest_pose", REST_CHOICES)
     vec = pose_vector_def(vector)
@@ -87,12 +85,12 @@ def parse_vector_rest(c: Any, data: Any, vector: str) -> str | dict[str, float]:
     return {n: c.number(v, f"rest_pose.{n}", vec.param(n).low, vec.param(n).high) for n, v in d.items()}
 
 
-def parse_motion(c: Any, data: Any) -> dict[str, float]:
+def parse_motion(c: Checker, data: Any) -> dict[str, float]:
     d = c.mapping(data, "vector_motion", MOTION_KEYS)
     return {k: c.number(v, f"vector_motion.{k}", 0.0, 90.0) for k, v in d.items()}
 
 
-def parse_required(c: Any, data: Any, vector: str) -> tuple[str, ...]:
+def parse_required(c: Checker, data: Any, vector: str) -> tuple[str, ...]:
     names = pose_vector_def(vector).names
     if not isinstance(data, list):
         raise c.error("required_parameters", f"expected a list of {vector} parameter names, got {data!r}")

@@ -473,6 +473,17 @@ def test_jobs_carry_the_run_settings(tmp_path: Path) -> None:
     assert "characters[0]" in job.source
 
 
+@pytest.mark.parametrize("vector", ["tha2", "tha3"])
+def test_explicit_extended_rest_pose_expands(tmp_path: Path, vector: str) -> None:
+    # an explicit rest pose of an extended vector names its own parameters (mouth_aaa), which
+    # THA1's rest pose does not know: expansion once resolved it as THA1's and failed
+    data = {"seed": 5, "pose_vector": vector, "rest_pose": {"mouth_aaa": 0.5, "head_x": -0.25}}
+    data |= {"poses_per_character": 2, "characters": [{"builtin": True}]}
+    (job,) = expand_characters(load_manifest(write_manifest(tmp_path, data)))
+    assert job.rest_pose["mouth_aaa"] == 0.5 and job.rest_pose["head_x"] == -0.25
+    assert set(job.rest_pose) == set(job.poses()[0]) - {"ambient"}
+
+
 def test_schema_yaml_lists_the_same_fields_as_the_code() -> None:
     from thagen.render import manifest as mf
 
