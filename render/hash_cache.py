@@ -30,22 +30,25 @@ def cache_path() -> Path | None:
     return Path(base) / "thagen" / "hashes.sqlite"
 
 
-def _connect() -> sqlite3.Connection | None:
+def connect(schema: str = _SCHEMA) -> sqlite3.Connection | None:
+    """The cache database with `schema`'s table created (other caches keep their own table in the
+    same file, e.g. render/identity_cache.py); None when there is no usable cache."""
     path = cache_path()
     if path is None:
         return None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=5.0)
-        conn.execute(_SCHEMA)
+        conn.execute(schema)
         return conn
     except (OSError, sqlite3.Error):
         return None
 
 
+
 def lookup(key: str, size: int, mtime_ns: int) -> str | None:
     """The stored hash for `key` if the file's size and mtime are unchanged."""
-    conn = _connect()
+    conn = connect()
     if conn is None:
         return None
     try:
@@ -60,7 +63,7 @@ def lookup(key: str, size: int, mtime_ns: int) -> str | None:
 
 
 def store(key: str, size: int, mtime_ns: int, sha256: str) -> None:
-    conn = _connect()
+    conn = connect()
     if conn is None:
         return
     try:

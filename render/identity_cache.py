@@ -39,16 +39,7 @@ def file_deps(paths: Iterable[Path]) -> tuple[Dep, ...]:
 
 
 def _connect() -> sqlite3.Connection | None:
-    path = hash_cache.cache_path()
-    if path is None:
-        return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=5.0)
-        conn.execute(_SCHEMA)
-        return conn
-    except (OSError, sqlite3.Error):
-        return None
+    return hash_cache.connect(_SCHEMA)
 
 
 def _deps_unchanged(deps: Sequence[Sequence]) -> bool:

@@ -16,7 +16,6 @@ would put a character into two splits.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from thagen.errors import ConfigError
+from thagen.render.shards import atomic_write_bytes
 
 GROUP_FILE_VERSION = 1
 _GROUP_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -133,14 +133,4 @@ def write_group_file(path: Path, groups: Sequence[tuple[str, Sequence[tuple[str,
             )
             note = comment.replace("\n", " ")
             lines.append(f"    - {quoted}" + (f"  # {note}" if note else ""))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
