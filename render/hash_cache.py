@@ -45,7 +45,6 @@ def connect(schema: str = _SCHEMA) -> sqlite3.Connection | None:
         return None
 
 
-
 def lookup(key: str, size: int, mtime_ns: int) -> str | None:
     """The stored hash for `key` if the file's size and mtime are unchanged."""
     conn = connect()
