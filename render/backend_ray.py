@@ -169,7 +169,7 @@ class _Driver:
         with contextlib.suppress(Exception):
             self.ray.kill(slot.actor, no_restart=True)
         index = self.slots.index(slot)
-        if replace and (self.pending or any(s.job is not None for s in self.slots)):
+        if replace and self.pending:  # a fresh process only where there is work for it
             self.slots[index] = self._new_slot()
         else:
             del self.slots[index]
@@ -233,14 +233,15 @@ class _Driver:
         job = slot.job
         assert job is not None
         slot.job = None
-        timed_out = why.startswith("timeout")
-        self._retire(slot, replace=True)
         n = self.attempts[job.id]
-        if n <= self.opts.retries:
+        retry = n <= self.opts.retries
+        if retry:
             self.events.message(f"[thagen] {job.id}: {why}; retrying ({n}/{self.opts.retries})")
             self.pending.appendleft(job)
+        self._retire(slot, replace=True)
+        if retry:
             return
-        if timed_out:
+        if why.startswith("timeout"):
             rec = timeout_record(job, self.out, self._limit(job), attempts=n)
         else:
             rec = crash_record(job, self.out, None, attempts=n)
