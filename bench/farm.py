@@ -144,7 +144,7 @@ def main() -> None:
     ap.add_argument("--recycle", type=int, default=10)
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the throughput runs")
-    ap.add_argument("--throughput-only", action="store_true", help="skip overhead, merge, RSS and scaling")
+    ap.add_argument("--throughput-only", action="store_true", help="skip merge, RSS and scaling")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="thagen-bench-farm-") as name:
@@ -159,6 +159,7 @@ def main() -> None:
                 ("Ray private, 2 x 1 thread", ["--backend", "ray", "--workers", "2", "--threads", "1"]),
                 ("Ray private, 1 x 2 threads", ["--backend", "ray", "--workers", "1", "--threads", "2"]),
                 ("Ray --address, 2 x 1 thread", ["--backend", "ray", "--threads", "1"]),
+                ("Ray --address, 1 x 2 threads", ["--backend", "ray", "--threads", "2"]),
             ]
         runs: dict[str, list[Timed]] = {label: [] for label, _ in configs}
         outs: dict[str, Path] = {}
@@ -194,12 +195,14 @@ def main() -> None:
                 f"{statistics.median(t.tail for t in ts):5.1f}"
             )
 
+        for label, _ in configs:  # the journal of each config's last round
+            overhead, share = overhead_share(outs[label])
+            print(
+                f"\nGene per-character overhead ({label}): {overhead:.2f} s = {share:.1%} of a "
+                "THA1-sized character (127 images)"
+            )
         if args.throughput_only:
             return
-        overhead, share = overhead_share(outs[configs[0][0]])
-        print(
-            f"\nGene per-character overhead {overhead:.2f} s = {share:.1%} of a THA1-sized character (127 images)"
-        )
 
         from thagen.render.merge import merge_output
 

@@ -58,9 +58,11 @@ class RenderActor:
         from thagen.render.renderer import make_renderer
         from thagen.render.worker import drop_blender_script_paths
 
+        t0 = time.perf_counter()
         drop_blender_script_paths()
         self.settings = settings
         self.renderer = make_renderer(settings)
+        self.startup_s = time.perf_counter() - t0  # bpy import + scene set-up, once per process
 
     def ready(self) -> int:
         return os.getpid()
@@ -88,7 +90,7 @@ class RenderActor:
                 reply = {"done": False, "record": failure_record(job, exc, tmp), "files": logs}
             finally:
                 release_freed_memory()
-        return {**reply, "pid": os.getpid()}
+        return {**reply, "pid": os.getpid(), "actor_startup_s": self.startup_s}
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -127,12 +129,15 @@ class RayBackend:
         threads = settings.threads or 1
         actor_settings = RunSettings(**{**settings.__dict__, "threads": threads, "cache_dir": None})
         temp_dir = None
+        t0 = time.monotonic()
         if self.options.address:
             ray.init(address=self.options.address, log_to_driver=False)
         else:
             temp_dir = tempfile.mkdtemp(prefix="thagen-ray-")
             cpus = (self.options.workers * threads) if self.options.workers else None
             ray.init(num_cpus=cpus, _temp_dir=temp_dir, include_dashboard=False, log_to_driver=False)
+        total_cpus = ray.cluster_resources().get("CPU", 0)
+        events.message(f"[thagen] Ray: {total_cpus:g} CPUs, ready in {time.monotonic() - t0:.1f} s")
         try:
             return _Driver(ray, self.options, jobs, out, actor_settings, events, threads).run()
         finally:
@@ -161,6 +166,8 @@ class _Driver:
         capacity = max(1, int(ray.cluster_resources().get("CPU", 1) // threads))
         self.slots = [self._new_slot() for _ in range(min(capacity, len(jobs)))]
         self.blender = ""
+        self.t0 = time.monotonic()
+        self.first_reply = True
 
     def _new_slot(self) -> _Slot:
         return _Slot(self.actor_class.remote(self.settings))
@@ -217,6 +224,12 @@ class _Driver:
             return
         slot.job, slot.ref = None, None
         slot.characters += 1
+        if self.first_reply:
+            self.first_reply = False
+            self.events.message(
+                f"[thagen] Ray: first character back after {time.monotonic() - self.t0:.1f} s "
+                f"(its actor made its Blender in {reply.get('actor_startup_s', 0.0):.1f} s)"
+            )
         for rel, data in reply["files"].items():
             atomic_write_bytes(self.out / _safe_rel(rel), data)
         record = {**reply["record"], "worker_pid": reply["pid"]}
