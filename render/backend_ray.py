@@ -44,6 +44,26 @@ if TYPE_CHECKING:
     from thagen.render.manifest import CharacterJob
 
 INSTALL_HINT = "--backend ray needs Ray: pip install 'thagen[farm]'"
+CHARACTER_TMP = "thagen-ray-char-"  # + "<pid>-": a character's private OUT on its node
+
+
+def _sweep_dead_character_dirs(base: Path) -> None:
+    """Remove what actors killed mid-character (a crash, a timeout, kill -9) left in `base`: a
+    dead process cannot clean up, and a node would otherwise keep one partial character each."""
+    for entry in base.glob(f"{CHARACTER_TMP}*-*"):
+        pid = entry.name[len(CHARACTER_TMP) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _collect(tmp: Path) -> dict[str, bytes]:
@@ -61,6 +81,7 @@ class RenderActor:
         t0 = time.perf_counter()
         drop_blender_script_paths()
         self.settings = settings
+        _sweep_dead_character_dirs(Path(tempfile.gettempdir()))
         self.renderer = make_renderer(settings)
         self.startup_s = time.perf_counter() - t0  # bpy import + scene set-up, once per process
 
@@ -80,7 +101,7 @@ class RenderActor:
             count[0] += n
             maybe_fault(job.id, count[0])
 
-        with tempfile.TemporaryDirectory(prefix="thagen-ray-char-") as name:
+        with tempfile.TemporaryDirectory(prefix=f"{CHARACTER_TMP}{os.getpid()}-") as name:
             tmp = Path(name)
             try:
                 result = render_character(job, tmp, self.renderer, self.settings, on_images=on_images)

@@ -7,6 +7,7 @@ that hangs past --character-timeout has its worker killed and is recorded as fai
 from __future__ import annotations
 
 import importlib.util
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from dataset_digest import sample_digests
 from farm_common import serial_output, thagen, write_manifest
 from ray_cluster import ray_head
 
+from thagen.render.backend_ray import CHARACTER_TMP
 from thagen.render.jsonl import read_jsonl
 from thagen.render.manifest import expand_characters, load_manifest
 
@@ -34,6 +36,7 @@ def test_ray_equals_serial_and_survives_a_killed_worker(
     gene = next(j.id for j in expand_characters(load_manifest(manifest)) if not j.builtin)
     once = tmp_path / "killed-once"
     out = tmp_path / "out"
+    before = set(_character_dirs())
     proc = thagen(
         "render", str(manifest), "--out", str(out), "--backend", "ray", "--workers", "2", "--threads", "1",
         "--retries", "2",
@@ -50,6 +53,18 @@ def test_ray_equals_serial_and_survives_a_killed_worker(
     assert sample_digests(out) == sample_digests(serial)
     assert (out / "index.json").read_text() == (serial / "index.json").read_text()
     assert (out / "characters" / gene / "contact_sheet.png").exists()  # came back through the object store
+    # the killed actor's private OUT was swept by the actor that replaced it
+    left = [d for d in set(_character_dirs()) - before if not _alive(d)]
+    assert not left, left
+
+
+def _character_dirs() -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"{CHARACTER_TMP}*-*"))
+
+
+def _alive(directory: Path) -> bool:
+    pid = directory.name[len(CHARACTER_TMP) :].split("-", 1)[0]
+    return not pid.isdigit() or Path(f"/proc/{pid}").exists()
 
 
 def test_ray_hanging_character_is_cancelled_and_recorded(tmp_path: Path, gene_pmx: Path) -> None:
