@@ -4,9 +4,12 @@
     .venv/bin/python bench/farm.py --poses 8       # quicker
 
 1. images/s (wall time of the whole `thagen render`, start-up included) for one worker with
-   2 render threads, 2 workers with 1 thread each, and Ray with 2 CPUs (2 tasks x 1 thread),
-   all on the same manifest; each against the best of the three (goal >= 0.95 of the best
-   single-process figure).
+   2 render threads, 2 workers with 1 thread each, Ray with 2 CPUs (a private instance that
+   thagen starts: 2 actors x 1 thread, and 1 x 2 threads) and Ray joined with --address to a
+   cluster already running (`ray start --head`, as on a farm), all on the same manifest,
+   interleaved over --repeats rounds (medians); each against the best single-process figure
+   (goal >= 0.95). Also where the wall time goes: start-up (to the first character's start),
+   steady (first start to last finish) and tail (last finish to exit: merge, Ray shutdown).
 2. Per-character overhead (read, rig, framing, import, reset, QA, unload) of Gene as a share
    of a THA1-sized character (1 reset + 63 poses = 127 images; goal < 5%).
 3. Worker RSS at the start and after 50 characters, without recycling and with
@@ -18,15 +21,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from ray_cluster import ray_head  # noqa: E402 - the tests' private `ray start --head`
 
 REPO = Path(__file__).resolve().parents[1]
 GENE = REPO / "tests" / "data" / "gene" / "Gene_light.pmx"
@@ -76,23 +85,32 @@ def write_manifest(directory: Path, poses: int, size: int, samples: int) -> Path
     return path
 
 
-def timed_render(manifest: Path, out: Path, *args: str) -> tuple[float, int, float]:
-    """(wall seconds, images, steady images/s) of one `thagen render` into a fresh OUT; steady:
-    from the first character's start to the last one's end (journal), i.e. without start-up."""
-    t0 = time.perf_counter()
+@dataclass
+class Timed:
+    wall: float  # seconds of the whole `thagen render`
+    images: int
+    startup: float  # process start to the first character's start
+    steady: float  # first character's start to the last one's finish
+    tail: float  # last finish to exit (dataset.yaml, merge, Ray shutdown)
+
+
+def timed_render(manifest: Path, out: Path, *args: str, env: dict[str, str] | None = None) -> Timed:
+    """One `thagen render` into a fresh OUT, its wall time split by the journal's timestamps."""
+    t0, e0 = time.perf_counter(), time.time()
     proc = subprocess.run(
         [*THAGEN, "render", str(manifest), "--out", str(out), "--restart", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})},
     )
-    wall = time.perf_counter() - t0
+    wall, e1 = time.perf_counter() - t0, time.time()
     if proc.returncode != 0:
         sys.exit(f"thagen render {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     journal = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
     images = sum(int(r["images"]) + 2 for r in journal)
-    span = max(r["finished_at"] for r in journal) - min(r["finished_at"] - r["seconds"] for r in journal)
-    return wall, images, images / span
+    first = min(r["finished_at"] - r["seconds"] for r in journal)
+    last = max(r["finished_at"] for r in journal)
+    return Timed(wall, images, first - e0, last - first, e1 - last)
 
 
 def overhead_share(out: Path) -> tuple[float, float]:
@@ -125,41 +143,66 @@ def main() -> None:
     ap.add_argument("--rss-characters", type=int, default=50)
     ap.add_argument("--recycle", type=int, default=10)
     ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the throughput runs")
+    ap.add_argument("--throughput-only", action="store_true", help="skip merge, RSS and scaling")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="thagen-bench-farm-") as name:
         tmp = Path(name)
         manifest = write_manifest(tmp, args.poses, args.size, args.samples)
-        configs = [
+        configs: list[tuple[str, list[str]]] = [
             ("1 worker x 2 threads", ["--workers", "1", "--threads", "2"]),
             ("2 workers x 1 thread", ["--workers", "2", "--threads", "1"]),
         ]
         if not args.no_ray:
-            configs.append(
-                ("Ray, 2 CPUs (2 x 1 thread)", ["--backend", "ray", "--workers", "2", "--threads", "1"])
-            )
-        rates: dict[str, float] = {}
-        steady: dict[str, float] = {}
+            configs += [
+                ("Ray private, 2 x 1 thread", ["--backend", "ray", "--workers", "2", "--threads", "1"]),
+                ("Ray private, 1 x 2 threads", ["--backend", "ray", "--workers", "1", "--threads", "2"]),
+                ("Ray --address, 2 x 1 thread", ["--backend", "ray", "--threads", "1"]),
+                ("Ray --address, 1 x 2 threads", ["--backend", "ray", "--threads", "2"]),
+            ]
+        runs: dict[str, list[Timed]] = {label: [] for label, _ in configs}
         outs: dict[str, Path] = {}
-        for label, extra in configs:
-            out = tmp / f"out-{len(outs)}"
-            wall, images, steady[label] = timed_render(manifest, out, *extra)
-            rates[label], outs[label] = images / wall, out
-            print(
-                f"{label:30s} {images:5d} images in {wall:6.1f} s = {images / wall:6.2f} images/s", flush=True
-            )
-        best = max(rates.values())
-        best_steady = max(steady.values())
-        print("\nthroughput                     wall img/s  vs best  | steady img/s (no start-up)  vs best")
+        with ray_head(cpus=2) if not args.no_ray else contextlib.nullcontext() as head:
+            for round_no in range(args.repeats):  # interleaved: A B C ... A B C, against drifting load
+                for i, (label, extra) in enumerate(configs):
+                    out = tmp / f"out-{i}"
+                    env = None
+                    if label.startswith("Ray --address"):
+                        extra, env = [*extra, "--address", head.address], head.env
+                    t = timed_render(manifest, out, *extra, env=env)
+                    runs[label].append(t)
+                    outs[label] = out
+                    print(
+                        f"[{round_no + 1}/{args.repeats}] {label:28s} {t.images:4d} images in {t.wall:5.1f} s "
+                        f"= {t.images / t.wall:5.2f}/s (start-up {t.startup:.1f} s, steady {t.steady:.1f} s, "
+                        f"tail {t.tail:.1f} s); load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+        rates = {k: statistics.median(t.images / t.wall for t in v) for k, v in runs.items()}
+        steady = {k: statistics.median(t.images / t.steady for t in v) for k, v in runs.items()}
+        best = max(rates[label] for label, _ in configs[:2])
+        best_steady = max(steady[label] for label, _ in configs[:2])
+        print(
+            f"\nmedians of {args.repeats}    wall img/s  vs best 1-process | steady img/s  vs best | "
+            "start-up  tail (s)"
+        )
         for label, rate in rates.items():
+            ts = runs[label]
             print(
-                f"  {label:28s} {rate:9.2f} {rate / best:8.2f}  | {steady[label]:12.2f} {steady[label] / best_steady:19.2f}"
+                f"  {label:28s} {rate:9.2f} {rate / best:8.2f}          | {steady[label]:12.2f} "
+                f"{steady[label] / best_steady:6.2f} | {statistics.median(t.startup for t in ts):8.1f} "
+                f"{statistics.median(t.tail for t in ts):5.1f}"
             )
 
-        overhead, share = overhead_share(outs[configs[0][0]])
-        print(
-            f"\nGene per-character overhead {overhead:.2f} s = {share:.1%} of a THA1-sized character (127 images)"
-        )
+        for label, _ in configs:  # the journal of each config's last round
+            overhead, share = overhead_share(outs[label])
+            print(
+                f"\nGene per-character overhead ({label}): {overhead:.2f} s = {share:.1%} of a "
+                "THA1-sized character (127 images)"
+            )
+        if args.throughput_only:
+            return
 
         from thagen.render.merge import merge_output
 

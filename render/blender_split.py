@@ -102,15 +102,56 @@ def _raw_normals(mesh: bpy.types.Mesh) -> np.ndarray | None:
 
 
 def _set_normals(mesh: bpy.types.Mesh, normals: np.ndarray, raw: np.ndarray, keep: np.ndarray) -> None:
-    """Encode per-vertex normals afresh, then put back the original raw values of `keep` corners.
+    """Keep the original raw values of `keep` corners; encode the others afresh.
 
     Fresh encoding is needed where a vertex's smooth fan was cut (the split boundary); elsewhere
-    the fan is unchanged, and its original raw values decode to bit-identical normals.
+    the fan is unchanged, and its original raw values decode to bit-identical normals. The
+    fresh values come from a scratch mesh of just the faces around the cut vertices
+    (`_fresh_normals`), which costs a fraction of encoding the whole mesh.
     """
-    mesh.normals_split_custom_set_from_vertices(normals)
-    fresh = _read(mesh, CUSTOM_NORMAL, len(mesh.loops), 2, np.int32, "value")
-    fresh[keep] = raw[keep]
-    mesh.attributes[CUSTOM_NORMAL].data.foreach_set("value", fresh.ravel())
+    values = raw.copy()
+    need = ~keep
+    if need.any():
+        values[need] = _fresh_normals(mesh, normals, need)
+    attribute = mesh.attributes.get(CUSTOM_NORMAL)
+    if attribute is None:  # a new mesh: the attribute Blender reads custom normals from
+        attribute = mesh.attributes.new(CUSTOM_NORMAL, "INT16_2D", "CORNER")
+    attribute.data.foreach_set("value", values.ravel())
+
+
+def _fresh_normals(mesh: bpy.types.Mesh, normals: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """(n, 2) raw custom normals of the `need` corners, as encoding all of `mesh` would give them.
+
+    A corner's encoding depends only on its vertex's fan: the faces around that vertex, their
+    positions and winding. A scratch mesh holding every face that touches a needed vertex, in
+    the original order and with the same positions, has the same fans at those vertices.
+    """
+    topo = _Topology.of(mesh)
+    positions = _read(mesh, "position", len(mesh.vertices), 3, np.float32, "vector")
+    needed_vertex = np.zeros(len(mesh.vertices), bool)
+    needed_vertex[topo.corner_vert[need]] = True
+    touching = np.zeros(len(mesh.polygons), bool)
+    np.logical_or.at(touching, topo.corner_face, needed_vertex[topo.corner_vert[topo.face_corners]])
+    corners = topo.face_corners[touching[topo.corner_face]]
+    vertex_ids, corner_vert = np.unique(topo.corner_vert[corners], return_inverse=True)
+    totals = topo.loop_total[touching]
+    scratch = bpy.data.meshes.new("thagen_normals_scratch")
+    try:
+        scratch.vertices.add(len(vertex_ids))
+        scratch.attributes["position"].data.foreach_set("vector", positions[vertex_ids].ravel())
+        scratch.loops.add(len(corners))
+        scratch.attributes[".corner_vert"].data.foreach_set("value", corner_vert.astype(np.int32))
+        scratch.polygons.add(len(totals))
+        scratch.polygons.foreach_set("loop_start", (np.cumsum(totals) - totals).astype(np.int32))
+        scratch.update(calc_edges=True)
+        scratch.shade_smooth()
+        scratch.normals_split_custom_set_from_vertices(normals[vertex_ids])
+        fresh = _read(scratch, CUSTOM_NORMAL, len(corners), 2, np.int32, "value")
+    finally:
+        bpy.data.meshes.remove(scratch)
+    by_corner = np.zeros((len(mesh.loops), 2), np.int32)
+    by_corner[corners] = fresh
+    return by_corner[need]
 
 
 def _evaluated_positions(obj: bpy.types.Object) -> np.ndarray:

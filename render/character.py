@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -302,64 +303,74 @@ def _render_all(
     rest_png = shot(rest_pose)
     timer.add("reset", time.perf_counter() - t0)
 
-    split_dir = out_dir / str(job.split)
-    shards: list[str] = []
-    writer: ShardWriter | None = None
-    keep: list[tuple[bytes, bytes, dict]] = []
-    loop_start, render_before = time.perf_counter(), timer.t.get("blender_render", 0.0)
-    try:
-        for i, pose in enumerate(poses):
-            expr_png = shot(expression_only(pose))
-            rot_png = shot(pose)
-            extra = extra_images(shot, job, pose, rest_pose)  # the manifest's `images`, if any
-            t0 = time.perf_counter()
-            if writer is None:
-                writer = ShardWriter(split_dir / f"{job.id}-{len(shards):04d}.tar")
-            rec = {**pose_record(job, i, pose), **job_record(job, pose, prep.rig)}
-            writer.add(Sample(sample_key(job.id, i), rest_png, expr_png, rot_png, rec, extra))
-            if writer.count >= job.shard_size:
+    # PNG decoding and file writes run on a helper thread while Blender renders (Cycles lets go
+    # of the GIL), so they add little to the character's time; the pixels are the same bytes.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="thagen-qa") as helper:
+        rest_future = helper.submit(qa_mod.decode_png, rest_png)
+        pair_futures: list[Future] = []
+        split_dir = out_dir / str(job.split)
+        shards: list[str] = []
+        writer: ShardWriter | None = None
+        keep: list[tuple[bytes, bytes, dict]] = []
+        loop_start, render_before = time.perf_counter(), timer.t.get("blender_render", 0.0)
+        try:
+            for i, pose in enumerate(poses):
+                expr_png = shot(expression_only(pose))
+                rot_png = shot(pose)
+                extra = extra_images(shot, job, pose, rest_pose)  # the manifest's `images`, if any
+                t0 = time.perf_counter()
+                if writer is None:
+                    writer = ShardWriter(split_dir / f"{job.id}-{len(shards):04d}.tar")
+                rec = {**pose_record(job, i, pose), **job_record(job, pose, prep.rig)}
+                writer.add(Sample(sample_key(job.id, i), rest_png, expr_png, rot_png, rec, extra))
+                if writer.count >= job.shard_size:
+                    shards.append(_rel(writer.close(), out_dir))
+                    writer = None
+                if keep_for_qa(i, pose, keep):
+                    keep.append((expr_png, rot_png, qa_pose(rec)))
+                    pair_futures.append(helper.submit(_decode_pair, expr_png, rot_png, qa_pose(rec)))
+                timer.add("write", time.perf_counter() - t0)
+            if writer is not None:
+                t0 = time.perf_counter()
                 shards.append(_rel(writer.close(), out_dir))
                 writer = None
-            if keep_for_qa(i, pose, keep):
-                keep.append((expr_png, rot_png, qa_pose(rec)))
-            timer.add("write", time.perf_counter() - t0)
-        if writer is not None:
-            t0 = time.perf_counter()
-            shards.append(_rel(writer.close(), out_dir))
-            writer = None
-            timer.add("write", time.perf_counter() - t0)
-    finally:
-        if writer is not None:
-            writer.abort()
-    # the pose-sample loop alone (what a THA1-sized character is made of), for the benchmark
-    timer.add("samples", time.perf_counter() - loop_start)
-    timer.add("samples_blender_render", timer.t.get("blender_render", 0.0) - render_before)
+                timer.add("write", time.perf_counter() - t0)
+        finally:
+            if writer is not None:
+                writer.abort()
+        # the pose-sample loop alone (what a THA1-sized character is made of), for the benchmark
+        timer.add("samples", time.perf_counter() - loop_start)
+        timer.add("samples_blender_render", timer.t.get("blender_render", 0.0) - render_before)
 
-    stage[0] = "qa"
-    size = settings.image_size
-    qa_pngs: dict[str, bytes] = {}
-    t0 = time.perf_counter()
-    if settings.qa:
-        qa_pngs = qa_renders(shot, rest_pose)
-    timer.add("qa_render", time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
-    rows = framing_rows(size, getattr(job, "framing_preset", "tha1"))
-    rest = qa_mod.decode_png(rest_png)
-    qa_imgs = {k: qa_mod.decode_png(v) for k, v in qa_pngs.items()}
-    pairs = [(qa_mod.decode_png(e), qa_mod.decode_png(r), p) for e, r, p in keep]
-    qa_res = run_checks(rest, qa_imgs, pairs, regions, rows, rest_pose)
-    qa_dict = {**qa_res.to_dict(), "regions": regions, "rows": rows, "rest_pose": rest_pose}
-    excluded = bool(settings.exclude_flagged and qa_res.flags)
-    if excluded:
-        shards = [_move_to_excluded(out_dir, s) for s in shards]
-    atomic_write_bytes(cdir / "rest.png", rest_png)
-    for name, png in qa_pngs.items():
-        atomic_write_bytes(cdir / f"qa_{name}.png", png)
-    atomic_write_bytes(cdir / "qa.json", json_bytes(qa_dict))
-    sheet = contact_sheet_for(job.id, rest, qa_imgs, pairs[:CONTACT_SAMPLES], qa_dict, name=prep.model.name)
-    atomic_write_bytes(cdir / "contact_sheet.png", sheet)
-    timer.add("qa", time.perf_counter() - t0)
+        stage[0] = "qa"
+        size = settings.image_size
+        qa_pngs: dict[str, bytes] = {}
+        qa_futures: dict[str, Future] = {}
+        t0 = time.perf_counter()
+        if settings.qa:
+            qa_pngs = qa_renders(_DecodingShot(shot, helper, qa_futures), rest_pose)
+        timer.add("qa_render", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        writes = [helper.submit(atomic_write_bytes, cdir / "rest.png", rest_png)]
+        writes += [helper.submit(atomic_write_bytes, cdir / f"qa_{n}.png", png) for n, png in qa_pngs.items()]
+        regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
+        rows = framing_rows(size, getattr(job, "framing_preset", "tha1"))
+        rest = rest_future.result()
+        qa_imgs = {k: f.result() for k, f in zip(qa_pngs, qa_futures.values(), strict=True)}
+        pairs = [f.result() for f in pair_futures]
+        qa_res = run_checks(rest, qa_imgs, pairs, regions, rows, rest_pose)
+        qa_dict = {**qa_res.to_dict(), "regions": regions, "rows": rows, "rest_pose": rest_pose}
+        writes.append(helper.submit(atomic_write_bytes, cdir / "qa.json", json_bytes(qa_dict)))
+        excluded = bool(settings.exclude_flagged and qa_res.flags)
+        if excluded:
+            shards = [_move_to_excluded(out_dir, s) for s in shards]
+        sheet = contact_sheet_for(
+            job.id, rest, qa_imgs, pairs[:CONTACT_SAMPLES], qa_dict, name=prep.model.name
+        )
+        atomic_write_bytes(cdir / "contact_sheet.png", sheet)
+        for w in writes:
+            w.result()  # raises what a write raised
+        timer.add("qa", time.perf_counter() - t0)
 
     return CharacterResult(
         id=job.id,
@@ -375,6 +386,22 @@ def _render_all(
         timings={},
         blender_version=getattr(renderer, "blender_version", "") or "",
     )
+
+
+def _decode_pair(expr_png: bytes, rot_png: bytes, pose: dict) -> tuple[Any, Any, dict]:
+    return qa_mod.decode_png(expr_png), qa_mod.decode_png(rot_png), pose
+
+
+class _DecodingShot:
+    """A Shot that also starts decoding each PNG on the helper thread (during the next render)."""
+
+    def __init__(self, shot: Shot, helper: ThreadPoolExecutor, futures: dict[str, Future]) -> None:
+        self.shot, self.helper, self.futures = shot, helper, futures
+
+    def __call__(self, pose: dict[str, float]) -> bytes:
+        png = self.shot(pose)
+        self.futures[f"{len(self.futures)}"] = self.helper.submit(qa_mod.decode_png, png)
+        return png
 
 
 def _move_to_excluded(out_dir: Path, rel: str) -> str:
