@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from thagen.errors import RenderError
 from thagen.render.backends import RESTART_AFTER, FarmOptions, Outcome, RunEvents
+from thagen.render.layout import pid_alive
 from thagen.render.records import crash_record, timeout_record
 from thagen.render.settings import RunSettings, default_character_timeout
 from thagen.render.shards import atomic_write_bytes
@@ -52,18 +53,8 @@ def _sweep_dead_character_dirs(base: Path) -> None:
     dead process cannot clean up, and a node would otherwise keep one partial character each."""
     for entry in base.glob(f"{CHARACTER_TMP}*-*"):
         pid = entry.name[len(CHARACTER_TMP) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _collect(tmp: Path) -> dict[str, bytes]:

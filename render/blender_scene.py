@@ -28,6 +28,7 @@ from thagen.errors import RenderError, RigError
 from thagen.render.blender_lighting import apply_lighting
 from thagen.render.blender_split import remove_static, split_static_geometry
 from thagen.render.framing_presets import preset_camera
+from thagen.render.layout import pid_alive
 from thagen.render.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
 from thagen.render.vector_posing import is_vector_pose, vector_targets
 from thagen.rigs.blender_import import ImportedModel, import_model
@@ -67,19 +68,9 @@ def _sweep_dead(base: str) -> None:
         if not name.startswith(TMP_PREFIX):
             continue
         pid_text = name[len(TMP_PREFIX) :].split("-", 1)[0]
-        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+        if not pid_text.isdigit() or pid_alive(int(pid_text)):
             continue
         shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextmanager

@@ -246,3 +246,15 @@ def output_lock(out: Path, part: tuple[int, int] | None = None) -> Iterator[None
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (scratch folders named by a dead pid are
+    leftovers of a crash and may be removed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -8,16 +8,13 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
-pytest.importorskip("bpy", reason="needs bpy")
-
-from thagen.render.character import RunSettings  # noqa: E402
-from thagen.render.manifest import expand_characters, load_manifest  # noqa: E402
-from thagen.render.pose_vectors import pose_vector_def  # noqa: E402
-from thagen.render.runner import JOURNAL, read_jsonl, run_jobs  # noqa: E402
-from thagen.render.shards import iter_shard  # noqa: E402
+from thagen.render.character import RunSettings
+from thagen.render.manifest import expand_characters, load_manifest
+from thagen.render.pose_vectors import pose_vector_def
+from thagen.render.runner import JOURNAL, read_jsonl, run_jobs
+from thagen.render.shards import iter_shard
 
 NAMES = pose_vector_def("tha2").names
 

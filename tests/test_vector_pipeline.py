@@ -12,14 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
-pytest.importorskip("bpy", reason="needs bpy")
-
-from thagen.render.character import RunSettings  # noqa: E402
-from thagen.render.manifest import expand_characters, load_manifest  # noqa: E402
-from thagen.render.pose_vectors import pose_vector_def  # noqa: E402
-from thagen.render.qa import changed_mask, decode_png  # noqa: E402
-from thagen.render.runner import JOURNAL, read_jsonl, run_jobs  # noqa: E402
-from thagen.render.shards import POSE_NAMES, iter_shard  # noqa: E402
+from thagen.render.character import RunSettings
+from thagen.render.manifest import expand_characters, load_manifest
+from thagen.render.pose_vectors import pose_vector_def
+from thagen.render.qa import changed_mask, decode_png
+from thagen.render.runner import JOURNAL, read_jsonl, run_jobs
+from thagen.render.shards import POSE_NAMES, iter_shard
 
 NAMES = pose_vector_def("tha3").names
 
