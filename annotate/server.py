@@ -143,17 +143,16 @@ class App:
             body = parse_annotation_body(await request.read())
         except BadBody as exc:
             return _error(exc.status, str(exc))
-        try:
-            result = await self.run(
-                self.session.accept, ch, body.head_top, body.chin, body.center_x, body.version, body.notes
-            )
-        except StaleVersion as exc:
-            return _error(409, str(exc), version=exc.current)
-        except OSError as exc:
-            return _error(
-                500, f"cannot write {ch.annotation_path}: {exc} (a read-only folder? use --annotations DIR)"
-            )
-        return web.json_response(result)
+        return await self._save(
+            ch.annotation_path,
+            self.session.accept,
+            ch,
+            body.head_top,
+            body.chin,
+            body.center_x,
+            body.version,
+            body.notes,
+        )
 
     async def post_skip(self, request: web.Request) -> web.Response:
         ch = self.character(request)
@@ -161,14 +160,16 @@ class App:
             body = parse_skip_body(await request.read())
         except BadBody as exc:
             return _error(exc.status, str(exc))
+        return await self._save(ch.skip_path, self.session.skip, ch, body.reason, body.version)
+
+    async def _save(self, path: Path, save: Callable[..., Any], *args: Any) -> web.Response:
+        """Run one save (accept or skip): a stale version is a 409, a write failure a 500 naming the file."""
         try:
-            result = await self.run(self.session.skip, ch, body.reason, body.version)
+            result = await self.run(save, *args)
         except StaleVersion as exc:
             return _error(409, str(exc), version=exc.current)
         except OSError as exc:
-            return _error(
-                500, f"cannot write {ch.skip_path}: {exc} (a read-only folder? use --annotations DIR)"
-            )
+            return _error(500, f"cannot write {path}: {exc} (a read-only folder? use --annotations DIR)")
         return web.json_response(result)
 
     async def image(self, request: web.Request) -> web.StreamResponse:

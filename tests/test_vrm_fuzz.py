@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import struct
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from test_reader_fuzz import run_case
 from test_vrm import join_glb, split_glb
 
 from thagen.errors import ModelFormatError
@@ -119,18 +119,6 @@ def seed_vrm_inputs() -> dict[str, bytes]:
     model = builtin_character()
     options = {"presets": BUILTIN_PRESETS, "humanoid": BUILTIN_HUMANOID, "binary": frozenset({"あ"})}
     return {f"builtin{v[0]}.vrm": vrm_bytes(model, v, **options) for v in ("0.x", "1.0")}
-
-
-def run_case(data: bytes, name: str) -> tuple[str, object, float]:
-    start = time.perf_counter()
-    try:
-        result: object = read_model_bytes(data, name=name)
-        kind = "ok"
-    except ModelFormatError as exc:
-        result, kind = exc, "error"
-    except Exception as exc:  # noqa: BLE001 - classifying exactly these is the point
-        result, kind = exc, "crash"
-    return kind, result, time.perf_counter() - start
 
 
 CASES = {"builtin0.vrm": 200, "builtin1.vrm": 200}
