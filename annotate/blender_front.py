@@ -25,7 +25,7 @@ from thagen.annotate.front_render import (
     read_character,
     write_front,
 )
-from thagen.render.shards import POSE_NAMES
+from thagen.render.output.shards import POSE_NAMES
 
 
 def render_front(renderer: Any, req: FrontRequest) -> tuple[bytes, Mapping]:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thagen.annotate.annotation import ANNOTATION_SUFFIX, annotation_path_for
+from thagen.render.framing.annotation_file import ANNOTATION_SUFFIX, annotation_path_for
 from thagen.errors import ConfigError
+from thagen.model_files import is_archive_file, is_model_file
 
 SKIP_SUFFIX = ".skip.yaml"
-MODEL_SUFFIXES = (".pmx", ".pmd", ".zip")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def skip_path_for(annotation_path: Path) -> Path:
 
 def _inside(folder: Path, name: str) -> Path:
     """folder/name, refusing anything that would land outside the folder."""
-    from thagen.render.characters import is_valid_id
+    from thagen.render.discovery.characters import is_valid_id
 
     if not is_valid_id(name):
         raise ConfigError(f"{name!r}: not a valid character id")
@@ -56,7 +56,7 @@ def _inside(folder: Path, name: str) -> Path:
 
 def _jobs_for(arg: str, annotations: Path | None) -> list[Any]:
     from thagen.annotate.front_render import adhoc_job
-    from thagen.render import characters as chars
+    from thagen.render.discovery import characters as chars
     from thagen.render.manifest import expand_characters, load_manifest
 
     if arg == "builtin":
@@ -67,7 +67,7 @@ def _jobs_for(arg: str, annotations: Path | None) -> list[Any]:
     if path.suffix.lower() in (".yaml", ".yml"):
         return expand_characters(load_manifest(path), annotations=annotations)
     files = (
-        sorted(p for p in path.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
+        sorted(p for p in path.rglob("*") if (is_model_file(p) or is_archive_file(p)) and p.is_file())
         if path.is_dir()
         else [path]
     )

@@ -8,7 +8,7 @@ It is stored as JSON beside each PNG.
 
 Renders run in ONE background process (multiprocessing spawn: bpy is never imported by the
 server) and are cached on disk by (model sha256, render settings), so a second session, or a
-reload, shows them at once. The calls into thagen.render.character are all in this module
+reload, shows them at once. The calls into thagen.render.character.render are all in this module
 (`adhoc_job`, `read_character`, `make_front_renderer`), so they are easy to re-point.
 """
 
@@ -180,7 +180,7 @@ def write_front(directory: Path, png: bytes, mapping: Mapping) -> None:
 
     from PIL import Image
 
-    from thagen.render.shards import atomic_write_bytes
+    from thagen.files import atomic_write_bytes
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

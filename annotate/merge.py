@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thagen.annotate.annotation import ANNOTATION_SUFFIX, Annotation, load_annotation
+from thagen.render.framing.annotation_file import ANNOTATION_SUFFIX, Annotation, load_annotation
 from thagen.annotate.catalog import SKIP_SUFFIX
 from thagen.errors import ConfigError
 
@@ -145,7 +145,7 @@ def decide(answers: list[Answer], tolerance: float) -> Answer | Conflict:
 
 def merge_folders(inputs: list[Path], out: Path, tolerance: float = DEFAULT_TOLERANCE) -> MergeResult:
     """Merge the folders into `out` (which may be one of them, or already hold answers)."""
-    from thagen.render.shards import atomic_write_bytes
+    from thagen.files import atomic_write_bytes
 
     if not tolerance >= 0:
         raise ConfigError(f"--tolerance: expected a fraction of the head height >= 0, got {tolerance!r}")

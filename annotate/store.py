@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from thagen.annotate.annotation import Annotation, load_annotation, now_iso, save_annotation
+from thagen.render.framing.annotation_file import Annotation, load_annotation, now_iso, save_annotation
 from thagen.annotate.catalog import Character
 from thagen.errors import ConfigError
 
@@ -152,7 +152,7 @@ class Store:
             return read_saved(ch)
 
     def skip(self, ch: Character, reason: str, version: str | None) -> Saved:
-        from thagen.render.shards import atomic_write_bytes
+        from thagen.files import atomic_write_bytes
 
         text = yaml.safe_dump(
             {"reason": reason, "annotator": self.annotator, "created": now_iso()},

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from thagen import __version__
-from thagen.annotate.annotation import Annotation, now_iso
+from thagen.render.framing.annotation_file import Annotation, now_iso
 from thagen.annotate.catalog import Character
 from thagen.errors import ThagenError
 
@@ -79,8 +79,8 @@ def suggestion_key(ch: Character) -> str:
 def compute_suggestion(ch: Character, cache_dir: Path | None = None) -> Suggestion:
     """Read, rig and measure the model (no Blender)."""
     from thagen.annotate.front_render import read_character
-    from thagen.render.framing import estimate_framing
-    from thagen.render.framing_confidence import estimate_confidence
+    from thagen.render.framing.estimate import estimate_framing
+    from thagen.render.framing.confidence import estimate_confidence
 
     try:
         model, _path, rig = read_character(ch.job, cache_dir)
@@ -101,7 +101,7 @@ def compute_suggestion(ch: Character, cache_dir: Path | None = None) -> Suggesti
 
 def cached_suggestion(ch: Character, cache_dir: Path) -> Suggestion:
     """compute_suggestion, remembered in `cache_dir/suggestions/<key>.json`."""
-    from thagen.render.shards import atomic_write_bytes
+    from thagen.files import atomic_write_bytes
 
     path = Path(cache_dir) / "suggestions" / f"{suggestion_key(ch)}.json"
     if path.is_file():

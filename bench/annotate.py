@@ -7,7 +7,7 @@
 
 Prints:
 1. per model (built-in, Gene PMX, Gene PMD): the suggestion's confidence and its error against
-   the truth (built-in: the geometry thagen.rigs.builtin builds; Gene: the hand annotation in
+   the truth (built-in: the geometry thagen.rigs.builtin.character builds; Gene: the hand annotation in
    tests/data/annotations), in % of the head height;
 2. the front render time per character, cold (a fresh worker: Blender start included, then a
    warm worker) and cached (a restarted server serving the PNG from its disk cache);
@@ -34,7 +34,7 @@ HAND = REPO / "tests" / "data" / "annotations" / "gene-light-7ce1902e.annotation
 def suggestion_quality() -> None:
     import numpy as np
 
-    from thagen.annotate.annotation import load_annotation
+    from thagen.render.framing.annotation_file import load_annotation
     from thagen.annotate.catalog import build_catalog
     from thagen.annotate.suggest import compute_suggestion
     from thagen.rigs import builtin

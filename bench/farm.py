@@ -52,7 +52,7 @@ RSS_SCRIPT = r"""
 import sys, tempfile
 from pathlib import Path
 from thagen.render.character import RunSettings, adhoc_job, make_renderer, render_character
-from thagen.render.worker import release_freed_memory
+from thagen.render.run.worker import release_freed_memory
 n, size = int(sys.argv[1]), int(sys.argv[2])
 settings = RunSettings(image_size=size, samples=1, threads=1)
 job = adhoc_job(sys.argv[3], poses=1, size=size, samples=1)
@@ -204,7 +204,7 @@ def main() -> None:
         if args.throughput_only:
             return
 
-        from thagen.render.merge import merge_output
+        from thagen.render.run.merge import merge_output
 
         t0 = time.perf_counter()
         report = merge_output(outs[configs[0][0]])

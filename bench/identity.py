@@ -39,8 +39,8 @@ def build(root: Path, characters: int, outfits: int, gene_variants: int) -> dict
     from identity_variants import NAMES, OUTFITS, character_atlas, gene_copy, head_mask, move_body
     from PIL import Image
 
-    from thagen.rigs.builtin import ATLAS_NAME, TOON_NAME, builtin_character, builtin_textures
-    from thagen.rigs.pmx import write_pmx
+    from thagen.rigs.builtin.character import ATLAS_NAME, TOON_NAME, builtin_character, builtin_textures
+    from thagen.rigs.formats.pmx.reader import write_pmx
 
     truth: dict[Path, str] = {}
     base = builtin_character()
@@ -112,9 +112,9 @@ def main() -> None:
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="thagen-identity-bench-"))
     os.environ["THAGEN_HASH_CACHE"] = str(root / "cache.sqlite")
-    from thagen.render import characters as chars
-    from thagen.render.identity import group_models
-    from thagen.render.identity_plan import ref_signals
+    from thagen.render.discovery import characters as chars
+    from thagen.render.identity.grouping import group_models
+    from thagen.render.identity.plan import ref_signals
 
     t0 = time.perf_counter()
     truth = build(root / "models", args.characters, args.outfits, args.gene)
@@ -159,7 +159,7 @@ def main() -> None:
                         print(f"      by {link.text()}")
 
     print(f"discovery (sha256 of {len(refs)} distinct models): {t_discover:.2f} s")
-    from thagen.render.identity_sign import default_jobs
+    from thagen.render.identity.sign import default_jobs
 
     for k, jobs in enumerate(int(j) for j in args.jobs.split(",")):
         os.environ["THAGEN_HASH_CACHE"] = str(root / f"cache-{k}.sqlite")  # a fresh signal cache

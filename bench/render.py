@@ -59,7 +59,7 @@ def bare_loop(renderer, job, settings, poses) -> tuple[float, list[bytes]]:
     """images/s of bpy.ops.render.render over the same scene and poses, raw bpy property writes only."""
     import bpy
 
-    from thagen.render.blender_scene import capture_output
+    from thagen.render.scene.blender_scene import capture_output
     from thagen.render.character import expression_only, framing_for, load_model, rig_for
 
     model, path = load_model(job, settings)
@@ -100,7 +100,7 @@ def interleaved(renderer, job, settings, poses) -> tuple[float, float]:
     alternating pose by pose so the machine's changing load hits both alike."""
     import bpy
 
-    from thagen.render.blender_scene import capture_output
+    from thagen.render.scene.blender_scene import capture_output
     from thagen.render.character import (
         Shot,
         Timer,
@@ -110,7 +110,7 @@ def interleaved(renderer, job, settings, poses) -> tuple[float, float]:
         pose_record,
         rig_for,
     )
-    from thagen.render.shards import Sample, ShardWriter, sample_key
+    from thagen.render.output.shards import Sample, ShardWriter, sample_key
 
     model, path = load_model(job, settings)
     rig = rig_for(model, job, path)
@@ -161,7 +161,7 @@ def interleaved(renderer, job, settings, poses) -> tuple[float, float]:
 def thagen_run(job, renderer, settings, poses: int) -> dict:
     """One render_character into a temp OUT; its rates and the expr/rot PNGs it wrote."""
     from thagen.render.character import render_character
-    from thagen.render.shards import iter_shard
+    from thagen.render.output.shards import iter_shard
 
     with tempfile.TemporaryDirectory(prefix="thagen-bench-") as tmp:
         res = render_character(job, Path(tmp), renderer, settings)
@@ -219,7 +219,7 @@ def main() -> None:
     import numpy as np
 
     from thagen.render.character import RunSettings, adhoc_job, make_renderer
-    from thagen.render.qa import decode_png
+    from thagen.render.character.qa_checks import decode_png
 
     settings = RunSettings(image_size=args.size, samples=args.samples)
     renderer = make_renderer(settings)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from thagen.errors import ConfigError
-from thagen.render.shards import POSE_NAMES
+from thagen.render.output.shards import POSE_NAMES
 
 
 @click.command("render")
@@ -120,12 +120,12 @@ def render_command(
     identity_jobs: int,
 ) -> None:
     """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
-    from thagen.render.backends import FarmOptions
-    from thagen.render.identity_pins import pin_to_output
+    from thagen.render.run.backends import FarmOptions
+    from thagen.render.identity.pins import pin_to_output
     from thagen.render.manifest import expand_characters, load_manifest
-    from thagen.render.output_dir import prepare_output_dir
-    from thagen.render.partition import parse_part
-    from thagen.render.runner import run_jobs
+    from thagen.render.output.output_dir import prepare_output_dir
+    from thagen.render.run.partition import parse_part
+    from thagen.render.run.runner import run_jobs
     from thagen.render.settings import RunSettings
 
     part = parse_part(part_text) if part_text else None
@@ -141,7 +141,7 @@ def render_command(
         raise ConfigError("--address is for --backend ray")
     m = load_manifest(manifest)
     out_dir = (out or m.output_dir).resolve()
-    # identity groups stay in the splits OUT rendered them in (render/identity_pins.py)
+    # identity groups stay in the splits OUT rendered them in (render/identity/pins.py)
     pinned = pin_to_output(m, out_dir, resume=resume, part=part, sign_jobs=identity_jobs)
     jobs = expand_characters(pinned, annotations=annotations)
     prepare_output_dir(out_dir, field="--out" if out else "output", source=None if out else manifest)
@@ -170,7 +170,7 @@ def render_command(
 def status_command(out: Path) -> None:
     """Done / failed / missing characters of a render output, per part and in total, with the
     images/s, ETA and the command that finishes what is missing."""
-    from thagen.render.status import output_status
+    from thagen.render.run.status import output_status
 
     click.echo(output_status(out).text())
 
@@ -179,7 +179,7 @@ def status_command(out: Path) -> None:
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def merge_command(out: Path) -> None:
     """Check every character of OUT is complete exactly once; write dataset.yaml and index.json."""
-    from thagen.render.merge import merge_output
+    from thagen.render.run.merge import merge_output
 
     report = merge_output(out)
     click.echo(report.text(), err=not report.ok)
@@ -245,7 +245,7 @@ def render_one_command(
 ) -> None:
     """Quick look at one MODEL (a .pmx/.pmd, a .zip, or 'builtin'): PNGs, poses.json, contact sheet."""
     from thagen.render.character import RunSettings, adhoc_job, render_one
-    from thagen.render.output_dir import prepare_output_dir
+    from thagen.render.output.output_dir import prepare_output_dir
 
     if size % 4:
         raise ConfigError(f"--size must be a multiple of 4, got {size}")
@@ -277,7 +277,7 @@ def render_one_command(
 @click.option("--no-sheets", is_flag=True, help="Only check; do not rewrite the contact sheets.")
 def qa_command(out: Path, no_sheets: bool) -> None:
     """Re-check a rendered OUT from its shards and saved QA images (no Blender), rebuild contact sheets."""
-    from thagen.render.recheck import qa_output
+    from thagen.render.run.recheck import qa_output
 
     report = qa_output(out, sheets=not no_sheets)
     for cid, rec in report["characters"].items():

@@ -34,7 +34,7 @@ def inspect_command(
 
     chosen = None
     if model.suffix.lower() == ".zip":
-        from thagen.rigs.archive import choose_member
+        from thagen.rigs.formats.archive import choose_member
 
         chosen = choose_member(model, member)
     elif member is not None:

@@ -26,11 +26,11 @@ def read_model_bytes(data: bytes, *, name: str = "<bytes>", base_dir: Path | Non
     """
     from functools import partial
 
-    from thagen.rigs.gltf_container import looks_like_gltf
-    from thagen.rigs.pmd import MAGIC as PMD_MAGIC
-    from thagen.rigs.pmd import read_pmd
-    from thagen.rigs.pmx import MAGIC as PMX_MAGIC
-    from thagen.rigs.pmx import read_pmx
+    from thagen.rigs.formats.gltf.container import looks_like_gltf
+    from thagen.rigs.formats.pmd import MAGIC as PMD_MAGIC
+    from thagen.rigs.formats.pmd import read_pmd
+    from thagen.rigs.formats.pmx.reader import MAGIC as PMX_MAGIC
+    from thagen.rigs.formats.pmx.reader import read_pmx
 
     data = bytes(data)
     if data[:4] == PMX_MAGIC:
@@ -38,7 +38,7 @@ def read_model_bytes(data: bytes, *, name: str = "<bytes>", base_dir: Path | Non
     elif data[:3] == PMD_MAGIC:
         parse = read_pmd
     elif looks_like_gltf(data):
-        from thagen.rigs.vrm import read_vrm
+        from thagen.rigs.formats.vrm.reader import read_vrm
 
         parse = partial(read_vrm, base_dir=base_dir)
     else:
@@ -64,11 +64,11 @@ def read_model(path: str | Path, *, member: str | None = None, cache_dir: Path |
     """Read a .pmx/.pmd/.vrm/.glb/.gltf file, or the model inside a .zip (extracted with its textures to a cache).
 
     Raises ModelFormatError for anything wrong with the file, including a missing file;
-    a .zip's own problems raise ArchiveError (from thagen.rigs.archive).
+    a .zip's own problems raise ArchiveError (from thagen.rigs.formats.archive).
     """
     path = Path(path)
     if path.suffix.lower() == ".zip":
-        from thagen.rigs.archive import extract_model
+        from thagen.rigs.formats.archive import extract_model
 
         path = extract_model(path, member=member, cache_dir=cache_dir)
     try:
@@ -86,9 +86,9 @@ def count_fields(data: bytes) -> list[tuple[int, int, str]]:
     For fuzzers: these are the fields that size allocations. A file that fails to parse
     gives the fields read before the failure.
     """
-    from thagen.rigs.pmd import MAGIC as PMD_MAGIC
-    from thagen.rigs.pmd import read_pmd
-    from thagen.rigs.pmx import read_pmx
+    from thagen.rigs.formats.pmd import MAGIC as PMD_MAGIC
+    from thagen.rigs.formats.pmd import read_pmd
+    from thagen.rigs.formats.pmx.reader import read_pmx
 
     trace: list[tuple[int, int, str]] = []
     parse = read_pmd if bytes(data[:3]) == PMD_MAGIC else read_pmx

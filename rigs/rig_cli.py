@@ -21,38 +21,29 @@ from typing import Any
 import click
 
 from thagen.errors import ThagenError
-from thagen.rigs.normalize import RigReport, normalize
-from thagen.rigs.overrides import find_override_file
-from thagen.rigs.roles import default_role_table
+from thagen.model_files import is_archive_file, is_model_file
+from thagen.rigs.normalize.core import RigReport, normalize
+from thagen.rigs.normalize.overrides import find_override_file
+from thagen.rigs.normalize.roles import default_role_table
 
-MODEL_SUFFIXES = (".pmx", ".pmd", ".vrm", ".glb", ".gltf")
-ARCHIVE_SUFFIXES = (".zip",)
 
 # --------------------------------------------------------------------------- model discovery
 
 
-def _is_model(path: Path) -> bool:
-    return path.suffix.lower() in MODEL_SUFFIXES
-
-
-def _is_archive(path: Path) -> bool:
-    return path.suffix.lower() in ARCHIVE_SUFFIXES
-
-
 def expand_inputs(inputs: Iterable[Path]) -> Iterator[tuple[Path, str | None, str | None]]:
     """(file, zip member or None, error or None) for every model under the inputs, sorted."""
-    from thagen.rigs.archive import list_models
+    from thagen.rigs.formats.archive import list_models
 
     for root in inputs:
         if root.is_dir():
             files = sorted(
-                (p for p in root.rglob("*") if p.is_file() and (_is_model(p) or _is_archive(p))),
+                (p for p in root.rglob("*") if p.is_file() and (is_model_file(p) or is_archive_file(p))),
                 key=lambda p: str(p),
             )
         else:
             files = [root]
         for path in files:
-            if _is_archive(path):
+            if is_archive_file(path):
                 try:
                     members = list_models(path)
                 except ThagenError as exc:
@@ -141,7 +132,7 @@ def format_report(label: str, report: RigReport) -> str:
     for w in report.warnings:
         lines.append(f"  warning: {w}")
     if report.extended is not None:
-        from thagen.rigs.availability import format_availability
+        from thagen.rigs.normalize.availability import format_availability
 
         lines.append(format_availability(report.extended))
     return "\n".join(lines)
@@ -217,12 +208,12 @@ def survey_columns(pose_vector: str = "tha1") -> list[str]:
     cols = ["source", "member", "model_name", "status", "reasons"]
     for role in roles:
         cols += [role, f"{role}_method"]
-    from thagen.render.identity_survey import IDENTITY_COLUMNS
+    from thagen.render.identity.survey import IDENTITY_COLUMNS
 
     cols += ["eye_close_left_score", "eye_close_right_score", "warnings", "override", "seconds"]
     if pose_vector != "tha1":
-        from thagen.render.pose_vectors import pose_vector_def
-        from thagen.rigs.availability import availability_columns
+        from thagen.pose_vectors import pose_vector_def
+        from thagen.rigs.normalize.availability import availability_columns
 
         cols += availability_columns(pose_vector_def(pose_vector).names)
     return cols + IDENTITY_COLUMNS
@@ -252,7 +243,7 @@ def survey_row(
         row["warnings"] = " | ".join(report.warnings)
         row["override"] = report.override_file or ""
         if report.extended is not None:
-            from thagen.rigs.availability import availability_cells
+            from thagen.rigs.normalize.availability import availability_cells
 
             row.update(availability_cells(report.extended))
     row["seconds"] = f"{time.perf_counter() - start:.3f}"
@@ -260,8 +251,8 @@ def survey_row(
 
 
 def _sign(row: dict[str, Any], path: Path, member: str | None, model: Any, report: RigReport) -> None:
-    """Identity signals for the group columns (render/identity_survey.py); never fails the row."""
-    from thagen.render.identity_survey import sign_row
+    """Identity signals for the group columns (render/identity/survey.py); never fails the row."""
+    from thagen.render.identity.survey import sign_row
 
     try:
         sign_row(row, path, member, model, report)
@@ -390,14 +381,14 @@ def survey_command(
                         )
                     bar.update(1)
     rows.sort(key=lambda r: (r["source"], r.get("member", "")))
-    from thagen.render import identity_survey
+    from thagen.render.identity import survey as identity_survey
 
     identity_survey.group_rows(rows)
     write_csv_atomic(out_path, survey_columns(pose_vector), rows)
     click.echo(summarize(rows))
     if pose_vector != "tha1":
-        from thagen.render.pose_vectors import pose_vector_def
-        from thagen.rigs.availability import availability_summary
+        from thagen.pose_vectors import pose_vector_def
+        from thagen.rigs.normalize.availability import availability_summary
 
         click.echo(availability_summary(rows, pose_vector_def(pose_vector).names))
     click.echo(identity_survey.identity_summary(rows))

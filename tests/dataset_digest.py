@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from thagen.render.shards import iter_shard
+from thagen.render.output.shards import iter_shard
 
 
 def sample_digests(out: Path) -> dict[str, dict[str, str]]:

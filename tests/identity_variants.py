@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thagen.rigs.builtin import ATLAS_NAME, TOON_NAME, builtin_character, builtin_textures
+from thagen.rigs.builtin.character import ATLAS_NAME, TOON_NAME, builtin_character, builtin_textures
 from thagen.rigs.model import Model
-from thagen.rigs.pmx import write_pmx
+from thagen.rigs.formats.pmx.reader import write_pmx
 from thagen.rigs.reader import read_model
 
 NAMES = (

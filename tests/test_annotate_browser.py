@@ -11,7 +11,7 @@ import pytest
 import yaml
 from annotate_server import serve
 
-from thagen.annotate.annotation import load_annotation
+from thagen.render.framing.annotation_file import load_annotation
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

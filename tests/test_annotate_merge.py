@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from thagen.annotate.annotation import Annotation, load_annotation, save_annotation
+from thagen.render.framing.annotation_file import Annotation, load_annotation, save_annotation
 from thagen.annotate.merge import merge_folders
 from thagen.errors import ConfigError
 

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 import yaml
 
-from thagen.annotate.annotation import Annotation, save_annotation
-from thagen.render.framing import estimate_framing
+from thagen.render.framing.annotation_file import Annotation, save_annotation
+from thagen.render.framing.estimate import estimate_framing
 from thagen.render.manifest import expand_characters, load_manifest
-from thagen.render.qa import decode_png
+from thagen.render.character.qa_checks import decode_png
 from thagen.rigs import builtin
-from thagen.rigs.builtin import builtin_character
-from thagen.rigs.normalize import normalize
+from thagen.rigs.builtin.character import builtin_character
+from thagen.rigs.normalize.core import normalize
 
 pytestmark = pytest.mark.slow
 SIZE = 64

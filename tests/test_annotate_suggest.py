@@ -11,19 +11,19 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from thagen.annotate.annotation import Annotation, load_annotation, save_annotation
+from thagen.render.framing.annotation_file import Annotation, load_annotation, save_annotation
 from thagen.annotate.catalog import build_catalog
 from thagen.annotate.front_render import read_character
 from thagen.annotate.store import StaleVersion, Store, read_saved, version_of
 from thagen.annotate.suggest import compute_suggestion
 from thagen.errors import ConfigError
-from thagen.render.framing import Framing, estimate_framing
-from thagen.render.framing_confidence import estimate_confidence
-from thagen.rigs import builtin
-from thagen.rigs.builtin import builtin_character
-from thagen.rigs.normalize import normalize
+from thagen.render.framing.estimate import Framing, estimate_framing
+from thagen.render.framing.confidence import estimate_confidence
+from thagen.rigs.builtin import character as builtin
+from thagen.rigs.builtin.character import builtin_character
+from thagen.rigs.normalize.core import normalize
 
-# The built-in character's true points, from the code that builds it (thagen.rigs.builtin):
+# The built-in character's true points, from the code that builds it (thagen.rigs.builtin.character):
 # the hair cap is the head ellipsoid grown by 0.12; the chin is where the jaw-dropped face
 # surface (mouth-open morph at 1) passes behind the neck's front (the neck tube: axis z 0.18,
 # half depth 0.36), on the centre line.
@@ -258,7 +258,7 @@ def test_ids_never_leave_the_annotations_folder(tmp_path: Path, bad: str) -> Non
 def test_a_head_not_skinned_to_the_head_bone_lowers_the_confidence(builtin_model) -> None:
     model, rig = builtin_model
     head = rig.matches["head"].index
-    from thagen.render.framing import _descendants
+    from thagen.render.framing.estimate import _descendants
 
     heads = set(np.nonzero(_descendants(model, head))[0].tolist())  # the head and its hair bones
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from thagen.errors import ArchiveError
-from thagen.rigs.archive import default_cache_dir, extract_model, list_models
+from thagen.rigs.formats.archive import default_cache_dir, extract_model, list_models
 
 
 class _Cp932Info(zipfile.ZipInfo):
@@ -225,9 +225,9 @@ def test_default_cache_respects_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_read_model_from_a_zip(tmp_path: Path) -> None:
-    from thagen.rigs.builtin import builtin_character, write_builtin_character
+    from thagen.rigs.builtin.character import builtin_character, write_builtin_character
     from thagen.rigs.reader import read_model
-    from thagen.rigs.textures import texture_report
+    from thagen.rigs.formats.textures import texture_report
 
     folder = write_builtin_character(tmp_path / "src", "キャラ").parent
     zpath = tmp_path / "chara.zip"

@@ -13,8 +13,8 @@ from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 from PIL import Image
 
-from thagen.render.blender_scene import BlenderRenderer, capture_output
-from thagen.render.posing import (
+from thagen.render.scene.blender_scene import BlenderRenderer, capture_output
+from thagen.render.poses.posing import (
     axis_rotation,
     blender_to_mmd,
     eye_morph_weights,
@@ -24,8 +24,8 @@ from thagen.render.posing import (
     rotation_matrices,
     slerp_identity,
 )
-from thagen.rigs.builtin import write_builtin_character
-from thagen.rigs.normalize import normalize
+from thagen.rigs.builtin.character import write_builtin_character
+from thagen.rigs.normalize.core import normalize
 from thagen.rigs.reader import read_model
 
 SIZE = 96
@@ -284,8 +284,8 @@ def test_point_preset_alpha_matches_phong(renderer: BlenderRenderer, gene: Loade
 
 
 def test_point_lights_follow_framing_without_rebuilding(renderer: BlenderRenderer, gene: Loaded):
-    from thagen.render.blender_lighting import POINT_LIGHTS
-    from thagen.rigs.blender_materials import light_group
+    from thagen.render.scene.blender_lighting import POINT_LIGHTS
+    from thagen.rigs.blender.materials import light_group
 
     renderer.set_lighting("point", 0.5, 0.5)
     materials = [spec.material.node_tree.nodes[0].as_pointer() for spec in renderer.character.materials]
@@ -312,7 +312,7 @@ def test_point_lights_follow_framing_without_rebuilding(renderer: BlenderRendere
 
 
 def test_point_lights_brighten_the_side_facing_them(renderer: BlenderRenderer, gene: Loaded):
-    from thagen.rigs.blender_materials import set_point_lights
+    from thagen.rigs.blender.materials import set_point_lights
 
     phong = render(renderer)
     renderer.set_lighting("point", 0.5, 0.5)
@@ -401,7 +401,7 @@ def test_scratch_folders_of_dead_processes_are_swept(tmp_path) -> None:
     import subprocess
     import sys
 
-    from thagen.render import blender_scene
+    from thagen.render.scene import blender_scene
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
@@ -503,8 +503,8 @@ def test_static_split_builtin(renderer: BlenderRenderer, tmp_path):
 
 
 def test_dynamic_vertices_cover_neck_subtree_and_morphs(renderer: BlenderRenderer, gene_pmx: Path):
-    from thagen.render.blender_split import dynamic_vertices, moving_bones
-    from thagen.rigs.blender_import import vertex_weights
+    from thagen.render.scene.blender_split import dynamic_vertices, moving_bones
+    from thagen.rigs.blender.import_model import vertex_weights
 
     loaded = Loaded(gene_pmx)
     _load(renderer, loaded, False)

@@ -12,9 +12,9 @@ import yaml
 
 from thagen.render.character import RunSettings
 from thagen.render.manifest import expand_characters, load_manifest
-from thagen.render.pose_vectors import pose_vector_def
-from thagen.render.runner import JOURNAL, read_jsonl, run_jobs
-from thagen.render.shards import iter_shard
+from thagen.pose_vectors import pose_vector_def
+from thagen.render.run.runner import JOURNAL, read_jsonl, run_jobs
+from thagen.render.output.shards import iter_shard
 
 NAMES = pose_vector_def("tha2").names
 

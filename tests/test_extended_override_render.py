@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thagen.render.pose_vectors import pose_vector_def, with_tha1_view
-from thagen.render.qa import changed_mask, decode_png
-from thagen.rigs.normalize import normalize
+from thagen.pose_vectors import pose_vector_def, with_tha1_view
+from thagen.render.character.qa_checks import changed_mask, decode_png
+from thagen.rigs.normalize.core import normalize
 from thagen.rigs.reader import read_model
 
-bs = pytest.importorskip("thagen.render.blender_scene", reason="needs bpy")
+bs = pytest.importorskip("thagen.render.scene.blender_scene", reason="needs bpy")
 
 SIZE = 128
 ZERO = with_tha1_view(dict.fromkeys(pose_vector_def("tha3").names, 0.0))

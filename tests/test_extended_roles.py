@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from thagen.cli import cli
-from thagen.render.pose_vectors import pose_vector_def
-from thagen.rigs.builtin import builtin_character, write_builtin_character
-from thagen.rigs.normalize import normalize
+from thagen.pose_vectors import pose_vector_def
+from thagen.rigs.builtin.character import builtin_character, write_builtin_character
+from thagen.rigs.normalize.core import normalize
 
-# the built-in character's truth (rigs/builtin_expressions.py): param -> (availability, source)
+# the built-in character's truth (rigs/builtin/expressions.py): param -> (availability, source)
 BUILTIN_TRUTH: dict[str, tuple[str, str | None]] = {
     "eyebrow_troubled_left": ("exact", "困る左"),
     "eyebrow_troubled_right": ("exact", "困る右"),

@@ -9,7 +9,7 @@ import pytest
 from dataset_digest import sample_digests
 from farm_common import serial_output, thagen, write_manifest
 
-from thagen.render.jsonl import read_jsonl
+from thagen.render.output.jsonl import read_jsonl
 from thagen.render.manifest import expand_characters, load_manifest
 
 pytestmark = pytest.mark.slow

@@ -16,9 +16,9 @@ from dataset_digest import sample_digests
 from farm_common import THAGEN, serial_output, thagen, write_manifest
 
 from thagen.errors import ConfigError
-from thagen.render.jsonl import read_jsonl
-from thagen.render.layout import output_lock
-from thagen.render.partition import assign_parts, parse_part
+from thagen.render.output.jsonl import read_jsonl
+from thagen.render.output.layout import output_lock
+from thagen.render.run.partition import assign_parts, parse_part
 
 
 def test_assign_parts_is_balanced_and_order_free() -> None:

@@ -15,8 +15,8 @@ from dataset_digest import sample_digests
 from farm_common import serial_output, thagen, write_manifest
 from ray_cluster import ray_head
 
-from thagen.render.backend_ray import CHARACTER_TMP
-from thagen.render.jsonl import read_jsonl
+from thagen.render.run.ray_backend import CHARACTER_TMP
+from thagen.render.output.jsonl import read_jsonl
 from thagen.render.manifest import expand_characters, load_manifest
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFont
 
-from thagen.render import fonts
-from thagen.render.contact_sheet import HEADER_H, make_contact_sheet
+from thagen.render.character import fonts
+from thagen.render.character.contact_sheet import HEADER_H, make_contact_sheet
 
 NAME = "プロ生ちゃん"
 NO_GLYPH = "\U0010fffd"
@@ -53,7 +53,7 @@ def test_contact_sheet_header_shows_the_name_not_boxes(cjk_font: fonts.LabelFont
 
 
 def test_without_a_capable_font_the_title_falls_back_to_the_id(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="thagen.render.fonts"):
+    with caplog.at_level(logging.WARNING, logger="thagen.render.character.fonts"):
         title = fonts.sheet_title(NAME, "pro-fallback1", font=ImageFont.load_default())
     assert title == "pro-fallback1"
     assert "fonts-noto-cjk" in caplog.text and "pro-fallback1" in caplog.text

@@ -6,7 +6,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from thagen.render import characters, hash_cache
+from thagen.render.discovery import characters
+from thagen.render.discovery import hash_cache
 
 
 def fresh_process_cache() -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from identity_variants import builtin_variant, gene_copy
 
-from thagen.render import identity_cache
-from thagen.render.identity import group_models, texture_evidence, texture_near
-from thagen.render.identity_names import name_key
-from thagen.render.identity_plan import location_key
-from thagen.render.identity_signals import ModelSignals, signals_for_file
-from thagen.rigs.builtin import write_builtin_character
+from thagen.render.identity import cache as identity_cache
+from thagen.render.identity.grouping import group_models, texture_evidence, texture_near
+from thagen.render.identity.names import name_key
+from thagen.render.identity.plan import location_key
+from thagen.render.identity.signals import ModelSignals, signals_for_file
+from thagen.rigs.builtin.character import write_builtin_character
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def test_signals_cache_follows_textures(tmp_path: Path, gene_pmx: Path) -> None:
 def test_a_vrm_export_with_embedded_textures_is_a_duplicate(
     tmp_path: Path, signed: dict[str, ModelSignals]
 ) -> None:
-    from thagen.rigs.vrm_writer import builtin_vrm_bytes
+    from thagen.rigs.formats.vrm.writer import builtin_vrm_bytes
 
     vrm = tmp_path / "builtin.vrm"
     vrm.write_bytes(builtin_vrm_bytes("1.0"))

@@ -1,5 +1,5 @@
-"""Identity groups keep the split an output rendered them in (render/identity_pins.py), and
-signing many models runs in parallel with a progress line (render/identity_sign.py).
+"""Identity groups keep the split an output rendered them in (render/identity/pins.py), and
+signing many models runs in parallel with a progress line (render/identity/sign.py).
 
 The first test renders for real (the built-in character's variants, 64 px, one pose each); the
 others write journal lines the way the runner does (append_jsonl of {"id", "split", ...}),
@@ -19,16 +19,16 @@ from identity_variants import builtin_variant
 
 from thagen.cli import cli
 from thagen.errors import ConfigError
-from thagen.render import characters as chars
-from thagen.render.identity_pins import pin_to_output
-from thagen.render.identity_plan import ref_key
-from thagen.render.identity_sign import sign_models
-from thagen.render.jsonl import append_jsonl, read_jsonl
-from thagen.render.layout import JOURNAL
+from thagen.render.discovery import characters as chars
+from thagen.render.identity.pins import pin_to_output
+from thagen.render.identity.plan import ref_key
+from thagen.render.identity.sign import sign_models
+from thagen.render.output.jsonl import append_jsonl, read_jsonl
+from thagen.render.output.layout import JOURNAL
 from thagen.render.manifest import expand_characters, load_manifest
-from thagen.render.runner import write_run_json
+from thagen.render.run.runner import write_run_json
 from thagen.render.settings import RunSettings
-from thagen.rigs.pmx import read_pmx, write_pmx
+from thagen.rigs.formats.pmx.reader import read_pmx, write_pmx
 
 RATIOS = {"test": 0.5, "train": 0.5}
 

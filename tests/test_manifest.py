@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from thagen.errors import ConfigError
-from thagen.render import characters as chars
+from thagen.render.discovery import characters as chars
 from thagen.render.manifest import expand_characters, load_manifest, parse_manifest
-from thagen.render.sampling import sample_poses
+from thagen.render.poses.sampling import sample_poses
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO / "manifests"

@@ -11,8 +11,8 @@ import pytest
 from thagen.errors import ConfigError, ModelFormatError
 from thagen.rigs.flatten import flatten_group_morph
 from thagen.rigs.model import Bone, Model, Morph, MorphKind
-from thagen.rigs.normalize import normalize, split_weights
-from thagen.rigs.roles import default_role_table, fold_name
+from thagen.rigs.normalize.core import normalize, split_weights
+from thagen.rigs.normalize.roles import default_role_table, fold_name
 
 # --------------------------------------------------------------------------- synthetic models
 #
@@ -556,7 +556,7 @@ def test_missing_override_file_is_a_config_error(rig: Rig, tmp_path: Path) -> No
 
 
 def test_builtin_character_uses_normal_closes() -> None:
-    from thagen.rigs.builtin import builtin_character
+    from thagen.rigs.builtin.character import builtin_character
 
     report = normalize(builtin_character())
     assert report.ok, report.missing_required
@@ -570,7 +570,7 @@ def test_builtin_character_uses_normal_closes() -> None:
 
 
 def test_find_override_file_order(tmp_path: Path) -> None:
-    from thagen.rigs.overrides import find_override_file
+    from thagen.rigs.normalize.overrides import find_override_file
 
     model = tmp_path / "chara.pmx"
     assert find_override_file(model) is None

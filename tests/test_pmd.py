@@ -11,8 +11,8 @@ import pytest
 
 from thagen.errors import ModelFormatError
 from thagen.rigs.model import BoneFlag, DeformType, MaterialFlag, Model, MorphKind
-from thagen.rigs.pmd import read_pmd
-from thagen.rigs.pmx import pmx_bytes
+from thagen.rigs.formats.pmd import read_pmd
+from thagen.rigs.formats.pmx.reader import pmx_bytes
 from thagen.rigs.reader import read_model, read_model_bytes
 
 

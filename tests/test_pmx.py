@@ -27,7 +27,7 @@ from thagen.rigs.model import (
     RigidBody,
     SoftBody,
 )
-from thagen.rigs.pmx import header_for, pmx_bytes, read_pmx, write_pmx
+from thagen.rigs.formats.pmx.reader import header_for, pmx_bytes, read_pmx, write_pmx
 from thagen.rigs.reader import count_fields, read_model, read_model_bytes
 
 NAMES = ["まばたき", "あ", "頭", "ｳｨﾝｸ２右", "eye_L", "", "笑顔(総", "😀 emoji", "tab\tname", "長い名前" * 5]

@@ -10,10 +10,10 @@ import yaml
 
 from thagen.errors import ConfigError
 from thagen.render.manifest import expand_characters, load_manifest, parse_manifest
-from thagen.render.pose_vectors import THA1_ALIASES, pose_vector_def
-from thagen.render.sampling import ParamDist, PoseSpec, sample_poses
-from thagen.render.shards import POSE_NAMES
-from thagen.render.vector_sampling import (
+from thagen.pose_vectors import THA1_ALIASES, pose_vector_def
+from thagen.render.poses.sampling import ParamDist, PoseSpec, sample_poses
+from thagen.render.output.shards import POSE_NAMES
+from thagen.render.poses.vector_sampling import (
     VectorPoseSpec,
     sample_vector_columns,
     sample_vector_poses,
@@ -217,10 +217,10 @@ def _angle(r: np.ndarray) -> float:
 
 
 def test_vector_targets_angles_masking_and_motion_settings() -> None:
-    from thagen.render.pose_vectors import with_tha1_view
-    from thagen.render.vector_posing import masked_pose, vector_expression_only, vector_targets
-    from thagen.rigs.builtin import builtin_character
-    from thagen.rigs.normalize import normalize
+    from thagen.pose_vectors import with_tha1_view
+    from thagen.render.poses.vector_posing import masked_pose, vector_expression_only, vector_targets
+    from thagen.rigs.builtin.character import builtin_character
+    from thagen.rigs.normalize.core import normalize
 
     ext = normalize(builtin_character(), pose_vector="tha3", discover=False).extended
     zero = with_tha1_view(dict.fromkeys(pose_vector_def("tha3").names, 0.0))
@@ -281,7 +281,7 @@ def test_framing_preset_field(tmp_path: Path) -> None:
 
 
 def test_images_field_presets_custom_lists_and_image_poses(tmp_path: Path) -> None:
-    from thagen.render.sample_images import image_pose
+    from thagen.render.poses.sample_images import image_pose
 
     base = {"pose_vector": "tha3", "characters": [{"builtin": True}]}
     m = load_manifest(_write(tmp_path, {**base, "images": "tha2_stages"}))

@@ -19,7 +19,7 @@ from test_pmx import random_model
 
 from thagen.errors import ModelFormatError
 from thagen.rigs.model import Model
-from thagen.rigs.pmx import pmx_bytes
+from thagen.rigs.formats.pmx.reader import pmx_bytes
 from thagen.rigs.reader import SAFETY_NET_PREFIX, count_fields, read_model_bytes
 
 _SPECIAL = (2**31 - 1, -1, -(2**31), 2**30, 0xFFFF, 0xFF, 0x7FFF, 0, 1)

@@ -18,9 +18,9 @@ import yaml
 
 from thagen.render.character import RunSettings, adhoc_job, render_one
 from thagen.render.manifest import expand_characters, load_manifest
-from thagen.render.qa import changed_mask, decode_png
-from thagen.render.runner import JOURNAL, qa_output, read_jsonl, run_jobs
-from thagen.render.shards import POSE_NAMES, iter_shard
+from thagen.render.character.qa_checks import changed_mask, decode_png
+from thagen.render.run.runner import JOURNAL, qa_output, read_jsonl, run_jobs
+from thagen.render.output.shards import POSE_NAMES, iter_shard
 
 SIZE = 64
 THAGEN = [sys.executable, "-m", "thagen"]

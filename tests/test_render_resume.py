@@ -22,7 +22,7 @@ import yaml
 from thagen.errors import ConfigError
 from thagen.render.character import RunSettings
 from thagen.render.manifest import expand_characters, load_manifest
-from thagen.render.runner import (
+from thagen.render.run.runner import (
     FAILURES,
     JOURNAL,
     read_jsonl,
@@ -30,7 +30,7 @@ from thagen.render.runner import (
     run_jobs,
     shard_pattern,
 )
-from thagen.render.shards import iter_shard
+from thagen.render.output.shards import iter_shard
 
 SIZE = 64
 THAGEN = [sys.executable, "-m", "thagen"]
@@ -154,8 +154,8 @@ def write_model_without_mouth(directory: Path) -> Path:
     """The built-in character with its mouth morphs removed (a model no mouth can be found in)."""
     from PIL import Image
 
-    from thagen.rigs.builtin import builtin_character, builtin_textures
-    from thagen.rigs.pmx import write_pmx
+    from thagen.rigs.builtin.character import builtin_character, builtin_textures
+    from thagen.rigs.formats.pmx.reader import write_pmx
 
     model = builtin_character()
     keep = [i for i, m in enumerate(model.morphs) if m.panel != 3]
@@ -292,7 +292,7 @@ def test_cleanup_touches_only_that_character(tmp_path: Path) -> None:
 
 def test_qa_checks_flag_what_they_should() -> None:
     """The pixel checks on synthetic images: each one can fail."""
-    from thagen.render import qa
+    from thagen.render.character import qa_checks as qa
 
     size = 64
     rest = np.zeros((size, size, 4), np.uint8)

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from thagen.render.sampling import (
+from thagen.render.poses.sampling import (
     DOMAINS,
     REST_POSES,
     ParamDist,
@@ -22,7 +22,7 @@ from thagen.render.sampling import (
     resolve_rest_pose,
     sample_poses,
 )
-from thagen.render.shards import POSE_NAMES
+from thagen.render.output.shards import POSE_NAMES
 
 N = 100_000
 
@@ -82,7 +82,7 @@ def test_seed_derivation_is_sha256_of_the_id() -> None:
 def test_independent_of_python_hash_seed() -> None:
     """Python's hash() is salted per process; the poses must not be."""
     code = (
-        "import json; from thagen.render.sampling import PoseSpec, sample_poses;"
+        "import json; from thagen.render.poses.sampling import PoseSpec, sample_poses;"
         "print(json.dumps([sample_poses(PoseSpec(), 9, 'miku-0badf00d', 3, ambient_range=(0.5, 1.2))]))"
     )
     outs = []

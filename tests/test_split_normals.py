@@ -1,4 +1,4 @@
-"""The static split's cheap re-encoding of custom normals (render/blender_split.py) gives the same
+"""The static split's cheap re-encoding of custom normals (render/scene/blender_split.py) gives the same
 raw values as encoding the whole mesh: checked against the importer's whole-mesh encoding on
 Gene, at the corners of vertices spread over the model and at the split's real boundary."""
 
@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from thagen.render.blender_scene import BlenderRenderer
-from thagen.render.blender_split import (
+from thagen.render.scene.blender_scene import BlenderRenderer
+from thagen.render.scene.blender_split import (
     _fresh_normals,
     _raw_normals,
     _Topology,
     _vertex_normals,
     dynamic_vertices,
 )
-from thagen.rigs.normalize import normalize
+from thagen.rigs.normalize.core import normalize
 from thagen.rigs.reader import read_model
 
 

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from thagen.rigs.model import Material, Model
-from thagen.rigs.textures import MAX_UP, resolve_texture, split_pmd_texture, texture_report
+from thagen.rigs.formats.textures import MAX_UP, resolve_texture, split_pmd_texture, texture_report
 
 
 def _touch(path: Path, data: bytes = b"x") -> Path:
@@ -16,7 +16,7 @@ def _touch(path: Path, data: bytes = b"x") -> Path:
 
 
 def test_gene_textures_all_resolve(gene_pmx: Path) -> None:
-    from thagen.rigs.pmx import read_pmx
+    from thagen.rigs.formats.pmx.reader import read_pmx
 
     model = read_pmx(gene_pmx.read_bytes(), gene_pmx)
     model.source_path = gene_pmx
@@ -91,7 +91,7 @@ def test_listing_cache_sees_new_files(tmp_path: Path) -> None:
 
 
 def test_report_marks_missing_textures(tmp_path: Path, gene_pmx: Path) -> None:
-    from thagen.rigs.pmx import read_pmx
+    from thagen.rigs.formats.pmx.reader import read_pmx
 
     copy = tmp_path / "gene.pmx"
     shutil.copyfile(gene_pmx, copy)

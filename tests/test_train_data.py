@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from thagen.render.shards import Sample, ShardWriter
+from thagen.render.output.shards import Sample, ShardWriter
 from thagen.train.data import DatasetError, EpochBatches, ShardStream, epoch_plans, list_shards
 from thagen.train.images import ImageInputError, to_network
 from thagen.train.synthetic import synthetic_samples, write_split

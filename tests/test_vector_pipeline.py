@@ -14,10 +14,10 @@ import yaml
 
 from thagen.render.character import RunSettings
 from thagen.render.manifest import expand_characters, load_manifest
-from thagen.render.pose_vectors import pose_vector_def
-from thagen.render.qa import changed_mask, decode_png
-from thagen.render.runner import JOURNAL, read_jsonl, run_jobs
-from thagen.render.shards import POSE_NAMES, iter_shard
+from thagen.pose_vectors import pose_vector_def
+from thagen.render.character.qa_checks import changed_mask, decode_png
+from thagen.render.run.runner import JOURNAL, read_jsonl, run_jobs
+from thagen.render.output.shards import POSE_NAMES, iter_shard
 
 NAMES = pose_vector_def("tha3").names
 
@@ -136,7 +136,7 @@ def test_a_required_parameter_the_model_lacks_fails_only_that_character(
 
 def test_resume_refuses_another_pose_vector(tmp_path: Path) -> None:
     from thagen.errors import ConfigError
-    from thagen.render.runner import DATASET_YAML, check_same_settings
+    from thagen.render.run.runner import DATASET_YAML, check_same_settings
 
     out = tmp_path / "out"
     out.mkdir()

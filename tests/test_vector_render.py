@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thagen.render.pose_vectors import pose_vector_def, with_tha1_view
-from thagen.render.qa import changed_mask, decode_png
-from thagen.rigs.builtin import builtin_character, write_builtin_character
-from thagen.rigs.normalize import normalize
-from thagen.rigs.pmx import write_pmx
+from thagen.pose_vectors import pose_vector_def, with_tha1_view
+from thagen.render.character.qa_checks import changed_mask, decode_png
+from thagen.rigs.builtin.character import builtin_character, write_builtin_character
+from thagen.rigs.normalize.core import normalize
+from thagen.rigs.formats.pmx.reader import write_pmx
 from thagen.rigs.reader import read_model
 
-bs = pytest.importorskip("thagen.render.blender_scene", reason="needs bpy")
+bs = pytest.importorskip("thagen.render.scene.blender_scene", reason="needs bpy")
 
 SIZE = 128
 NAMES = pose_vector_def("tha3").names
@@ -109,7 +109,7 @@ def _iris_centre_px(scene: Scene, bone: str, **values: float) -> np.ndarray:
     import bpy
 
     from thagen.rigs.coordinates import blender_to_mmd
-    from thagen.rigs.extended_rig import iris_vertices
+    from thagen.rigs.normalize.extended_rig import iris_vertices
 
     scene.activate()
     scene.r.set_pose(with_tha1_view({**ZERO, **values}))
@@ -212,7 +212,7 @@ def test_tha1_pixels_ignore_the_new_morphs(renderer, tmp_path: Path) -> None:
 def test_tha3_framing_puts_the_head_in_the_box_in_the_middle_of_the_top_half(
     renderer, tmp_path: Path
 ) -> None:
-    from thagen.render.framing_presets import preset_rows
+    from thagen.render.framing.presets import preset_rows
 
     path = write_builtin_character(tmp_path)
     model = read_model(path)

@@ -1,6 +1,6 @@
 """VRM 0.x / 1.0 reading: round trip of the built-in character, coordinates, roles, CLI.
 
-The writer (rigs/vrm_writer.py) gives files whose truth is known; the reader must give back
+The writer (rigs/formats/vrm/writer.py) gives files whose truth is known; the reader must give back
 the same geometry in thagen's frame whichever way the file's version faces.
 """
 
@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from thagen.errors import ModelFormatError
-from thagen.rigs.builtin import builtin_character
+from thagen.rigs.builtin.character import builtin_character
 from thagen.rigs.coordinates import MMD_SCALE
 from thagen.rigs.model import Model, MorphKind
-from thagen.rigs.normalize import normalize
+from thagen.rigs.normalize.core import normalize
 from thagen.rigs.reader import read_model, read_model_bytes
-from thagen.rigs.vrm import read_vrm
-from thagen.rigs.vrm_writer import (
+from thagen.rigs.formats.vrm.reader import read_vrm
+from thagen.rigs.formats.vrm.writer import (
     BUILTIN_HUMANOID,
     BUILTIN_PRESETS,
     builtin_vrm_bytes,
@@ -220,7 +220,7 @@ def test_rig_survey_takes_vrm_files(vrm_files: dict[str, Path], tmp_path: Path) 
 
 def test_gltf_with_external_buffer_and_images(tmp_path: Path, original: Model) -> None:
     """A .gltf + .bin + PNG files: read from the model's folder only."""
-    from thagen.rigs.vrm_writer import builtin_png_bytes
+    from thagen.rigs.formats.vrm.writer import builtin_png_bytes
 
     doc, binary = split_glb(builtin_vrm_bytes("1.0"))
     (tmp_path / "model.bin").write_bytes(binary[: doc["buffers"][0]["byteLength"]])
@@ -240,7 +240,7 @@ def test_gltf_with_external_buffer_and_images(tmp_path: Path, original: Model) -
     model = read_model(path)
     assert_same_geometry(model, original)
     assert model.textures == ["tex/builtin_atlas.png", "tex/builtin_toon.png"]
-    from thagen.rigs.textures import texture_report
+    from thagen.rigs.formats.textures import texture_report
 
     assert all(row["found"] for row in texture_report(model))
     # without the folder (bytes only) the external buffer cannot be reached
@@ -283,7 +283,7 @@ def test_skinned_mesh_in_another_bind_pose_is_put_in_rest_pose(original: Model) 
 
 
 def test_binary_parameters_and_snapping() -> None:
-    from thagen.rigs.vrm_binary import binary_parameters, snap_pose
+    from thagen.rigs.formats.vrm.binary_expressions import binary_parameters, snap_pose
 
     model = read_vrm(builtin_vrm_bytes("0.x", binary=frozenset({"まばたき", "あ"})), "b.vrm")
     rig = normalize(model, discover=False)
@@ -308,7 +308,7 @@ def test_binary_parameters_and_snapping() -> None:
 def test_vrm_inside_a_zip(tmp_path: Path) -> None:
     import zipfile
 
-    from thagen.rigs.archive import list_models
+    from thagen.rigs.formats.archive import list_models
 
     archive = tmp_path / "avatars.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -429,7 +429,7 @@ def test_hand_built_gltf() -> None:
 
 def test_t_pose_arms_are_lowered() -> None:
     """The humanoid upper arm's subtree turns down 40 degrees about its joint (blend-skinned)."""
-    from thagen.rigs.vrm_pose import _rotation_z
+    from thagen.rigs.formats.vrm.pose import _rotation_z
 
     model = builtin_character()
     humanoid = {**BUILTIN_HUMANOID, "leftUpperArm": "後髪"}  # any bone with weighted vertices will do

@@ -19,9 +19,9 @@ from test_reader_fuzz import run_case
 from test_vrm import join_glb, split_glb
 
 from thagen.errors import ModelFormatError
-from thagen.rigs.builtin import builtin_character
+from thagen.rigs.builtin.character import builtin_character
 from thagen.rigs.reader import SAFETY_NET_PREFIX, read_model_bytes
-from thagen.rigs.vrm_writer import BUILTIN_HUMANOID, BUILTIN_PRESETS, vrm_bytes
+from thagen.rigs.formats.vrm.writer import BUILTIN_HUMANOID, BUILTIN_PRESETS, vrm_bytes
 
 _HOSTILE: tuple[Any, ...] = (
     -1, 0, 1, 2, 3, 4, 5123, 5126, 2**31, 2**32 + 1, 2**53, 2**63, -(2**31), 1e308, -1e308, 0.5,

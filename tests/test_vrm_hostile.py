@@ -19,9 +19,9 @@ import pytest
 from test_vrm import join_glb, split_glb
 
 from thagen.errors import ModelFormatError
-from thagen.rigs import gltf_container
+from thagen.rigs.formats.gltf import container as gltf_container
 from thagen.rigs.reader import read_model, read_model_bytes
-from thagen.rigs.vrm_writer import builtin_vrm_bytes
+from thagen.rigs.formats.vrm.writer import builtin_vrm_bytes
 
 
 @pytest.fixture(scope="module")

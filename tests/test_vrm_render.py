@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from thagen.render.character import RunSettings, adhoc_job, render_one
-from thagen.render.qa import decode_png
-from thagen.rigs.builtin import write_builtin_character
-from thagen.rigs.vrm_writer import write_builtin_vrm
+from thagen.render.character.qa_checks import decode_png
+from thagen.rigs.builtin.character import write_builtin_character
+from thagen.rigs.formats.vrm.writer import write_builtin_vrm
 
 SIZE = 128
 POSES = [
@@ -89,7 +89,7 @@ def test_left_eye_closes_on_the_viewers_right(version: str, renders) -> None:
 
 def test_manifest_mixing_pmx_and_vrm(tmp_path: Path) -> None:
     from thagen.render.manifest import expand_characters, load_manifest
-    from thagen.render.runner import run_jobs
+    from thagen.render.run.runner import run_jobs
 
     models = tmp_path / "models"
     write_builtin_vrm(models, "0.x", name="avatar_old")
@@ -131,7 +131,7 @@ def test_binary_expressions_snap_the_pose(tmp_path: Path) -> None:
     """isBinary blinkLeft / blinkRight / aa: the eyes and mouth render and record as 0 or 1."""
     import json
 
-    from thagen.rigs.vrm_writer import builtin_vrm_bytes
+    from thagen.rigs.formats.vrm.writer import builtin_vrm_bytes
 
     path = tmp_path / "binary.vrm"
     path.write_bytes(builtin_vrm_bytes("1.0", binary=frozenset({"ウィンク２", "ｳｨﾝｸ２右", "あ"})))
@@ -151,8 +151,8 @@ def test_alpha_modes_and_mtoon_ramp(tmp_path: Path, renders) -> None:
 
     from PIL import Image
 
-    from thagen.rigs.builtin import REGION, builtin_character
-    from thagen.rigs.vrm_writer import BUILTIN_HUMANOID, BUILTIN_PRESETS, builtin_png_bytes, vrm_bytes
+    from thagen.rigs.builtin.character import REGION, builtin_character
+    from thagen.rigs.formats.vrm.writer import BUILTIN_HUMANOID, BUILTIN_PRESETS, builtin_png_bytes, vrm_bytes
 
     pngs = builtin_png_bytes()
     atlas = np.array(Image.open(_io.BytesIO(pngs["builtin_atlas.png"])).convert("RGBA"))
@@ -189,7 +189,7 @@ def test_render_one_cli_takes_glb_and_gltf(tmp_path: Path) -> None:
 
     from test_vrm import split_glb
 
-    from thagen.rigs.vrm_writer import builtin_vrm_bytes
+    from thagen.rigs.formats.vrm.writer import builtin_vrm_bytes
 
     data = builtin_vrm_bytes("0.x")
     (tmp_path / "avatar.glb").write_bytes(data)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from thagen.errors import ConfigError
-from thagen.render.shards import fsync_dir
+from thagen.files import fsync_dir
 from thagen.train.networks import NetSpec, build
 
 FORMAT = 1

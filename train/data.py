@@ -1,6 +1,6 @@
 """Streaming the renderer's tar shards into batches, with an exactly resumable order.
 
-Why not `webdataset`: the shard format is plain tar (thagen.render.shards reads it in a few lines),
+Why not `webdataset`: the shard format is plain tar (thagen.render.output.shards reads it in a few lines),
 and exact resume needs control over which worker produces which batch, which is easier to get
 from a small IterableDataset than from a pipeline library. No extra dependency either.
 
@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from thagen.errors import ThagenError
-from thagen.render.shards import POSE_NAMES, iter_shard
+from thagen.render.output.shards import POSE_NAMES, iter_shard
 from thagen.train.images import decode_png_rgba8, scale_rgba8
 
 

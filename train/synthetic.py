@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from thagen.render.shards import POSE_NAMES, Sample, ShardWriter, sample_key
+from thagen.render.output.shards import POSE_NAMES, Sample, ShardWriter, sample_key
 
 REST_POSE = {"left_eye": 0.0, "right_eye": 0.0, "mouth": 1.0, "head_x": 0.0, "head_y": 0.0, "neck_z": 0.0}
 _HAIR = [(60, 40, 30), (220, 180, 90), (40, 60, 160), (170, 40, 60), (30, 30, 30), (200, 200, 220)]

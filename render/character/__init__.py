@@ -1,0 +1,54 @@
+"""One character, rendered: prepare (read, rig, framing, import), pose samples into shards, QA.
+
+The public entry points, re-exported from the modules of one job each:
+
+- `render_character(job, renderer, settings)`: one manifest character into shards and its
+  per-character files (render/character/render.py); what every backend's worker calls;
+- `prepare_character`, `load_model`, `rig_for`, `framing_for` (render/character/prepare.py);
+- `render_one` / `adhoc_job`: `thagen render-one` (render/character/render_one.py);
+- `make_renderer` and `RunSettings`: the Blender renderer and the run-wide settings.
+
+QA on pixels is render/character/qa_checks.py (no Blender), the QA renders and contact sheet
+glue render/character/qa_renders.py, records and logs render/character/records.py.
+"""
+
+from __future__ import annotations
+
+from thagen.render.character.prepare import (
+    Prepared,
+    Shot,
+    Timer,
+    expression_only,
+    framing_for,
+    load_model,
+    pose_record,
+    prepare_character,
+    rig_for,
+)
+from thagen.render.character.render import render_character, snapped
+from thagen.render.character.render_one import adhoc_job, render_one
+from thagen.render.scene.renderer import Renderer, blender_version, make_renderer
+from thagen.render.settings import QA_RENDERS, CharacterError, CharacterResult, RunSettings
+
+__all__ = [
+    "QA_RENDERS",
+    "CharacterError",
+    "CharacterResult",
+    "Prepared",
+    "Renderer",
+    "RunSettings",
+    "Shot",
+    "Timer",
+    "adhoc_job",
+    "blender_version",
+    "expression_only",
+    "framing_for",
+    "load_model",
+    "make_renderer",
+    "pose_record",
+    "prepare_character",
+    "render_character",
+    "render_one",
+    "rig_for",
+    "snapped",
+]

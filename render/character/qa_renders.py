@@ -1,0 +1,140 @@
+"""The QA part of rendering one character: what to render for QA, where to look, the checks.
+
+Shared by the render (render/character/render.py) and `thagen qa` (render/run/recheck.py), which re-runs
+the same checks from a finished OUT without Blender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from thagen.render.character import qa_checks as qa_mod
+from thagen.render.character.contact_sheet import make_contact_sheet
+from thagen.render.character.fonts import sheet_title
+from thagen.render.character.records import suppress_all
+from thagen.render.character.vector_hooks import vector_label
+from thagen.render.framing.presets import preset_rows
+
+if TYPE_CHECKING:
+    from thagen.render.scene.renderer import Renderer
+
+CONTACT_SAMPLES = 4
+
+
+def qa_renders(shot: Callable[[dict], bytes], rest_pose: dict[str, float]) -> dict[str, bytes]:
+    """The QA images: the reset pose with both eyes closed, and with the mouth closed."""
+    return {
+        "eyes_closed": shot({**rest_pose, "left_eye": 1.0, "right_eye": 1.0}),
+        "mouth_closed": shot({**rest_pose, "mouth": 0.0}),
+    }
+
+
+def keep_for_qa(i: int, pose: dict, keep: list) -> bool:
+    """Keep a few early samples (contact sheet) and the most rotated ones (rotation check)."""
+    return i < CONTACT_SAMPLES or len(keep) < CONTACT_SAMPLES + 2 and _rot_mag(pose) >= 0.5
+
+
+def _rot_mag(pose: dict) -> float:
+    return max(abs(float(pose.get(k, 0.0))) for k in ("head_x", "head_y", "neck_z"))
+
+
+def framing_rows(size: int, preset: str = "tha1") -> dict[str, float]:
+    """Where the framing put the head top, chin and centre, in pixels (THA1: rows size/4, 3size/4)."""
+    if preset != "tha1":
+        return preset_rows(preset, size)
+    return {"head_top": size / 4.0, "chin": 3.0 * size / 4.0, "center_x": size / 2.0}
+
+
+def _morph_points(model: Any, rig: Any, role: str) -> np.ndarray | None:
+    """MMD-space positions of the vertices a role's morph moves (rest and moved)."""
+    from thagen.rigs.flatten import flatten_group_morph
+
+    if role in getattr(rig, "synthetic_morphs", {}):
+        m = rig.synthetic_morphs[role]
+        idx, off = np.asarray(m.indices), np.asarray(m.values, np.float64)
+    else:
+        match = rig.matches.get(role)
+        if match is None or not match.found or match.index is None:
+            return None
+        idx, off = flatten_group_morph(model, match.index)
+    if len(idx) == 0:
+        return None
+    off = np.asarray(off, np.float64).reshape(len(idx), -1)[:, :3]
+    mag = np.linalg.norm(off, axis=1)
+    keep = mag > 0.1 * mag.max() if mag.size and mag.max() > 0 else np.ones(len(idx), bool)
+    pos = np.asarray(model.positions, np.float64)[np.asarray(idx)[keep]]
+    return np.concatenate([pos, pos + off[keep]], axis=0)
+
+
+def expected_regions(model: Any, rig: Any, renderer: Renderer, framing: Any, size: int) -> dict[str, Any]:
+    """Pixel boxes where closing the eyes / the mouth should change the image."""
+    regions: dict[str, Any] = {}
+    rows = framing_rows(size)
+    fallback = qa_mod.fallback_regions((size, size), rows["head_top"], rows["chin"], rows["center_x"])
+    for name, roles in (
+        ("eyes", ("eye_close_left", "eye_close_right", "eye_close_both")),
+        ("mouth", ("mouth_open",)),
+    ):
+        pts = [p for r in roles if (p := _morph_points(model, rig, r)) is not None]
+        box = None
+        if pts and hasattr(renderer, "project"):
+            with suppress_all():
+                px = np.asarray(renderer.project(np.concatenate(pts)), np.float64)[:, :2]
+                box = qa_mod.points_box(px, 0.03, (size, size))
+        regions[name] = list(box) if box else list(fallback[name]) if fallback[name] else None
+        regions[f"{name}_source"] = "projected" if box else "framing"
+    return regions
+
+
+def run_checks(
+    rest: np.ndarray,
+    qa_images: dict[str, np.ndarray],
+    pairs: list[tuple[np.ndarray, np.ndarray, dict]],
+    regions: dict[str, Any],
+    rows: dict[str, float],
+    rest_pose: dict[str, float],
+) -> qa_mod.QAResult:
+    """All pixel checks of one character (the same function `thagen qa` runs from OUT)."""
+    res = qa_mod.check_framing(rest, head_top_row=rows["head_top"], chin_row=rows["chin"])
+    if "eyes_closed" in qa_images and rest_pose.get("left_eye", 0.0) < 0.5:
+        res.merge(qa_mod.check_region_change(rest, qa_images["eyes_closed"], regions.get("eyes"), "eyes"))
+    if "mouth_closed" in qa_images and rest_pose.get("mouth", 1.0) > 0.5:
+        res.merge(qa_mod.check_region_change(rest, qa_images["mouth_closed"], regions.get("mouth"), "mouth"))
+    res.merge(qa_mod.check_rotation(pairs))
+    return res
+
+
+def contact_sheet_for(
+    character_id: str,
+    rest: np.ndarray,
+    qa_images: dict[str, np.ndarray],
+    pairs: list[tuple[np.ndarray, np.ndarray, dict]],
+    qa_dict: dict[str, Any],
+    name: str = "",
+) -> bytes:
+    """The character's contact sheet: rest (with framing guides), QA images (with their
+    expected regions), then expr/rot pairs labelled with their pose; titled `name (id)`."""
+    rows = qa_dict.get("rows") or framing_rows(rest.shape[0])
+    tiles: list[tuple[str, np.ndarray]] = [("rest", rest)]
+    boxes: dict[int, tuple[Any, tuple]] = {}
+    regions = qa_dict.get("regions") or {}
+    for qa_name, img in qa_images.items():
+        boxes[len(tiles)] = (regions.get(qa_name.split("_")[0]), (255, 160, 0, 255))
+        tiles.append((qa_name.replace("_", " "), img))
+    for expr, rot, pose in pairs:
+        e = f"e{pose.get('left_eye', 0):.1f}/{pose.get('right_eye', 0):.1f} m{pose.get('mouth', 0):.1f}"
+        e = vector_label(pose) or e  # THA2 / THA3: the strongest parameters by name
+        r = f"x{pose.get('head_x', 0):+.1f} y{pose.get('head_y', 0):+.1f} z{pose.get('neck_z', 0):+.1f}"
+        tiles.append((e, expr))
+        tiles.append((r, rot))
+    return make_contact_sheet(
+        tiles,
+        title=sheet_title(name, character_id),
+        flags=qa_dict.get("flags", []),
+        guides=rows,
+        boxes=boxes,
+        columns=3 + 2 * 2,
+    )

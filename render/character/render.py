@@ -1,0 +1,242 @@
+"""Render ONE character into shards: a plain function any worker process can call.
+
+Order of work (the runner relies on it): read -> normalize -> framing -> import -> reset
+image -> pose samples into shards -> QA renders -> QA -> per-character files. The caller
+journals the character only after this returns, so a character is done iff journalled.
+Whatever fails is raised as `CharacterError` carrying the stage it failed in.
+
+Preparation (read, rig, framing, import) is in render/character/prepare.py, the QA glue in
+render/character/qa_renders.py, the settings and records in render/settings.py and
+render/character/records.py; `thagen.render.character` is the public facade.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from thagen.files import atomic_write_bytes
+from thagen.render.character import qa_checks as qa_mod
+from thagen.render.character.qa_renders import (
+    CONTACT_SAMPLES,
+    contact_sheet_for,
+    expected_regions,
+    framing_rows,
+    keep_for_qa,
+    qa_renders,
+    run_checks,
+)
+from thagen.render.character.records import (
+    capture_log,
+    job_describe,
+    json_bytes,
+    log_tail,
+    suppress_all,
+)
+from thagen.render.character.vector_hooks import (
+    job_poses,
+    job_record,
+    job_rest_pose,
+    qa_pose,
+)
+from thagen.render.output.shards import Sample, ShardWriter, sample_key
+from thagen.render.poses.sample_images import extra_images
+from thagen.render.scene.renderer import Renderer
+from thagen.render.settings import CharacterError, CharacterResult, RunSettings
+
+if TYPE_CHECKING:
+    from thagen.render.manifest import CharacterJob
+
+from thagen.render.character.prepare import (
+    ImagesCallback,
+    Prepared,
+    Shot,
+    Timer,
+    expression_only,
+    pose_record,
+    prepare_character,
+)
+
+
+def render_character(
+    job: CharacterJob,
+    out_dir: Path,
+    renderer: Renderer,
+    settings: RunSettings,
+    *,
+    on_images: ImagesCallback | None = None,
+) -> CharacterResult:
+    """Render one character's samples into OUT/<split>/<id>-<k>.tar and its files into
+    OUT/characters/<id>/. Raises CharacterError (with the stage) on any failure; shards of a
+    failed character may remain and are removed by the runner before a retry."""
+    out_dir = Path(out_dir)
+    cdir = out_dir / "characters" / job.id
+    cdir.mkdir(parents=True, exist_ok=True)
+    timer = Timer()
+    t_start = time.perf_counter()
+    stage = ["read"]
+    log_path = cdir / "blender.log"
+    try:
+        with capture_log(renderer, log_path):
+            prep = prepare_character(job, renderer, settings, timer, stage)
+            stage[0] = "render"
+            result = _render_all(job, out_dir, cdir, renderer, prep, settings, timer, on_images, stage)
+            stage[0] = "write"
+            prep.report["qa"] = result.qa
+            t0 = time.perf_counter()
+            renderer.unload_character()
+            timer.add("unload", time.perf_counter() - t0)
+            prep.report["timings"] = {k: round(v, 4) for k, v in timer.t.items()}
+        prep.report["blender_log_tail"] = log_tail(log_path)
+        atomic_write_bytes(cdir / "rig_report.json", json_bytes(prep.report))
+    except BaseException as exc:
+        with suppress_all():
+            renderer.unload_character()
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise CharacterError(stage[0], exc, job.id) from exc
+    result.seconds = round(time.perf_counter() - t_start, 3)
+    result.timings = {k: round(v, 4) for k, v in timer.t.items()}
+    return result
+
+
+def snapped(poses: list[dict[str, float]], prep: Prepared) -> list[dict[str, float]]:
+    """Poses with parameters a binary VRM expression drives snapped to 0 / 1 (rigs/formats/vrm/binary_expressions.py)."""
+    from thagen.rigs.formats.vrm.binary_expressions import binary_parameters, snap_pose
+
+    params = binary_parameters(prep.model, prep.rig)
+    return [snap_pose(p, params) for p in poses] if params else poses
+
+
+def _render_all(
+    job: CharacterJob,
+    out_dir: Path,
+    cdir: Path,
+    renderer: Renderer,
+    prep: Prepared,
+    settings: RunSettings,
+    timer: Timer,
+    on_images: ImagesCallback | None,
+    stage: list[str],
+) -> CharacterResult:
+    shot = Shot(renderer, job, timer, on_images)
+    poses = snapped(job_poses(job, prep.rig), prep)
+    rest_pose = job_rest_pose(job, prep.rig)
+    t0 = time.perf_counter()
+    rest_png = shot(rest_pose)
+    timer.add("reset", time.perf_counter() - t0)
+
+    # PNG decoding and file writes run on a helper thread while Blender renders (Cycles lets go
+    # of the GIL), so they add little to the character's time; the pixels are the same bytes.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="thagen-qa") as helper:
+        rest_future = helper.submit(qa_mod.decode_png, rest_png)
+        pair_futures: list[Future] = []
+        split_dir = out_dir / str(job.split)
+        shards: list[str] = []
+        writer: ShardWriter | None = None
+        keep: list[tuple[bytes, bytes, dict]] = []
+        loop_start, render_before = time.perf_counter(), timer.t.get("blender_render", 0.0)
+        try:
+            for i, pose in enumerate(poses):
+                expr_png = shot(expression_only(pose))
+                rot_png = shot(pose)
+                extra = extra_images(shot, job, pose, rest_pose)  # the manifest's `images`, if any
+                t0 = time.perf_counter()
+                if writer is None:
+                    writer = ShardWriter(split_dir / f"{job.id}-{len(shards):04d}.tar")
+                rec = {**pose_record(job, i, pose), **job_record(job, pose, prep.rig)}
+                writer.add(Sample(sample_key(job.id, i), rest_png, expr_png, rot_png, rec, extra))
+                if writer.count >= job.shard_size:
+                    shards.append(_rel(writer.close(), out_dir))
+                    writer = None
+                if keep_for_qa(i, pose, keep):
+                    keep.append((expr_png, rot_png, qa_pose(rec)))
+                    pair_futures.append(helper.submit(_decode_pair, expr_png, rot_png, qa_pose(rec)))
+                timer.add("write", time.perf_counter() - t0)
+            if writer is not None:
+                t0 = time.perf_counter()
+                shards.append(_rel(writer.close(), out_dir))
+                writer = None
+                timer.add("write", time.perf_counter() - t0)
+        finally:
+            if writer is not None:
+                writer.abort()
+        # the pose-sample loop alone (what a THA1-sized character is made of), for the benchmark
+        timer.add("samples", time.perf_counter() - loop_start)
+        timer.add("samples_blender_render", timer.t.get("blender_render", 0.0) - render_before)
+
+        stage[0] = "qa"
+        size = settings.image_size
+        qa_pngs: dict[str, bytes] = {}
+        qa_futures: dict[str, Future] = {}
+        t0 = time.perf_counter()
+        if settings.qa:
+            qa_pngs = qa_renders(_DecodingShot(shot, helper, qa_futures), rest_pose)
+        timer.add("qa_render", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        writes = [helper.submit(atomic_write_bytes, cdir / "rest.png", rest_png)]
+        writes += [helper.submit(atomic_write_bytes, cdir / f"qa_{n}.png", png) for n, png in qa_pngs.items()]
+        regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
+        rows = framing_rows(size, getattr(job, "framing_preset", "tha1"))
+        rest = rest_future.result()
+        qa_imgs = {k: f.result() for k, f in zip(qa_pngs, qa_futures.values(), strict=True)}
+        pairs = [f.result() for f in pair_futures]
+        qa_res = run_checks(rest, qa_imgs, pairs, regions, rows, rest_pose)
+        qa_dict = {**qa_res.to_dict(), "regions": regions, "rows": rows, "rest_pose": rest_pose}
+        writes.append(helper.submit(atomic_write_bytes, cdir / "qa.json", json_bytes(qa_dict)))
+        excluded = bool(settings.exclude_flagged and qa_res.flags)
+        if excluded:
+            shards = [_move_to_excluded(out_dir, s) for s in shards]
+        sheet = contact_sheet_for(
+            job.id, rest, qa_imgs, pairs[:CONTACT_SAMPLES], qa_dict, name=prep.model.name
+        )
+        atomic_write_bytes(cdir / "contact_sheet.png", sheet)
+        for w in writes:
+            w.result()  # raises what a write raised
+        timer.add("qa", time.perf_counter() - t0)
+
+    return CharacterResult(
+        id=job.id,
+        split=str(job.split),
+        model=job_describe(job),
+        samples=len(poses),
+        images=1 + (2 + len(getattr(job, "images", ()))) * len(poses),
+        shards=shards,
+        qa=qa_res.to_dict(),
+        excluded=excluded,
+        framing_source=str(getattr(prep.framing, "source", "")),
+        seconds=0.0,
+        timings={},
+        blender_version=getattr(renderer, "blender_version", "") or "",
+    )
+
+
+def _decode_pair(expr_png: bytes, rot_png: bytes, pose: dict) -> tuple[Any, Any, dict]:
+    return qa_mod.decode_png(expr_png), qa_mod.decode_png(rot_png), pose
+
+
+class _DecodingShot:
+    """A Shot that also starts decoding each PNG on the helper thread (during the next render)."""
+
+    def __init__(self, shot: Shot, helper: ThreadPoolExecutor, futures: dict[str, Future]) -> None:
+        self.shot, self.helper, self.futures = shot, helper, futures
+
+    def __call__(self, pose: dict[str, float]) -> bytes:
+        png = self.shot(pose)
+        self.futures[f"{len(self.futures)}"] = self.helper.submit(qa_mod.decode_png, png)
+        return png
+
+
+def _move_to_excluded(out_dir: Path, rel: str) -> str:
+    src = out_dir / rel
+    dst = out_dir / "excluded" / rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    src.replace(dst)
+    return _rel(dst, out_dir)
+
+
+def _rel(path: Path, out_dir: Path) -> str:
+    return Path(path).relative_to(out_dir).as_posix()
+

@@ -1,0 +1,1 @@
+"""Which model files a run renders: stable character ids, discovery of files and zips, the hash cache."""

@@ -1,0 +1,100 @@
+"""Identity signals kept in the model hash cache's sqlite file, so a re-run reads no model.
+
+One row per model location (file path, or zip + member) holding the model's sha256, the signal
+version, the stat of every file the signals depend on (the model file or zip and its textures)
+and the signals as JSON. A row counts only when the sha256, the version and every stat still
+match: a recoloured texture beside an unchanged model is signed again. Like the hash cache,
+any problem with the file only means computing again (render/discovery/hash_cache.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from pathlib import Path
+
+from thagen.render.discovery import hash_cache
+from thagen.render.identity.signals import SIGNALS_VERSION, ModelSignals
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS identity_signals "
+    "(key TEXT PRIMARY KEY, sha256 TEXT, version INTEGER, deps TEXT, signals TEXT)"
+)
+
+Dep = tuple[str, int, int]  # path, size, mtime_ns
+
+
+def file_deps(paths: Iterable[Path]) -> tuple[Dep, ...]:
+    """(path, size, mtime_ns) of each existing file, sorted."""
+    out = []
+    for p in sorted({str(Path(p).resolve()) for p in paths}):
+        try:
+            st = Path(p).stat()
+        except OSError:
+            continue
+        out.append((p, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _connect() -> sqlite3.Connection | None:
+    return hash_cache.connect(_SCHEMA)
+
+
+def _deps_unchanged(deps: Sequence[Sequence]) -> bool:
+    for path, size, mtime in deps:
+        try:
+            st = Path(path).stat()
+        except OSError:
+            return False
+        if st.st_size != size or st.st_mtime_ns != mtime:
+            return False
+    return True
+
+
+def lookup_many(items: Sequence[tuple[str, str]]) -> dict[str, ModelSignals]:
+    """Stored, still valid signals for (key, sha256) pairs, by key (one connection for all)."""
+    conn = _connect()
+    if conn is None:
+        return {}
+    out: dict[str, ModelSignals] = {}
+    with closing(conn):
+        for key, sha in items:
+            try:
+                row = conn.execute(
+                    "SELECT sha256, version, deps, signals FROM identity_signals WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.Error:
+                return out
+            if row is None or row[0] != sha or row[1] != SIGNALS_VERSION:
+                continue
+            try:
+                if _deps_unchanged(json.loads(row[2])):
+                    out[key] = ModelSignals.from_dict(json.loads(row[3]))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return out
+
+
+def store_many(rows: Sequence[tuple[str, str, ModelSignals, tuple[Dep, ...]]]) -> None:
+    """Store (key, sha256, signals, deps) rows; signals with a problem are not stored (retried)."""
+    rows = [r for r in rows if not r[2].problem]
+    if not rows:
+        return
+    conn = _connect()
+    if conn is None:
+        return
+    with closing(conn):
+        try:
+            with conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO identity_signals (key, sha256, version, deps, signals) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (key, sha, SIGNALS_VERSION, json.dumps(deps), json.dumps(sig.to_dict()))
+                        for key, sha, sig, deps in rows
+                    ],
+                )
+        except sqlite3.Error:
+            pass

@@ -1,0 +1,99 @@
+"""Which split each character goes to, and how many poses each gets.
+
+Kept apart from expansion because this is the part with rules a dataset's correctness hangs on
+(no character in two splits, identity groups kept together, split totals met exactly).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from thagen.render.discovery import characters as chars
+from thagen.render.identity.plan import split_by_group
+from thagen.yaml_checks import Checker
+from thagen.render.manifest.types import Manifest
+
+# the public module's name, so log filters set before the split into modules keep working
+log = logging.getLogger("thagen.render.manifest")
+
+
+def assign_splits(
+    manifest: Manifest, refs: list[chars.ModelRef], group_of: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Each kept character's split: its entry's `split`, a split's `characters` list, else by ratio.
+
+    An explicit assignment wins over ratios; two explicit ones that disagree are an error naming
+    both fields, because a character silently in the wrong split leaks test data into training.
+    `group_of` maps ids to identity groups (render/identity/plan.py): a group stays in one split.
+    """
+    c = Checker(manifest.path)
+    entries = manifest.characters
+    assigned: dict[str, tuple[str, str]] = {}  # id -> (split, why)
+
+    def assign(ref: chars.ModelRef, split: str, why: str) -> None:
+        previous = assigned.get(ref.id)
+        if previous is not None and previous[0] != split:
+            raise c.error(why, f"{ref.id} is already put in split {previous[0]!r} by {previous[1]}")
+        assigned[ref.id] = (split, why)
+
+    for ref in refs:
+        entry = entries[ref.entry] if 0 <= ref.entry < len(entries) else None
+        if entry is not None and entry.split is not None:
+            assign(ref, entry.split, f"{entry.field_path}.split")
+    for spec in manifest.splits:
+        for i, item in enumerate(spec.characters):
+            where = f"splits.{spec.name}.characters[{i}]"
+            item_path = None if chars.is_valid_id(item) else manifest.resolve(item)
+            hits = [
+                r
+                for r in refs
+                if r.id == item
+                or (group_of is not None and group_of.get(r.id) == item)
+                or (item_path is not None and r.path is not None and r.path.resolve() == item_path)
+            ]
+            if not hits:
+                log.warning("%s: %s: %r matches no character", manifest.path, where, item)
+            for ref in hits:
+                assign(ref, spec.name, where)
+    ratios = {s.name: s.ratio for s in manifest.splits if s.ratio}
+    # identity groups (render/identity/plan.py): a group goes to one split, by its group id
+    return split_by_group(refs, assigned, group_of or {}, ratios, manifest.effective_split_seed, c.error)
+
+
+def pose_counts(manifest: Manifest, refs: list[chars.ModelRef], split_of: dict[str, str]) -> dict[str, int]:
+    """Each character's pose count: its entry's `poses`, else its split's total spread exactly
+    (render/discovery/characters.py distribute_exactly), else the split's or manifest's per-character count."""
+    c = Checker(manifest.path)
+    counts: dict[str, int] = {}
+    for spec in manifest.splits:
+        members = [r for r in refs if split_of[r.id] == spec.name]
+        fixed = {
+            r.id: manifest.characters[r.entry].poses
+            for r in members
+            if manifest.characters[r.entry].poses is not None
+        }
+        counts.update(fixed)
+        free = [r.id for r in members if r.id not in fixed]
+        if spec.poses is not None:
+            remaining = spec.poses - sum(fixed.values())
+            if remaining < 0:
+                raise c.error(
+                    f"splits.{spec.name}.poses",
+                    f"{spec.poses} poses, but characters with their own 'poses' already take {sum(fixed.values())}",
+                )
+            if free:
+                counts.update(chars.distribute_exactly(remaining, free))
+            elif remaining:
+                log.warning(
+                    "%s: splits.%s: %d poses left for no character", manifest.path, spec.name, remaining
+                )
+        else:
+            per = (
+                spec.poses_per_character
+                if spec.poses_per_character is not None
+                else manifest.poses_per_character
+            )
+            counts.update({cid: per for cid in free})
+        if not members:
+            log.warning("%s: split %r has no characters", manifest.path, spec.name)
+    return counts

@@ -1,0 +1,125 @@
+"""The images rendered per sample: THA1's three, plus any a manifest asks for (`images`).
+
+Every sample always has THA1's three, whose meaning is fixed (the THA1 trainer, QA and the
+contact sheet read them):
+
+- ``rest``: the character's reset image (its rest pose; the same in every sample),
+- ``expr``: every morph parameter (and, for tha2 / tha3, iris rotation) of the sample, no head,
+  neck or body rotation, no breathing,
+- ``rot``: the whole sample pose.
+
+`images` adds more, each ``{name, apply}``: the rest pose with the sample's values for the
+parameters of the listed groups (`thagen.pose_vectors` GROUPS, or ``all``). Presets:
+
+=============== ==============================================================================
+preset          extra images (beyond rest / expr / rot)
+=============== ==============================================================================
+``tha1``        none (the default: THA1's three)
+``tha2_stages`` ``eyebrow``: only the sample's eyebrows (THA2 trains an eyebrow stage first, then
+                the eye / mouth / iris morpher, whose target is ``expr``, then THA1's rotator,
+                whose target is ``rot``)
+``tha3_stages`` ``eyebrow`` as above and ``face``: every morph and iris rotation plus the head and
+                neck rotation, the body still and no breathing (thagen's reading of THA3's face
+                rotator before its body rotator; the sources do not list THA3's targets)
+=============== ==============================================================================
+
+THA2 rendered 7 ground-truth images per example, but which seven is not stated in what we have;
+these presets are thagen's choice, and a list in the manifest can name any other split.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from thagen.pose_vectors import GROUPS, pose_vector_def, with_tha1_view
+
+if TYPE_CHECKING:
+    from thagen.yaml_checks import Checker
+
+FIXED_IMAGES = ("rest", "expr", "rot")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One extra image: its name (the shard member `<key>.<name>.png`) and the groups it applies."""
+
+    name: str
+    apply: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "apply": list(self.apply)}
+
+
+PRESETS: dict[str, tuple[ImageSpec, ...]] = {
+    "tha1": (),
+    "tha2_stages": (ImageSpec("eyebrow", ("eyebrow",)),),
+    "tha3_stages": (
+        ImageSpec("eyebrow", ("eyebrow",)),
+        ImageSpec("face", ("eyebrow", "eye", "iris_morph", "mouth", "iris_rotation", "face_rotation")),
+    ),
+}
+
+
+def parse_images(c: Checker, data: Any) -> tuple[str, tuple[ImageSpec, ...]]:
+    """(preset name or "custom", extra images) from the manifest's `images` field."""
+    if isinstance(data, str):
+        return c.choice(data, "images", PRESETS), PRESETS[data]
+    if not isinstance(data, list):
+        raise c.error(
+            "images", f"expected a preset ({', '.join(PRESETS)}) or a list of {{name, apply}}, got {data!r}"
+        )
+    out: list[ImageSpec] = []
+    for i, entry in enumerate(data):
+        where = f"images[{i}]"
+        d = c.mapping(entry, where, ("name", "apply"))
+        name = c.string(d.get("name"), f"{where}.name")
+        if not _NAME.match(name) or name in (*FIXED_IMAGES, "pose") or name in {s.name for s in out}:
+            raise c.error(
+                f"{where}.name",
+                f"{name!r}: lower-case letters, digits and '_', not rest / expr / rot / pose, and unique",
+            )
+        groups = d.get("apply")
+        if not isinstance(groups, list) or not groups:
+            raise c.error(
+                f"{where}.apply", f"expected a non-empty list of groups ({', '.join(GROUPS)} or all)"
+            )
+        out.append(
+            ImageSpec(
+                name,
+                tuple(c.choice(g, f"{where}.apply[{j}]", (*GROUPS, "all")) for j, g in enumerate(groups)),
+            )
+        )
+    return "custom", tuple(out)
+
+
+def image_pose(
+    spec: ImageSpec, pose: Mapping[str, float], rest: Mapping[str, float], vector: str
+) -> dict[str, float]:
+    """The rest pose with the sample's values for the spec's groups (THA1 aliases follow)."""
+    if "all" in spec.apply:
+        return dict(pose)
+    vec = pose_vector_def(vector)
+    out = dict(rest)
+    for p in vec.params:
+        if p.group in spec.apply:
+            out[p.name] = float(pose.get(p.name, 0.0))
+    if "ambient" in pose:
+        out["ambient"] = pose["ambient"]
+    if vector == "tha1":
+        return out
+    ambient = out.pop("ambient", None)
+    out = with_tha1_view(out)
+    return out if ambient is None else {**out, "ambient": ambient}
+
+
+def extra_images(
+    shot: Any, job: Any, pose: Mapping[str, float], rest: Mapping[str, float]
+) -> dict[str, bytes]:
+    """Render the job's extra images for one sample (none for THA1's default)."""
+    specs = getattr(job, "images", ()) or ()
+    vector = getattr(job, "pose_vector", "tha1")
+    return {s.name: shot(image_pose(s, pose, rest, vector)) for s in specs}

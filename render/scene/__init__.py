@@ -1,0 +1,1 @@
+"""The Blender side of rendering: the renderer interface and the only render/ modules that import bpy."""
