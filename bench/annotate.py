@@ -34,9 +34,9 @@ HAND = REPO / "tests" / "data" / "annotations" / "gene-light-7ce1902e.annotation
 def suggestion_quality() -> None:
     import numpy as np
 
-    from thagen.render.framing.annotation_file import load_annotation
     from thagen.annotate.catalog import build_catalog
     from thagen.annotate.suggest import compute_suggestion
+    from thagen.render.framing.annotation_file import load_annotation
     from thagen.rigs import builtin
 
     drop = builtin.MOUTH_SHAPES["あ"][1][3]

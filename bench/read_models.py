@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from thagen.rigs.builtin.character import builtin_character
-from thagen.rigs.model import Model
 from thagen.rigs.formats.pmx.reader import pmx_bytes
+from thagen.rigs.model import Model
 from thagen.rigs.reader import read_model_bytes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def _vrm_rows(vertices: int, repeat: int) -> None:
     import json
     import struct
 
-    from thagen.rigs.formats.vrm.writer import builtin_vrm_bytes
+    from thagen.rigs.builtin.vrm import builtin_vrm_bytes
 
     for version in ("0.x", "1.0"):
         data = builtin_vrm_bytes(version, target_vertices=vertices)

@@ -59,8 +59,8 @@ def bare_loop(renderer, job, settings, poses) -> tuple[float, list[bytes]]:
     """images/s of bpy.ops.render.render over the same scene and poses, raw bpy property writes only."""
     import bpy
 
-    from thagen.render.scene.blender_scene import capture_output
     from thagen.render.character import expression_only, framing_for, load_model, rig_for
+    from thagen.render.scene.blender_scene import capture_output
 
     model, path = load_model(job, settings)
     rig = rig_for(model, job, path)
@@ -100,7 +100,6 @@ def interleaved(renderer, job, settings, poses) -> tuple[float, float]:
     alternating pose by pose so the machine's changing load hits both alike."""
     import bpy
 
-    from thagen.render.scene.blender_scene import capture_output
     from thagen.render.character import (
         Shot,
         Timer,
@@ -111,6 +110,7 @@ def interleaved(renderer, job, settings, poses) -> tuple[float, float]:
         rig_for,
     )
     from thagen.render.output.shards import Sample, ShardWriter, sample_key
+    from thagen.render.scene.blender_scene import capture_output
 
     model, path = load_model(job, settings)
     rig = rig_for(model, job, path)

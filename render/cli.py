@@ -120,10 +120,10 @@ def render_command(
     identity_jobs: int,
 ) -> None:
     """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
-    from thagen.render.run.backends import FarmOptions
-    from thagen.render.identity.pins import pin_to_output
     from thagen.render.manifest import expand_characters, load_manifest
+    from thagen.render.manifest.splits import pin_to_output
     from thagen.render.output.output_dir import prepare_output_dir
+    from thagen.render.run.backends import FarmOptions
     from thagen.render.run.partition import parse_part
     from thagen.render.run.runner import run_jobs
     from thagen.render.settings import RunSettings

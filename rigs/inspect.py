@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from thagen.rigs.model import Bone, BoneFlag, DeformType, Model, MorphKind
 from thagen.rigs.formats.textures import texture_report
 from thagen.rigs.formats.vrm.report import format_vrm, vrm_report
+from thagen.rigs.model import Bone, BoneFlag, DeformType, Model, MorphKind
 
 PANELS = {0: "system", 1: "eyebrow", 2: "eye", 3: "mouth", 4: "other"}
 

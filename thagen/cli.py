@@ -19,7 +19,7 @@ from thagen.errors import ThagenError
 # command name -> "module:attribute" of a click command or group
 LAZY_COMMANDS: dict[str, str] = {
     "inspect": "thagen.rigs.cli:inspect_command",
-    "rig": "thagen.rigs.rig_cli:rig_group",
+    "rig": "thagen.rigs.cli:rig_group",
     "render": "thagen.render.cli:render_command",
     "render-one": "thagen.render.cli:render_one_command",
     "qa": "thagen.render.cli:qa_command",
@@ -29,6 +29,15 @@ LAZY_COMMANDS: dict[str, str] = {
     "animate": "thagen.train.cli:animate_command",
     "annotate": "thagen.annotate.cli:annotate_group",
 }
+# Commands joined to a group from a higher layer: `rig survey` needs character identity (render/).
+GROUP_EXTRAS: dict[str, tuple[str, ...]] = {"rig": ("thagen.render.rig_survey:survey_command",)}
+
+
+def _load(spec: str) -> click.Command:
+    module_name, attr = spec.split(":")
+    command = getattr(importlib.import_module(module_name), attr)
+    assert isinstance(command, click.Command), spec
+    return command
 
 
 class LazyGroup(click.Group):
@@ -39,9 +48,12 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
-            module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
             try:
-                module = importlib.import_module(module_name)
+                command = _load(LAZY_COMMANDS[cmd_name])
+                if isinstance(command, click.Group):
+                    for extra in GROUP_EXTRAS.get(cmd_name, ()):
+                        sub = _load(extra)
+                        command.add_command(sub, sub.name)
             except ModuleNotFoundError as exc:
                 raise click.ClickException(
                     f"'thagen {cmd_name}' needs the missing module {exc.name!r}"
@@ -51,7 +63,7 @@ class LazyGroup(click.Group):
                         else ""
                     )
                 ) from exc
-            return getattr(module, attr)
+            return command
         return super().get_command(ctx, cmd_name)
 
 

@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from thagen.render.framing.estimate import HEAD_WEIGHT, Framing, _descendants, _mouth_morph, _role_index, _weight_on
+from thagen.render.framing.estimate import (
+    HEAD_WEIGHT,
+    Framing,
+    _descendants,
+    _mouth_morph,
+    _role_index,
+    _weight_on,
+)
 
 # Each reason multiplies the confidence by (1 - penalty); the penalties rank characters for
 # review (least confident first), they are not probabilities.

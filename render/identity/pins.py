@@ -24,17 +24,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thagen.errors import ConfigError
 from thagen.render.output.jsonl import read_jsonl
-from thagen.render.output.layout import RUN_JSON, PartFiles, journal_files
+from thagen.render.output.layout import RUN_JSON, journal_files
 
 if TYPE_CHECKING:
     from thagen.render.discovery import characters as chars
-    from thagen.render.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -87,33 +86,6 @@ def read_output_pins(out: Path, *, skip: Sequence[Path] = (), planned: bool = Fa
             if isinstance(cid, str) and isinstance(split, str):
                 pins[cid] = SplitPin(split, str(journal), old_group.get(cid, cid))
     return pins
-
-
-def pin_to_output(
-    manifest: Manifest,
-    out: Path,
-    *,
-    resume: bool = True,
-    part: tuple[int, int] | None = None,
-    sign_jobs: int = 0,
-) -> Manifest:
-    """The manifest with its identity options pinned to what OUT has rendered: nothing on a
-    whole restart (OUT is cleared), the other parts' characters on a restart of one part."""
-    pins: dict[str, SplitPin] = {}
-    if out.is_dir() and (resume or part is not None):
-        skip = () if resume else [PartFiles(out, part).journal]
-        pins = read_output_pins(out, skip=skip, planned=part is not None)
-    names = {s.name for s in manifest.splits}
-    gone = sorted({pin.split for pin in pins.values()} - names)
-    if gone:  # a split the manifest no longer has: nothing to keep its groups in
-        log.warning(
-            "%s: identity: characters rendered in split(s) %s, which the manifest no longer has, pin nothing",
-            out,
-            ", ".join(gone),
-        )
-        pins = {cid: pin for cid, pin in pins.items() if pin.split in names}
-    identity = replace(manifest.identity, pins=pins, sign_jobs=sign_jobs)
-    return replace(manifest, identity=identity)
 
 
 def _describe(pins: Sequence[tuple[str, SplitPin]], limit: int = 4) -> str:

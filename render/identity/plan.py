@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 from thagen.errors import ConfigError
 from thagen.render.discovery import characters as chars
 from thagen.render.identity import cache as identity_cache
-from thagen.render.identity.grouping import IdentityResult, group_models
 from thagen.render.identity.group_file import GroupFile, read_group_file
+from thagen.render.identity.grouping import IdentityResult, group_models
 from thagen.render.identity.pins import GroupMap, SplitPin, pinned_splits
 from thagen.render.identity.sign import sign_models
 from thagen.render.identity.signals import ModelSignals, signals_for_file
 
 if TYPE_CHECKING:
-    from thagen.render.manifest import Checker, Manifest
+    from thagen.yaml_checks import Checker
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +132,16 @@ def manual_assignments(group_file: GroupFile, refs: Sequence[chars.ModelRef]) ->
     return out
 
 
-def plan_identity(manifest: Manifest, refs: Sequence[chars.ModelRef]) -> IdentityResult:
-    """Groups and duplicates of the manifest's models (the group file wins)."""
-    options: IdentityOptions = manifest.identity
+def plan_identity(
+    options: IdentityOptions, refs: Sequence[chars.ModelRef], groups_file: Path | None, cache_dir: Path
+) -> IdentityResult:
+    """Groups and duplicates of a manifest's models (the group file, `identity.groups` resolved
+    against the manifest, wins); signals are computed in parallel and cached under cache_dir."""
     manual: dict[str, str] = {}
-    if options.groups:
-        manual = manual_assignments(read_group_file(manifest.resolve(options.groups)), refs)
+    if groups_file is not None:
+        manual = manual_assignments(read_group_file(groups_file), refs)
     if options.auto:
-        signals = ref_signals(refs, manifest.output_dir / ".cache", options.sign_jobs)
+        signals = ref_signals(refs, cache_dir, options.sign_jobs)
     else:
         signals = {r.id: ModelSignals(problem="identity.auto is false") for r in refs}
     pins = {cid: pin for cid, pin in options.pins.items() if cid in signals}

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from thagen.progress import fmt_duration
 from thagen.render.identity import cache as identity_cache
 from thagen.render.identity.signals import ModelSignals, signals_for_file
-from thagen.progress import fmt_duration
 
 if TYPE_CHECKING:
     from thagen.render.discovery import characters as chars

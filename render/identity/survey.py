@@ -1,4 +1,4 @@
-"""Identity columns, summary and group file of `thagen rig survey` (rigs/rig_cli.py).
+"""Identity columns, summary and group file of `thagen rig survey` (render/rig_survey.py on rigs/survey.py).
 
 The survey reads every model anyway, so it signs each one where it is read (in the worker),
 stores the signals in the cache for later renders, and groups all rows at the end: a person
@@ -13,8 +13,8 @@ from typing import Any
 
 from thagen.render.discovery import characters as chars
 from thagen.render.identity import cache as identity_cache
-from thagen.render.identity.grouping import group_models
 from thagen.render.identity.group_file import write_group_file
+from thagen.render.identity.grouping import group_models
 from thagen.render.identity.plan import location_key
 from thagen.render.identity.signals import ModelSignals, compute_signals, texture_files
 

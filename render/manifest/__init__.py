@@ -21,7 +21,6 @@ move again without touching callers:
 
 from __future__ import annotations
 
-from thagen.yaml_checks import Checker, read_yaml
 from thagen.render.manifest.expand import default_annotation_path, discover_characters, expand_characters
 from thagen.render.manifest.parse import load_manifest, parse_manifest
 from thagen.render.manifest.types import (
@@ -48,6 +47,7 @@ from thagen.render.manifest.types import (
     RenderSettings,
     SplitSpec,
 )
+from thagen.yaml_checks import Checker, read_yaml
 
 __all__ = [
     "CHARACTER_KEYS",

@@ -15,9 +15,9 @@ from pathlib import Path
 from thagen.errors import ArchiveError, ConfigError
 from thagen.render.discovery import characters as chars
 from thagen.render.identity.plan import job_identity, kept_refs, plan_identity
-from thagen.yaml_checks import Checker
 from thagen.render.manifest.splits import assign_splits, pose_counts
 from thagen.render.manifest.types import CharacterEntry, CharacterJob, Manifest
+from thagen.yaml_checks import Checker
 
 # the public module's name, so log filters set before the split into modules keep working
 log = logging.getLogger("thagen.render.manifest")
@@ -120,7 +120,9 @@ def expand_characters(
         refs = [r for r in refs if r.id not in flagged_ids]
     if not refs:
         raise ConfigError(f"{manifest.path}: characters: no model found")
-    identity = plan_identity(manifest, refs)
+    options = manifest.identity
+    groups_file = manifest.resolve(options.groups) if options.groups else None
+    identity = plan_identity(options, refs, groups_file, manifest.output_dir / ".cache")
     all_refs, refs = refs, kept_refs(identity, refs, manifest.identity.keep_duplicates)
     split_of = assign_splits(manifest, refs, identity.group_of)
     counts = pose_counts(manifest, refs, split_of)

@@ -15,7 +15,6 @@ from typing import Any
 
 from thagen.render.framing.presets import FRAMING_PRESETS
 from thagen.render.identity.plan import parse_identity_options
-from thagen.yaml_checks import Checker, read_yaml, type_name
 from thagen.render.manifest.types import (
     CHARACTER_KEYS,
     DEFAULT_SPLITS,
@@ -36,6 +35,15 @@ from thagen.render.manifest.types import (
     RenderSettings,
     SplitSpec,
 )
+from thagen.render.manifest.vector_fields import (
+    parse_framing_preset,
+    parse_motion,
+    parse_pose_vector,
+    parse_required,
+    parse_vector_rest,
+    parse_vector_sampling,
+)
+from thagen.render.output.shards import POSE_NAMES
 from thagen.render.poses.sample_images import parse_images
 from thagen.render.poses.sampling import (
     DIST_KINDS,
@@ -46,15 +54,7 @@ from thagen.render.poses.sampling import (
     PoseSpec,
     tha1_default,
 )
-from thagen.render.output.shards import POSE_NAMES
-from thagen.render.manifest.vector_fields import (
-    parse_framing_preset,
-    parse_motion,
-    parse_pose_vector,
-    parse_required,
-    parse_vector_rest,
-    parse_vector_sampling,
-)
+from thagen.yaml_checks import Checker, read_yaml, type_name
 
 _SPLIT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 

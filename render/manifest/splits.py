@@ -7,11 +7,15 @@ Kept apart from expansion because this is the part with rules a dataset's correc
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from pathlib import Path
 
 from thagen.render.discovery import characters as chars
+from thagen.render.identity.pins import SplitPin, read_output_pins
 from thagen.render.identity.plan import split_by_group
-from thagen.yaml_checks import Checker
 from thagen.render.manifest.types import Manifest
+from thagen.render.output.layout import PartFiles
+from thagen.yaml_checks import Checker
 
 # the public module's name, so log filters set before the split into modules keep working
 log = logging.getLogger("thagen.render.manifest")
@@ -97,3 +101,30 @@ def pose_counts(manifest: Manifest, refs: list[chars.ModelRef], split_of: dict[s
         if not members:
             log.warning("%s: split %r has no characters", manifest.path, spec.name)
     return counts
+
+
+def pin_to_output(
+    manifest: Manifest,
+    out: Path,
+    *,
+    resume: bool = True,
+    part: tuple[int, int] | None = None,
+    sign_jobs: int = 0,
+) -> Manifest:
+    """The manifest with its identity options pinned to what OUT has rendered: nothing on a
+    whole restart (OUT is cleared), the other parts' characters on a restart of one part."""
+    pins: dict[str, SplitPin] = {}
+    if out.is_dir() and (resume or part is not None):
+        skip = () if resume else [PartFiles(out, part).journal]
+        pins = read_output_pins(out, skip=skip, planned=part is not None)
+    names = {s.name for s in manifest.splits}
+    gone = sorted({pin.split for pin in pins.values()} - names)
+    if gone:  # a split the manifest no longer has: nothing to keep its groups in
+        logging.getLogger("thagen.render.identity.pins").warning(
+            "%s: identity: characters rendered in split(s) %s, which the manifest no longer has, pin nothing",
+            out,
+            ", ".join(gone),
+        )
+        pins = {cid: pin for cid, pin in pins.items() if pin.split in names}
+    identity = replace(manifest.identity, pins=pins, sign_jobs=sign_jobs)
+    return replace(manifest, identity=identity)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from thagen.render.manifest.types import DIST_KEYS  # the same keys per dist kind as THA1's
 from thagen.pose_vectors import VECTOR_NAMES, pose_vector_def
+from thagen.render.manifest.types import DIST_KEYS  # the same keys per dist kind as THA1's
 from thagen.render.poses.sampling import DIST_KINDS, ParamDist
 from thagen.render.poses.vector_sampling import REST_CHOICES, VectorPoseSpec, check_dist, default_dist
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thagen.files import atomic_write_bytes, fsync_dir
+from thagen.files import fsync_dir
 
 SAMPLE_PARTS = ("rest.png", "expr.png", "rot.png", "pose.json")
 POSE_NAMES = ("left_eye", "right_eye", "mouth", "head_x", "head_y", "neck_z")

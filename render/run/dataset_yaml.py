@@ -17,10 +17,10 @@ import yaml
 
 from thagen import __version__
 from thagen.errors import ConfigError
+from thagen.files import atomic_write_bytes
 from thagen.render.output.jsonl import read_jsonl
 from thagen.render.output.layout import DATASET_YAML, EXCLUDED, RUN_JSON, failure_files, journal_files
 from thagen.render.settings import RunSettings
-from thagen.files import atomic_write_bytes
 
 # manifest fields whose change makes already rendered characters inconsistent with new ones
 RESUME_KEYS = ("seed", "image_size", "render", "lighting", "rest_pose", "pose_sampling", "shard_size")

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from thagen.errors import ConfigError
-from thagen.render.run.dataset_yaml import read_failures, write_dataset_yaml
+from thagen.files import atomic_write_bytes
 from thagen.render.output.jsonl import read_jsonl
 from thagen.render.output.layout import INDEX_JSON, RUN_JSON, journal_files, part_of_file
+from thagen.render.run.dataset_yaml import read_failures, write_dataset_yaml
 from thagen.render.settings import RunSettings
-from thagen.files import atomic_write_bytes
 
 MERGE_LOCK = ".thagen-merge.lock"
 

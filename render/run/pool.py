@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thagen.errors import RenderError
-from thagen.render.run.backends import RESTART_AFTER, FarmOptions, Outcome, RunEvents, default_workers
-from thagen.render.output.layout import remove_character_outputs
 from thagen.render.character.records import crash_record, timeout_record
+from thagen.render.output.layout import remove_character_outputs
+from thagen.render.run.backends import RESTART_AFTER, FarmOptions, Outcome, RunEvents, default_workers
 from thagen.render.settings import RunSettings, default_character_timeout
 
 if TYPE_CHECKING:

@@ -35,11 +35,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from thagen.errors import RenderError
-from thagen.render.run.backends import RESTART_AFTER, FarmOptions, Outcome, RunEvents
-from thagen.render.output.layout import pid_alive
-from thagen.render.character.records import crash_record, timeout_record
-from thagen.render.settings import RunSettings, default_character_timeout
 from thagen.files import atomic_write_bytes
+from thagen.render.character.records import crash_record, timeout_record
+from thagen.render.output.layout import pid_alive
+from thagen.render.run.backends import RESTART_AFTER, FarmOptions, Outcome, RunEvents
+from thagen.render.settings import RunSettings, default_character_timeout
 
 if TYPE_CHECKING:
     from thagen.render.manifest import CharacterJob
@@ -66,8 +66,8 @@ class RenderActor:
     """One Ray worker process with one Blender renderer for its whole life (see module docstring)."""
 
     def __init__(self, settings: RunSettings) -> None:
-        from thagen.render.scene.renderer import make_renderer
         from thagen.render.run.worker import drop_blender_script_paths
+        from thagen.render.scene.renderer import make_renderer
 
         t0 = time.perf_counter()
         drop_blender_script_paths()
@@ -82,8 +82,8 @@ class RenderActor:
     def render(self, job: CharacterJob) -> dict[str, Any]:
         """One character: {"done", "record", "files", "pid"} back to the driver."""
         from thagen.render.character import render_character
-        from thagen.render.run.faults import maybe_fault
         from thagen.render.character.records import failure_record
+        from thagen.render.run.faults import maybe_fault
         from thagen.render.run.worker import release_freed_memory
 
         count = [0]

@@ -15,14 +15,14 @@ from typing import Any
 import yaml
 
 from thagen.errors import ConfigError
+from thagen.files import atomic_write_bytes
 from thagen.render.output.jsonl import read_jsonl
 from thagen.render.output.layout import CHARACTERS, DATASET_YAML, journal_files, split_dirs
-from thagen.files import atomic_write_bytes
 
 
 def _check_pose_record(rec: Any, cid: str, index: int) -> str | None:
-    from thagen.render.poses.sampling import DOMAINS
     from thagen.render.output.shards import POSE_NAMES
+    from thagen.render.poses.sampling import DOMAINS
 
     if not isinstance(rec, dict) or rec.get("character") != cid or rec.get("index") != index:
         return "pose.json names another character or index"

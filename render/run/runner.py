@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from thagen.errors import ConfigError
-from thagen.render.run.backends import Backend, FarmOptions, Outcome
-from thagen.render.run.dataset_yaml import RESUME_KEYS, check_same_settings, read_journals, write_dataset_yaml
+from thagen.files import fsync_dir
+from thagen.progress import Progress, fmt_duration
 from thagen.render.identity.plan import identity_section
 from thagen.render.output.jsonl import append_jsonl, read_jsonl, write_jsonl
 from thagen.render.output.layout import (
@@ -46,11 +46,11 @@ from thagen.render.output.layout import (
     remove_stray_temps,
     shard_pattern,
 )
+from thagen.render.run.backends import Backend, FarmOptions, Outcome
+from thagen.render.run.dataset_yaml import RESUME_KEYS, check_same_settings, read_journals, write_dataset_yaml
 from thagen.render.run.partition import Part, jobs_of_part, part_cost
-from thagen.progress import Progress, fmt_duration
 from thagen.render.run.recheck import qa_character, qa_output
 from thagen.render.settings import RunSettings, expected_images
-from thagen.files import fsync_dir
 
 if TYPE_CHECKING:
     from thagen.render.manifest import CharacterJob

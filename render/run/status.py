@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thagen.render.run.dataset_yaml import read_failures
+from thagen.progress import fmt_duration
 from thagen.render.output.layout import is_running
+from thagen.render.run.dataset_yaml import read_failures
 from thagen.render.run.merge import journal_records, load_run
 from thagen.render.run.partition import assign_parts
-from thagen.progress import fmt_duration
 
 
 @dataclass

@@ -78,8 +78,8 @@ def worker_main(conn: Connection, out_dir: str, settings: RunSettings, parent_pi
 def _serve(conn: Connection, out: Path, renderer: Renderer, settings: RunSettings, parent_pid: int) -> None:
     """Jobs in, results out, until told to stop or the parent goes away."""
     from thagen.render.character import render_character
-    from thagen.render.run.faults import maybe_fault
     from thagen.render.character.records import failure_record
+    from thagen.render.run.faults import maybe_fault
 
     while True:
         try:

@@ -25,12 +25,12 @@ import bpy
 import numpy as np
 
 from thagen.errors import RenderError, RigError
-from thagen.render.scene.blender_lighting import apply_lighting
-from thagen.render.scene.blender_split import remove_static, split_static_geometry
 from thagen.render.framing.presets import preset_camera
 from thagen.render.output.layout import pid_alive
 from thagen.render.poses.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
 from thagen.render.poses.vector_posing import is_vector_pose, vector_targets
+from thagen.render.scene.blender_lighting import apply_lighting
+from thagen.render.scene.blender_split import remove_static, split_static_geometry
 from thagen.rigs.blender.import_model import ImportedModel, import_model
 from thagen.rigs.model import Model
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from thagen.rigs.model import Morph, MorphKind
 from thagen.rigs.normalize.extended_rig import (  # noqa: F401 - re-exported
     AVAILABILITY,
     ExtendedRig,
@@ -38,7 +39,6 @@ from thagen.rigs.normalize.extended_rig import (  # noqa: F401 - re-exported
     extended_tables,
     iris_vertices,
 )
-from thagen.rigs.model import Morph, MorphKind
 from thagen.rigs.normalize.roles import fold_name
 
 SIDE_MARKS = {

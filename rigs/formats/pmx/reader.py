@@ -22,20 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from thagen.rigs.formats.binary import I32, U8, Cursor, index_code, index_dtype
-from thagen.rigs.model import (
-    IK,
-    Bone,
-    BoneFlag,
-    DeformType,
-    DisplayFrame,
-    IKLink,
-    Joint,
-    Material,
-    Model,
-    Morph,
-    RigidBody,
-    SoftBody,
-)
 from thagen.rigs.formats.pmx.layout import (
     DEFORM_BONES,
     DEFORM_WEIGHTS,
@@ -50,6 +36,20 @@ from thagen.rigs.formats.pmx.layout import (
 )
 from thagen.rigs.formats.pmx.records import IndexRefs, record_starts
 from thagen.rigs.formats.pmx.writer import header_for, pmx_bytes, write_pmx
+from thagen.rigs.model import (
+    IK,
+    Bone,
+    BoneFlag,
+    DeformType,
+    DisplayFrame,
+    IKLink,
+    Joint,
+    Material,
+    Model,
+    Morph,
+    RigidBody,
+    SoftBody,
+)
 
 __all__ = ["MAGIC", "Header", "header_for", "pmx_bytes", "read_pmx", "write_pmx"]
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from thagen.errors import ModelFormatError
 from thagen.rigs.formats.binary import F32, I32, U8, index_code, index_dtype
-from thagen.rigs.model import BoneFlag, DeformType, Model, MorphKind
 from thagen.rigs.formats.pmx.layout import (
     DEFORM_BONES,
     DEFORM_WEIGHTS,
@@ -28,6 +27,7 @@ from thagen.rigs.formats.pmx.layout import (
     morph_dtype,
     vertex_dtype,
 )
+from thagen.rigs.model import BoneFlag, DeformType, Model, MorphKind
 
 
 def _size_for(count: int, signed: bool) -> int:

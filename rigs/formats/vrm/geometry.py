@@ -16,9 +16,9 @@ import numpy as np
 
 from thagen.rigs.coordinates import MMD_SCALE
 from thagen.rigs.formats.gltf.container import MAX_COORDINATE, MAX_ELEMENTS, Gltf
+from thagen.rigs.formats.vrm.materials import read_material, read_vrm0_mtoon
 from thagen.rigs.model import DeformType, Model, Morph, MorphKind
 from thagen.rigs.vrm_info import VrmInfo
-from thagen.rigs.formats.vrm.materials import read_material, read_vrm0_mtoon
 
 MAX_INFLUENCES = 4
 MAX_PRIMITIVES = 20_000  # primitive instances (Model materials); avatars have tens

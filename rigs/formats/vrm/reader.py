@@ -28,12 +28,12 @@ import numpy as np
 
 from thagen.rigs.coordinates import MMD_SCALE
 from thagen.rigs.formats.gltf.container import Gltf, parse_gltf
-from thagen.rigs.model import Bone, BoneFlag, Model
 from thagen.rigs.formats.vrm.expressions import read_expressions, read_meta
 from thagen.rigs.formats.vrm.geometry import read_geometry
-from thagen.rigs.vrm_info import VrmInfo
 from thagen.rigs.formats.vrm.materials import read_textures
 from thagen.rigs.formats.vrm.pose import ARM_DEGREES, lower_arms
+from thagen.rigs.model import Bone, BoneFlag, Model
+from thagen.rigs.vrm_info import VrmInfo
 
 # axis signs from glTF to MMD per spec version (a reflection either way)
 AXES = {"1.0": np.array([1.0, 1.0, -1.0]), "0.x": np.array([-1.0, 1.0, 1.0]), "": np.array([1.0, 1.0, -1.0])}

@@ -14,7 +14,6 @@ edge settings, sphere / toon textures as such, non-VERTEX morphs, English names.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct
@@ -27,29 +26,14 @@ import numpy as np
 
 from thagen.rigs.coordinates import MMD_SCALE
 from thagen.rigs.formats.gltf.container import CHUNK_BIN, CHUNK_JSON, GLB_MAGIC
-from thagen.rigs.model import Model, MorphKind
-from thagen.rigs.formats.vrm.reader import AXES
 from thagen.rigs.formats.vrm.expressions import VRM0_PRESETS
+from thagen.rigs.formats.vrm.reader import AXES
+from thagen.rigs.model import Model, MorphKind
 
 VRM0_PRESET_OF = {v: k for k, v in VRM0_PRESETS.items()}
 VRM0_GROUP_NAMES = {"aa": "A", "ih": "I", "ou": "U", "ee": "E", "oh": "O", "blink": "Blink",
                     "blinkLeft": "Blink_L", "blinkRight": "Blink_R", "happy": "Joy", "angry": "Angry",
                     "sad": "Sorrow", "relaxed": "Fun", "neutral": "Neutral"}  # fmt: skip
-
-# the built-in character's morphs and bones in VRM vocabulary
-BUILTIN_PRESETS = {
-    "まばたき": "blink", "ウィンク２": "blinkLeft", "ｳｨﾝｸ２右": "blinkRight",
-    "あ": "aa", "い": "ih", "う": "ou", "え": "ee", "お": "oh",
-}  # fmt: skip
-BUILTIN_HUMANOID = {
-    "hips": "センター",
-    "spine": "上半身",
-    "neck": "首",
-    "head": "頭",
-    "leftEye": "左目",
-    "rightEye": "右目",
-}
-
 
 class _Bin:
     """The GLB BIN chunk being built: buffer views and accessors appended in order."""
@@ -325,51 +309,4 @@ def write_vrm(model: Model, path: str | Path, version: str = "1.0", **options: A
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
-
-
-def builtin_vrm_bytes(
-    version: str = "1.0", *, target_vertices: int | None = None, binary: frozenset[str] = frozenset()
-) -> bytes:
-    """The built-in character as VRM `version`, textures embedded, presets and humanoid mapped."""
-    from thagen.rigs.builtin.character import builtin_character
-
-    model = builtin_character(target_vertices)
-    return vrm_bytes(
-        model,
-        version,
-        images=builtin_png_bytes(),
-        presets=BUILTIN_PRESETS,
-        humanoid=BUILTIN_HUMANOID,
-        binary=binary,
-    )
-
-
-def builtin_png_bytes() -> dict[str, bytes]:
-    from PIL import Image
-
-    from thagen.rigs.builtin.character import builtin_textures
-
-    encoded = {}
-    for name, pixels in builtin_textures().items():
-        buf = io.BytesIO()
-        Image.fromarray(pixels).save(buf, format="PNG")
-        encoded[name] = buf.getvalue()
-    return encoded
-
-
-def write_builtin_vrm(
-    directory: str | Path, version: str = "1.0", name: str = "builtin", **options: Any
-) -> Path:
-    """Write `<name>.vrm` (the built-in character, self-contained) into `directory`; return its path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.vrm"
-    tmp_data = builtin_vrm_bytes(version, **options)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(tmp_data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
     return path
