@@ -34,9 +34,16 @@ test-fast: $(STAMP) test-deps
 demo: $(STAMP)
 	$(BIN)/thagen render manifests/demo.yaml --restart
 
+# ruff; the architecture (import-linter's contracts in pyproject.toml, and no import cycle at
+# all); the type checker. The last two run over build/lint, a symlink view of the installed
+# thagen.* namespace (scripts/lint-tree.sh).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@scripts/lint-tree.sh build/lint
+	cd build/lint && PYTHONPATH=. $(abspath $(BIN))/lint-imports $(CURDIR)/pyproject.toml
+	PYTHONPATH=build/lint $(BIN)/python scripts/import_graph.py --check
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -49,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/train.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo-out .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info demo-out .pytest_cache .ruff_cache .mypy_cache

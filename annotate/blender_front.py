@@ -16,7 +16,7 @@ from typing import Any
 import bpy  # noqa: F401 - this module is the worker's Blender process
 import numpy as np
 
-from thagen.annotate.front_render import (
+from thagen.annotate.front_cache import (
     FrontRequest,
     FrontResult,
     FrontSettings,

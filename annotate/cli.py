@@ -99,7 +99,7 @@ def serve_command(
 ) -> None:
     """Start the annotation tool for MODELS_OR_MANIFEST and print the URL to open."""
     from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.front_render import FrontSettings
+    from thagen.annotate.front_cache import FrontSettings
     from thagen.annotate.qa_flags import read_qa_flags
 
     try:

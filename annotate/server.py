@@ -24,7 +24,7 @@ from aiohttp import web
 
 from thagen.annotate.bodies import MAX_BODY, BadBody, parse_annotation_body, parse_skip_body
 from thagen.annotate.catalog import Character
-from thagen.annotate.front_render import FrontSettings
+from thagen.annotate.front_cache import FrontSettings
 from thagen.annotate.session import Session, SessionOptions
 from thagen.annotate.store import StaleVersion
 from thagen.errors import ConfigError

@@ -17,16 +17,8 @@ from typing import Any
 import numpy as np
 
 from thagen.annotate.catalog import Character
-from thagen.annotate.front_render import (
-    FrontRenders,
-    FrontRequest,
-    FrontSettings,
-    entry_dir,
-    load_mapping,
-    render_key,
-    thumb_settings,
-    view_for,
-)
+from thagen.annotate.front_render import FrontRenders
+from thagen.annotate.front_cache import FrontRequest, FrontSettings, entry_dir, load_mapping, render_key, thumb_settings, view_for
 from thagen.annotate.store import Saved, Store, needs_work, read_saved
 from thagen.annotate.suggest import Suggestion, cached_suggestion
 

@@ -78,7 +78,7 @@ def suggestion_key(ch: Character) -> str:
 
 def compute_suggestion(ch: Character, cache_dir: Path | None = None) -> Suggestion:
     """Read, rig and measure the model (no Blender)."""
-    from thagen.annotate.front_render import read_character
+    from thagen.annotate.front_cache import read_character
     from thagen.render.framing.estimate import estimate_framing
     from thagen.render.framing.confidence import estimate_confidence
 

@@ -7,7 +7,7 @@
 
 Prints:
 1. per model (built-in, Gene PMX, Gene PMD): the suggestion's confidence and its error against
-   the truth (built-in: the geometry thagen.rigs.builtin.character builds; Gene: the hand annotation in
+   the truth (built-in: the geometry thagen.rigs.builtin.head describes; Gene: the hand annotation in
    tests/data/annotations), in % of the head height;
 2. the front render time per character, cold (a fresh worker: Blender start included, then a
    warm worker) and cached (a restarted server serving the PNG from its disk cache);
@@ -37,12 +37,12 @@ def suggestion_quality() -> None:
     from thagen.annotate.catalog import build_catalog
     from thagen.annotate.suggest import compute_suggestion
     from thagen.render.framing.annotation_file import load_annotation
-    from thagen.rigs import builtin
+    from thagen.rigs.builtin import head as builtin_head
 
-    drop = builtin.MOUTH_SHAPES["あ"][1][3]
-    y = np.linspace(builtin.HEAD_CENTER[1] - 2.0, builtin.MOUTH_Y, 200_001)
-    chin = float(y[builtin._face_z_jaw(np.zeros_like(y), y, drop) <= 0.18 - 0.36].min())
-    truth = {"builtin": (float(builtin.HEAD_CENTER[1] + builtin.HEAD_RADII[1] + 0.12), chin)}
+    drop = builtin_head.MOUTH_SHAPES["あ"][1][3]
+    y = np.linspace(builtin_head.HEAD_CENTER[1] - 2.0, builtin_head.MOUTH_Y, 200_001)
+    chin = float(y[builtin_head._face_z_jaw(np.zeros_like(y), y, drop) <= 0.18 - 0.36].min())
+    truth = {"builtin": (float(builtin_head.HEAD_CENTER[1] + builtin_head.HEAD_RADII[1] + 0.12), chin)}
     hand = load_annotation(HAND)
     truth["Gene_light.pmx"] = truth["Gene_light.pmd"] = (float(hand.head_top[1]), float(hand.chin[1]))
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +64,8 @@ def suggestion_quality() -> None:
 
 def front_render_times(size: int, samples: int) -> None:
     from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.front_render import FrontSettings, render_key, wait_ready
+    from thagen.annotate.front_render import wait_ready
+    from thagen.annotate.front_cache import FrontSettings, render_key
     from thagen.annotate.session import Session, SessionOptions
 
     settings = FrontSettings(size=size, samples=samples)
@@ -101,7 +102,7 @@ def front_render_times(size: int, samples: int) -> None:
 def queue_thumbnails(size: int, samples: int) -> None:
     """The queue's thumbnails of characters nobody opened (prefetch 0): one small render each."""
     from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.front_render import FrontSettings
+    from thagen.annotate.front_cache import FrontSettings
     from thagen.annotate.session import Session, SessionOptions
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -39,7 +39,7 @@ def build(root: Path, characters: int, outfits: int, gene_variants: int) -> dict
     from identity_variants import NAMES, OUTFITS, character_atlas, gene_copy, head_mask, move_body
     from PIL import Image
 
-    from thagen.rigs.builtin.character import ATLAS_NAME, TOON_NAME, builtin_character, builtin_textures
+    from thagen.rigs.builtin import ATLAS_NAME, TOON_NAME, builtin_character, builtin_textures
     from thagen.rigs.formats.pmx.reader import write_pmx
 
     truth: dict[Path, str] = {}

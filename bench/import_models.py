@@ -19,8 +19,8 @@ from pathlib import Path
 import bpy
 
 from thagen.rigs.blender.import_model import import_model
-from thagen.rigs.builtin.character import write_builtin_character
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.builtin import write_builtin_character
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 REPO = Path(__file__).resolve().parents[1]

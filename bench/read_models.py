@@ -5,7 +5,7 @@
 For each file prints vertices, bytes, the best and median read time over --repeat reads
 (from bytes already in memory, so disk speed does not count) and vertices/s. Two large
 models, written with `pmx_bytes` (write times printed too):
-- the built-in character (thagen.rigs.builtin.character) at --vertices: long runs of one deform type;
+- the built-in character (thagen.rigs.builtin) at --vertices: long runs of one deform type;
 - Gene's vertices tiled up to --vertices: Gene's BDEF1/2/4 mix (runs of ~6 vertices), the
   hard case for variable-size vertex records.
 VRM: the built-in character at --vrm-vertices written as VRM 0.x and 1.0 (textures embedded,
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thagen.rigs.builtin.character import builtin_character
+from thagen.rigs.builtin import builtin_character
 from thagen.rigs.formats.pmx.reader import pmx_bytes
 from thagen.rigs.model import Model
 from thagen.rigs.reader import read_model_bytes

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from thagen.render.scene.blender_scene import BlenderRenderer
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 GENE = Path(__file__).resolve().parents[1] / "tests" / "data" / "gene" / "Gene_light.pmx"

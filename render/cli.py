@@ -120,15 +120,11 @@ def render_command(
     identity_jobs: int,
 ) -> None:
     """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
-    from thagen.render.manifest import expand_characters, load_manifest
-    from thagen.render.manifest.splits import pin_to_output
-    from thagen.render.output.output_dir import prepare_output_dir
+    from thagen.render.run.api import render_manifest
     from thagen.render.run.backends import FarmOptions
-    from thagen.render.run.partition import parse_part
-    from thagen.render.run.runner import run_jobs
-    from thagen.render.settings import RunSettings
 
-    part = parse_part(part_text) if part_text else None
+    if address and backend != "ray":
+        raise ConfigError("--address is for --backend ray")
     farm = FarmOptions(
         backend=backend,
         workers=workers,
@@ -137,28 +133,19 @@ def render_command(
         retries=retries,
         address=address,
     )
-    if address and backend != "ray":
-        raise ConfigError("--address is for --backend ray")
-    m = load_manifest(manifest)
-    out_dir = (out or m.output_dir).resolve()
-    # identity groups stay in the splits OUT rendered them in (render/identity/pins.py)
-    pinned = pin_to_output(m, out_dir, resume=resume, part=part, sign_jobs=identity_jobs)
-    jobs = expand_characters(pinned, annotations=annotations)
-    prepare_output_dir(out_dir, field="--out" if out else "output", source=None if out else manifest)
-    settings = RunSettings.from_manifest(
-        m, threads=threads, qa=not no_qa, cache_dir=str(cache_dir or out_dir / ".cache")
-    )
-    summary = run_jobs(
-        jobs,
-        out_dir,
-        settings,
-        manifest_dict=m.to_dict(),
+    summary = render_manifest(
+        manifest,
+        out=out,
         resume=resume,
-        progress_interval=progress_interval,
-        part=part,
+        part=part_text,
+        threads=threads,
         farm=farm,
-        manifest_path=manifest.resolve(),
-        render_options=["--no-qa"] if no_qa else [],
+        qa=not no_qa,
+        cache_dir=cache_dir,
+        annotations=annotations,
+        progress_interval=progress_interval,
+        identity_jobs=identity_jobs,
+        out_field="--out",
     )
     click.echo(summary.text(), err=True)
     if summary.failed:

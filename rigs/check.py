@@ -13,7 +13,7 @@ from typing import Any
 
 from thagen.errors import ThagenError
 from thagen.model_files import is_archive_file, is_model_file
-from thagen.rigs.normalize.core import RigReport, normalize
+from thagen.rigs.normalize import RigReport, normalize
 from thagen.rigs.normalize.overrides import find_override_file
 from thagen.rigs.normalize.roles import default_role_table
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from thagen.rigs.check import failure_reason, read_and_check
 from thagen.rigs.model import Model
-from thagen.rigs.normalize.core import RigReport
+from thagen.rigs.normalize import RigReport
 from thagen.rigs.normalize.roles import default_role_table
 
 SignRow = Callable[[dict[str, Any], Path, str | None, Model, RigReport], None]

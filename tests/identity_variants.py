@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thagen.rigs.builtin.character import ATLAS_NAME, TOON_NAME, builtin_character, builtin_textures
+from thagen.rigs.builtin import ATLAS_NAME, TOON_NAME, builtin_character, builtin_textures
 from thagen.rigs.formats.pmx.reader import write_pmx
 from thagen.rigs.model import Model
 from thagen.rigs.reader import read_model

@@ -37,7 +37,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> object:
     """YAML file -> data; unreadable files, syntax errors and duplicate keys are ConfigErrors."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -68,7 +68,7 @@ class Checker:
             f"{self.source}: {field_path}: {message}" if field_path else f"{self.source}: {message}"
         )
 
-    def mapping(self, value: Any, where: str, allowed: Iterable[str]) -> dict:
+    def mapping(self, value: object, where: str, allowed: Iterable[str]) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.error(where or "(top level)", f"expected a mapping, got {type_name(value)}")
         allowed = tuple(allowed)
@@ -77,7 +77,9 @@ class Checker:
                 raise self.error(_join(where, str(key)), f"unknown key; allowed here: {', '.join(allowed)}")
         return value
 
-    def integer(self, value: Any, where: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(
+        self, value: object, where: str, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(where, f"expected an integer, got {type_name(value)} {value!r}")
         if minimum is not None and value < minimum:
@@ -87,7 +89,7 @@ class Checker:
         return value
 
     def number(
-        self, value: Any, where: str, minimum: float | None = None, maximum: float | None = None
+        self, value: object, where: str, minimum: float | None = None, maximum: float | None = None
     ) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(where, f"expected a number, got {type_name(value)} {value!r}")
@@ -100,25 +102,25 @@ class Checker:
             raise self.error(where, f"must be <= {maximum:g}, got {v:g}")
         return v
 
-    def string(self, value: Any, where: str, nonempty: bool = True) -> str:
+    def string(self, value: object, where: str, nonempty: bool = True) -> str:
         if not isinstance(value, str):
             raise self.error(where, f"expected a string, got {type_name(value)} {value!r}")
         if nonempty and not value.strip():
             raise self.error(where, "must not be empty")
         return value
 
-    def boolean(self, value: Any, where: str) -> bool:
+    def boolean(self, value: object, where: str) -> bool:
         if not isinstance(value, bool):
             raise self.error(where, f"expected true or false, got {type_name(value)} {value!r}")
         return value
 
-    def choice(self, value: Any, where: str, options: Iterable[str]) -> str:
+    def choice(self, value: object, where: str, options: Iterable[str]) -> str:
         options = tuple(options)
         if not isinstance(value, str) or value not in options:
             raise self.error(where, f"expected one of {', '.join(options)}, got {value!r}")
         return value
 
-    def range_pair(self, value: Any, where: str, lo: float, hi: float) -> tuple[float, float]:
+    def range_pair(self, value: object, where: str, lo: float, hi: float) -> tuple[float, float]:
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise self.error(where, f"expected [low, high], got {value!r}")
         a = self.number(value[0], f"{where}[0]", lo, hi)
@@ -132,7 +134,7 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def type_name(value: Any) -> str:
+def type_name(value: object) -> str:
     """A YAML reader's word for the value's type ("a mapping", not "dict") for messages."""
     if value is None:
         return "nothing (null)"

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from thagen.render.framing.estimate import Framing
     from thagen.render.manifest import CharacterJob
     from thagen.rigs.model import Model
-    from thagen.rigs.normalize.core import RigReport
+    from thagen.rigs.normalize import RigReport
 
 ImagesCallback = Callable[[int], None]
 
@@ -51,7 +51,7 @@ def load_model(job: CharacterJob, settings: RunSettings) -> tuple[Model, Path]:
 
 
 def rig_for(model: Model, job: CharacterJob, model_path: Path | None) -> RigReport:
-    from thagen.rigs.normalize.core import normalize
+    from thagen.rigs.normalize import normalize
 
     rig = normalize(
         model,

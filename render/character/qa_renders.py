@@ -19,7 +19,10 @@ from thagen.render.character.vector_hooks import vector_label
 from thagen.render.framing.presets import preset_rows
 
 if TYPE_CHECKING:
+    from thagen.render.framing.estimate import Framing
     from thagen.render.scene.renderer import Renderer
+    from thagen.rigs.model import Model
+    from thagen.rigs.normalize import RigReport
 
 CONTACT_SAMPLES = 4
 
@@ -48,11 +51,11 @@ def framing_rows(size: int, preset: str = "tha1") -> dict[str, float]:
     return {"head_top": size / 4.0, "chin": 3.0 * size / 4.0, "center_x": size / 2.0}
 
 
-def _morph_points(model: Any, rig: Any, role: str) -> np.ndarray | None:
+def _morph_points(model: Model, rig: RigReport, role: str) -> np.ndarray | None:
     """MMD-space positions of the vertices a role's morph moves (rest and moved)."""
     from thagen.rigs.flatten import flatten_group_morph
 
-    if role in getattr(rig, "synthetic_morphs", {}):
+    if role in rig.synthetic_morphs:
         m = rig.synthetic_morphs[role]
         idx, off = np.asarray(m.indices), np.asarray(m.values, np.float64)
     else:
@@ -69,7 +72,9 @@ def _morph_points(model: Any, rig: Any, role: str) -> np.ndarray | None:
     return np.concatenate([pos, pos + off[keep]], axis=0)
 
 
-def expected_regions(model: Any, rig: Any, renderer: Renderer, framing: Any, size: int) -> dict[str, Any]:
+def expected_regions(
+    model: Model, rig: RigReport, renderer: Renderer, framing: Framing, size: int
+) -> dict[str, Any]:
     """Pixel boxes where closing the eyes / the mouth should change the image."""
     regions: dict[str, Any] = {}
     rows = framing_rows(size)

@@ -11,17 +11,22 @@ import json
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from thagen.render.framing.estimate import Framing
     from thagen.render.manifest import CharacterJob
     from thagen.render.scene.renderer import Renderer
 
 LOG_TAIL_LINES = 40
+
+# a value as `jsonable` leaves it: what json.dumps writes
+Json: TypeAlias = "dict[str, Json] | list[Json] | str | int | float | bool | None"
 
 
 def job_describe(job: CharacterJob) -> str:
@@ -39,11 +44,11 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     return text.splitlines()[-lines:]
 
 
-def _record(job: CharacterJob, out_dir: Path, **fields: Any) -> dict[str, Any]:
+def _record(job: CharacterJob, out_dir: Path, **fields: object) -> dict[str, Any]:
     return {
         "id": job.id,
         "model": job_describe(job),
-        "split": str(getattr(job, "split", "")),
+        "split": str(job.split),
         **fields,
         "log_tail": log_tail(Path(out_dir) / "characters" / job.id / "blender.log"),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -91,23 +96,25 @@ def timeout_record(job: CharacterJob, out_dir: Path, seconds: float, *, attempts
     )
 
 
-def framing_dict(framing: Any) -> dict[str, Any]:
+def framing_dict(framing: Framing) -> dict[str, Any]:
     d = to_dict(framing)
     return d if isinstance(d, dict) else {"repr": repr(framing)}
 
 
-def to_dict(obj: Any) -> Any:
+def to_dict(obj: object) -> Json:
     if obj is None:
         return None
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
+    if not is_dataclass(obj) or isinstance(obj, type):
+        return repr(obj)  # what asdict's TypeError would have given
     try:
         return jsonable(asdict(obj))
     except TypeError:
         return repr(obj)
 
 
-def jsonable(v: Any) -> Any:
+def jsonable(v: object) -> Json:
     if isinstance(v, dict):
         return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -123,7 +130,7 @@ def jsonable(v: Any) -> Any:
     return repr(v)
 
 
-def json_bytes(obj: Any) -> bytes:
+def json_bytes(obj: object) -> bytes:
     return json.dumps(jsonable(obj), indent=1, ensure_ascii=False, sort_keys=True).encode()
 
 
@@ -133,8 +140,13 @@ class suppress_all:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *exc: Any) -> bool:
-        return exc[0] is not None and not issubclass(exc[0], KeyboardInterrupt)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        return exc_type is not None and not issubclass(exc_type, KeyboardInterrupt)
 
 
 def condense_log(text: str) -> str:
@@ -152,7 +164,7 @@ def condense_log(text: str) -> str:
 @contextlib.contextmanager
 def capture_log(renderer: Renderer, log_path: Path) -> Iterator[None]:
     """Send the renderer's captured Blender output (C-level stdout/stderr) to `log_path`."""
-    previous = getattr(renderer, "log", None)
+    previous = renderer.log
     with open(log_path, "a", encoding="utf-8", errors="replace") as f:
 
         def log(text: str) -> None:

@@ -7,15 +7,22 @@ THA1 output stays byte for byte what it was and the extended path lives here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thagen.errors import RigError
 from thagen.render.output.shards import POSE_NAMES
 from thagen.render.poses.vector_posing import is_vector_pose, masked_pose, vector_record
 
+if TYPE_CHECKING:
+    from thagen.render.manifest import CharacterJob
+    from thagen.rigs.normalize import RigReport
+    from thagen.rigs.normalize.extended_rig import ExtendedRig
 
-def _ext(rig: Any) -> Any:
-    return getattr(rig, "extended", None)
+
+def _ext(rig: RigReport) -> ExtendedRig | None:
+    """The rig's THA2 / THA3 parameters (None for a THA1 job)."""
+    ext: ExtendedRig | None = rig.extended
+    return ext
 
 
 def shot_pose(pose: Mapping[str, float]) -> dict[str, float]:
@@ -25,14 +32,14 @@ def shot_pose(pose: Mapping[str, float]) -> dict[str, float]:
     return {n: float(pose.get(n, 0.0)) for n in POSE_NAMES}
 
 
-def job_poses(job: Any, rig: Any) -> list[dict[str, float]]:
+def job_poses(job: CharacterJob, rig: RigReport) -> list[dict[str, float]]:
     """The job's poses, with the parameters the model cannot show at 0."""
     poses = job.poses()
     ext = _ext(rig)
     return poses if ext is None else [masked_pose(p, ext) for p in poses]
 
 
-def job_rest_pose(job: Any, rig: Any) -> dict[str, float]:
+def job_rest_pose(job: CharacterJob, rig: RigReport) -> dict[str, float]:
     """The rest pose to render: THA1's six, or the whole (masked) extended rest pose."""
     ext = _ext(rig)
     if ext is None or not is_vector_pose(job.rest_pose):
@@ -40,21 +47,21 @@ def job_rest_pose(job: Any, rig: Any) -> dict[str, float]:
     return masked_pose({k: float(v) for k, v in job.rest_pose.items()}, ext)
 
 
-def job_record(job: Any, pose: Mapping[str, float], rig: Any) -> dict[str, Any]:
+def job_record(job: CharacterJob, pose: Mapping[str, float], rig: RigReport) -> dict[str, Any]:
     """pose.json's extended fields, or nothing for THA1."""
     ext = _ext(rig)
-    if ext is None or getattr(job, "pose_vector", "tha1") == "tha1":
+    if ext is None or job.pose_vector == "tha1":
         return {}
     return vector_record(job.pose_vector, pose, job.rest_pose, ext)
 
 
-def check_required(rig: Any, job: Any) -> None:
+def check_required(rig: RigReport, job: CharacterJob) -> None:
     """RigError when the model cannot show a parameter the manifest requires; also hands the
     manifest's vector_motion (body and breathing angles) to the rig the renderer poses."""
     ext = _ext(rig)
     if ext is not None:
-        ext.motion = dict(getattr(job, "vector_motion", None) or {})
-    required = tuple(getattr(job, "required_parameters", ()) or ())
+        ext.motion = dict(job.vector_motion)
+    required = job.required_parameters
     if ext is None or not required:
         return
     missing = [n for n in required if ext.params[n].availability == "missing"]

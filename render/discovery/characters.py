@@ -177,7 +177,7 @@ def builtin_model_file() -> Path:
         import atexit
         import shutil
 
-        from thagen.rigs.builtin.character import write_builtin_character
+        from thagen.rigs.builtin import write_builtin_character
 
         folder = Path(tempfile.mkdtemp(prefix="thagen-builtin-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)

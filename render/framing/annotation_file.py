@@ -100,7 +100,7 @@ def annotation_path_for(model_path: str | Path, member: str | None = None) -> Pa
     return model_path.parent / f"{stem}{ANNOTATION_SUFFIX}"
 
 
-def _point(value: Any, key: str, where: str) -> np.ndarray:
+def _point(value: object, key: str, where: str) -> np.ndarray:
     if not isinstance(value, (list, tuple)) or len(value) != 3:
         raise ConfigError(f"{where}: {key}: expected [x, y, z] (three numbers), got {value!r}")
     out = []
@@ -111,7 +111,7 @@ def _point(value: Any, key: str, where: str) -> np.ndarray:
     return np.array(out, np.float64)
 
 
-def _text(value: Any, key: str, where: str) -> str:
+def _text(value: object, key: str, where: str) -> str:
     if value is None:
         return ""
     if isinstance(value, (dt.date, dt.datetime)):  # YAML reads unquoted dates as dates
@@ -121,7 +121,7 @@ def _text(value: Any, key: str, where: str) -> str:
     return value
 
 
-def parse_annotation(data: Any, source: str | Path) -> Annotation:
+def parse_annotation(data: object, source: str | Path) -> Annotation:
     """Validate annotation data (as loaded from YAML)."""
     where = str(source)
     if not isinstance(data, dict):

@@ -195,7 +195,7 @@ def head_top_profile(points: np.ndarray, cx: float, half_width: float) -> tuple[
 def estimate_framing(model: Any, rig: Any = None, *, mouth_weight: float = 1.0) -> Framing:
     """Geometric head top / chin (flagged `source="estimate"`), see the module docstring.
 
-    `rig`: a RigReport from thagen.rigs.normalize.core (roles head, neck, mouth_open); without one
+    `rig`: a RigReport from thagen.rigs.normalize (roles head, neck, mouth_open); without one
     the bones 頭 / 首 and the morph あ are looked up by name. `mouth_weight`: the mouth-open
     weight of the reset pose (THA1: 1, THA2-style rest: 0), applied before measuring.
     """
@@ -376,7 +376,7 @@ def load_framing(
         else:
             raise ValueError("load_framing needs a job, a model path, an annotation or a model")
     if rig is None:
-        from thagen.rigs.normalize.core import normalize
+        from thagen.rigs.normalize import normalize
 
         if job is not None and job.override_path is not None:
             rig = normalize(model, overrides=job.override_path)

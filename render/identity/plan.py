@@ -51,7 +51,7 @@ class IdentityOptions:
         return {"groups": self.groups, "auto": self.auto, "keep_duplicates": self.keep_duplicates}
 
 
-def parse_identity_options(c: Checker, data: Any) -> IdentityOptions:
+def parse_identity_options(c: Checker, data: object) -> IdentityOptions:
     d = c.mapping({} if data is None else data, "identity", IDENTITY_KEYS)
     groups = None if d.get("groups") is None else c.string(d["groups"], "identity.groups")
     return IdentityOptions(

@@ -30,7 +30,7 @@ import numpy as np
 from thagen.render.identity.names import name_key
 from thagen.rigs.flatten import flatten_group_morph
 from thagen.rigs.model import Model
-from thagen.rigs.normalize.core import RigReport
+from thagen.rigs.normalize import RigReport
 
 SIGNALS_VERSION = 2  # 2: a VRM's embedded images are hashed too
 HASH_SIZE = 32  # the image is reduced to HASH_SIZE^2 before the DCT
@@ -341,7 +341,7 @@ def signals_for_file(
 ) -> tuple[ModelSignals, list[Path]]:
     """Read, normalize and sign one model, with the files the signals depend on (the model or
     zip, and loose textures). Any failure is a ModelSignals with `problem` set, never an error."""
-    from thagen.rigs.normalize.core import normalize
+    from thagen.rigs.normalize import normalize
     from thagen.rigs.reader import read_model
 
     try:

@@ -59,7 +59,7 @@ from thagen.yaml_checks import Checker, read_yaml, type_name
 _SPLIT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-def _parse_render(c: Checker, data: Any) -> RenderSettings:
+def _parse_render(c: Checker, data: object) -> RenderSettings:
     d = c.mapping(data, "render", RENDER_KEYS)
     base = RenderSettings()
     return RenderSettings(
@@ -69,7 +69,7 @@ def _parse_render(c: Checker, data: Any) -> RenderSettings:
     )
 
 
-def _parse_lighting_fields(c: Checker, data: Any, where: str) -> dict[str, Any]:
+def _parse_lighting_fields(c: Checker, data: object, where: str) -> dict[str, Any]:
     d = c.mapping(data, where, LIGHTING_KEYS)
     out: dict[str, Any] = {}
     if "preset" in d:
@@ -85,7 +85,7 @@ def _parse_lighting_fields(c: Checker, data: Any, where: str) -> dict[str, Any]:
     return out
 
 
-def _parse_dist(c: Checker, name: str, data: Any) -> ParamDist:
+def _parse_dist(c: Checker, name: str, data: object) -> ParamDist:
     where = f"pose_sampling.{name}"
     if isinstance(data, (int, float)) and not isinstance(data, bool):
         data = {"dist": "fixed", "value": data}
@@ -120,19 +120,19 @@ def _parse_dist(c: Checker, name: str, data: Any) -> ParamDist:
     return dist
 
 
-def _parse_pose_sampling(c: Checker, data: Any) -> PoseSpec:
+def _parse_pose_sampling(c: Checker, data: object) -> PoseSpec:
     d = c.mapping(data, "pose_sampling", POSE_NAMES)
     return PoseSpec({name: _parse_dist(c, name, value) for name, value in d.items()})
 
 
-def _parse_rest_pose(c: Checker, data: Any) -> str | dict[str, float]:
+def _parse_rest_pose(c: Checker, data: object) -> str | dict[str, float]:
     if isinstance(data, str):
         return c.choice(data, "rest_pose", REST_POSES)
     d = c.mapping(data, "rest_pose", POSE_NAMES)
     return {name: c.number(v, f"rest_pose.{name}", *DOMAINS[name]) for name, v in d.items()}
 
 
-def _parse_character(c: Checker, index: int, data: Any, split_names: set[str]) -> CharacterEntry:
+def _parse_character(c: Checker, index: int, data: object, split_names: set[str]) -> CharacterEntry:
     where = f"characters[{index}]"
     if isinstance(data, str):
         data = {"path": data}
@@ -168,7 +168,7 @@ def _parse_character(c: Checker, index: int, data: Any, split_names: set[str]) -
     return CharacterEntry(**kw)
 
 
-def _parse_splits(c: Checker, data: Any) -> tuple[SplitSpec, ...]:
+def _parse_splits(c: Checker, data: object) -> tuple[SplitSpec, ...]:
     if not isinstance(data, dict) or not data:
         raise c.error(
             "splits", f"expected a non-empty mapping of split name -> settings, got {type_name(data)}"
@@ -203,7 +203,7 @@ def _parse_splits(c: Checker, data: Any) -> tuple[SplitSpec, ...]:
     return tuple(out)
 
 
-def parse_manifest(data: Any, path: str | Path) -> Manifest:
+def parse_manifest(data: object, path: str | Path) -> Manifest:
     """Validate manifest data (as loaded from YAML); `path` is the file it came from."""
     path = Path(path).expanduser().resolve()
     c = Checker(path)

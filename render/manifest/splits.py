@@ -71,11 +71,11 @@ def pose_counts(manifest: Manifest, refs: list[chars.ModelRef], split_of: dict[s
     counts: dict[str, int] = {}
     for spec in manifest.splits:
         members = [r for r in refs if split_of[r.id] == spec.name]
-        fixed = {
-            r.id: manifest.characters[r.entry].poses
-            for r in members
-            if manifest.characters[r.entry].poses is not None
-        }
+        fixed: dict[str, int] = {}
+        for r in members:
+            own = manifest.characters[r.entry].poses
+            if own is not None:
+                fixed[r.id] = own
         counts.update(fixed)
         free = [r.id for r in members if r.id not in fixed]
         if spec.poses is not None:

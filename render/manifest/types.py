@@ -345,9 +345,13 @@ class CharacterJob:
     def load_model(self, cache_dir: str | Path | None = None) -> Model:
         """The character's Model (reads the file, the zip member, or builds the built-in one)."""
         if self.builtin:
-            from thagen.rigs.builtin.character import builtin_character
+            from thagen.rigs.builtin import builtin_character
 
             return builtin_character()
         from thagen.rigs.reader import read_model
 
-        return read_model(self.model_path, member=self.zip_member, cache_dir=cache_dir)
+        if self.model_path is None:
+            raise ValueError(f"{self.source}: a job that is not the built-in character needs a model_path")
+        return read_model(
+            self.model_path, member=self.zip_member, cache_dir=None if cache_dir is None else Path(cache_dir)
+        )

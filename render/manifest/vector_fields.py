@@ -16,7 +16,7 @@ Fields (manifests/README.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from thagen.pose_vectors import VECTOR_NAMES, pose_vector_def
 from thagen.render.manifest.types import DIST_KEYS  # the same keys per dist kind as THA1's
@@ -31,17 +31,17 @@ SPEC_KEYS = ("one_semantic_p", "iris_small_zero_p")
 MOTION_KEYS = ("body_degrees", "breathing_chest_degrees", "breathing_shoulder_degrees")
 
 
-def parse_framing_preset(c: Checker, data: Any) -> str:
+def parse_framing_preset(c: Checker, data: object) -> str:
     from thagen.render.framing.presets import FRAMING_PRESETS
 
     return c.choice(data, "framing_preset", FRAMING_PRESETS)
 
 
-def parse_pose_vector(c: Checker, data: Any) -> str:
+def parse_pose_vector(c: Checker, data: object) -> str:
     return c.choice(data, "pose_vector", VECTOR_NAMES)
 
 
-def _parse_dist(c: Checker, vector: str, name: str, data: Any) -> ParamDist:
+def _parse_dist(c: Checker, vector: str, name: str, data: object) -> ParamDist:
     where = f"pose_sampling.{name}"
     p = pose_vector_def(vector).param(name)
     if isinstance(data, (int, float)) and not isinstance(data, bool):
@@ -68,7 +68,7 @@ def _parse_dist(c: Checker, vector: str, name: str, data: Any) -> ParamDist:
     return dist
 
 
-def parse_vector_sampling(c: Checker, data: Any, vector: str) -> VectorPoseSpec:
+def parse_vector_sampling(c: Checker, data: object, vector: str) -> VectorPoseSpec:
     """`pose_sampling` of a tha2 / tha3 manifest; unknown names are errors naming the field."""
     names = pose_vector_def(vector).names
     d = c.mapping({} if data is None else data, "pose_sampling", (*names, *SPEC_KEYS))
@@ -77,7 +77,7 @@ def parse_vector_sampling(c: Checker, data: Any, vector: str) -> VectorPoseSpec:
     return VectorPoseSpec(vector, params, **kw)
 
 
-def parse_vector_rest(c: Checker, data: Any, vector: str) -> str | dict[str, float]:
+def parse_vector_rest(c: Checker, data: object, vector: str) -> str | dict[str, float]:
     if isinstance(data, str):
         return c.choice(data, "rest_pose", REST_CHOICES)
     vec = pose_vector_def(vector)
@@ -85,12 +85,12 @@ def parse_vector_rest(c: Checker, data: Any, vector: str) -> str | dict[str, flo
     return {n: c.number(v, f"rest_pose.{n}", vec.param(n).low, vec.param(n).high) for n, v in d.items()}
 
 
-def parse_motion(c: Checker, data: Any) -> dict[str, float]:
+def parse_motion(c: Checker, data: object) -> dict[str, float]:
     d = c.mapping(data, "vector_motion", MOTION_KEYS)
     return {k: c.number(v, f"vector_motion.{k}", 0.0, 90.0) for k, v in d.items()}
 
 
-def parse_required(c: Checker, data: Any, vector: str) -> tuple[str, ...]:
+def parse_required(c: Checker, data: object, vector: str) -> tuple[str, ...]:
     names = pose_vector_def(vector).names
     if not isinstance(data, list):
         raise c.error("required_parameters", f"expected a list of {vector} parameter names, got {data!r}")

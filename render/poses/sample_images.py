@@ -30,9 +30,9 @@ these presets are thagen's choice, and a list in the manifest can name any other
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from thagen.pose_vectors import GROUPS, pose_vector_def, with_tha1_view
 
@@ -64,7 +64,7 @@ PRESETS: dict[str, tuple[ImageSpec, ...]] = {
 }
 
 
-def parse_images(c: Checker, data: Any) -> tuple[str, tuple[ImageSpec, ...]]:
+def parse_images(c: Checker, data: object) -> tuple[str, tuple[ImageSpec, ...]]:
     """(preset name or "custom", extra images) from the manifest's `images` field."""
     if isinstance(data, str):
         return c.choice(data, "images", PRESETS), PRESETS[data]
@@ -116,10 +116,22 @@ def image_pose(
     return out if ambient is None else {**out, "ambient": ambient}
 
 
+class ImagesJob(Protocol):
+    """What `extra_images` reads of a job: render/manifest/types.py's CharacterJob (a higher
+    layer, so it is described here rather than imported)."""
+
+    @property
+    def images(self) -> tuple[ImageSpec, ...]: ...
+
+    @property
+    def pose_vector(self) -> str: ...
+
+
 def extra_images(
-    shot: Any, job: Any, pose: Mapping[str, float], rest: Mapping[str, float]
+    shot: Callable[[dict[str, float]], bytes],
+    job: ImagesJob,
+    pose: Mapping[str, float],
+    rest: Mapping[str, float],
 ) -> dict[str, bytes]:
     """Render the job's extra images for one sample (none for THA1's default)."""
-    specs = getattr(job, "images", ()) or ()
-    vector = getattr(job, "pose_vector", "tha1")
-    return {s.name: shot(image_pose(s, pose, rest, vector)) for s in specs}
+    return {s.name: shot(image_pose(s, pose, rest, job.pose_vector)) for s in job.images}

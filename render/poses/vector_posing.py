@@ -35,12 +35,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from thagen.pose_vectors import THA1_ALIASES, pose_vector_def, with_tha1_view
 from thagen.rigs.coordinates import axis_rotation
+
+if TYPE_CHECKING:
+    from thagen.rigs.normalize.extended_rig import ExtendedRig
 
 BODY_MAX_DEGREES = 15.0
 BREATHING_CHEST_DEGREES = 2.0
@@ -66,7 +69,7 @@ def is_vector_pose(pose: Mapping[str, Any]) -> bool:
 
 def vector_targets(
     pose: Mapping[str, float],
-    ext: Any,
+    ext: ExtendedRig,
     *,
     body_max_degrees: float = BODY_MAX_DEGREES,
     chest_degrees: float = BREATHING_CHEST_DEGREES,
@@ -79,7 +82,7 @@ def vector_targets(
     """
     out = PoseTargets()
     roles = ext.params
-    motion = getattr(ext, "motion", None) or {}
+    motion = ext.motion
     body_max_degrees = float(motion.get("body_degrees", body_max_degrees))
     chest_degrees = float(motion.get("breathing_chest_degrees", chest_degrees))
     shoulder_degrees = float(motion.get("breathing_shoulder_degrees", shoulder_degrees))
@@ -120,7 +123,7 @@ def vector_targets(
     return out
 
 
-def masked_pose(pose: Mapping[str, float], ext: Any) -> dict[str, float]:
+def masked_pose(pose: Mapping[str, float], ext: ExtendedRig | None) -> dict[str, float]:
     """The pose with every parameter the model cannot show set to 0 (THA1 aliases follow)."""
     if ext is None or not is_vector_pose(pose):
         return dict(pose)
@@ -140,7 +143,7 @@ def vector_expression_only(pose: Mapping[str, float]) -> dict[str, float]:
 
 
 def vector_record(
-    vector: str, pose: Mapping[str, float], rest: Mapping[str, float], ext: Any
+    vector: str, pose: Mapping[str, float], rest: Mapping[str, float], ext: ExtendedRig | None
 ) -> dict[str, Any]:
     """pose.json's extended fields (docs/dataset-format.md): the ordered names and values, the
     rest values and the availability mask (1 = the model can show it)."""

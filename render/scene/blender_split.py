@@ -15,9 +15,9 @@ get their normal encoded afresh from the model's per-vertex normals, about 1e-4 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-import bmesh
+import bmesh  # type: ignore[import-not-found]  # Blender's C module: no stubs, not on PyPI
 import bpy
 import numpy as np
 
@@ -25,22 +25,25 @@ from thagen.rigs.blender.import_model import ImportedModel, vertex_weights
 from thagen.rigs.coordinates import mmd_to_blender
 from thagen.rigs.model import Model
 
+if TYPE_CHECKING:
+    from thagen.rigs.normalize import RigReport
+
 STATIC_SUFFIX = "_static"
 
 
-def moving_bones(imported: ImportedModel, model: Model, rig: Any) -> np.ndarray:
+def moving_bones(imported: ImportedModel, model: Model, rig: RigReport | None) -> np.ndarray:
     """(B,) bool: bones the renderer may pose (neck, head, bone-morph bones) and their subtrees."""
     count = len(model.bones)
     moving = np.zeros(count, bool)
     for role in ("neck", "head"):
-        match = getattr(rig, "matches", {}).get(role) if rig is not None else None
-        index = getattr(match, "index", None)
-        if index is None and rig is not None and hasattr(rig, "bone_for"):
+        match = rig.matches.get(role) if rig is not None else None
+        index = match.index if match is not None else None
+        if index is None and rig is not None:
             name = rig.bone_for(role)
             index = model.bone_index(name) if name else None
         if index is not None and 0 <= int(index) < count:
             moving[int(index)] = True
-    extended = getattr(rig, "extended", None)  # THA2 / THA3: eye, upper-body, shoulder bones
+    extended = rig.extended if rig is not None else None  # THA2 / THA3: eye, upper-body, shoulder bones
     for name in sorted(extended.bone_names()) if extended is not None else ():
         if model.bone_index(name) >= 0:
             moving[model.bone_index(name)] = True
@@ -60,7 +63,7 @@ def moving_bones(imported: ImportedModel, model: Model, rig: Any) -> np.ndarray:
     return moving
 
 
-def dynamic_vertices(imported: ImportedModel, model: Model, rig: Any) -> np.ndarray:
+def dynamic_vertices(imported: ImportedModel, model: Model, rig: RigReport | None) -> np.ndarray:
     """(V,) bool: vertices weighted to a moving bone or offset by any shape key."""
     mesh = imported.mesh.data
     count = len(mesh.vertices)
@@ -85,7 +88,9 @@ def _vertex_normals(model: Model) -> np.ndarray:
     return np.where(length > 1e-12, normals / np.maximum(length, 1e-12), 0.0).astype(np.float32)
 
 
-def _read(mesh: bpy.types.Mesh, name: str, domain_size: int, width: int, kind: Any, prop: str) -> np.ndarray:
+def _read(
+    mesh: bpy.types.Mesh, name: str, domain_size: int, width: int, kind: type[np.generic], prop: str
+) -> np.ndarray:
     out = np.empty(domain_size * width, kind)
     mesh.attributes[name].data.foreach_get(prop, out)
     return out.reshape(domain_size, width) if width > 1 else out
@@ -263,7 +268,9 @@ def _drop_static_faces(
     mesh.update()
 
 
-def split_static_geometry(imported: ImportedModel, model: Model, rig: Any) -> bpy.types.Object | None:
+def split_static_geometry(
+    imported: ImportedModel, model: Model, rig: RigReport | None
+) -> bpy.types.Object | None:
     """Move the never-moving faces of `imported.mesh` into a new plain mesh object and return it.
 
     Call right after import (rest pose, morphs at 0). None (and nothing changed) when every

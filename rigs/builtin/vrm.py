@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from thagen.files import atomic_write_bytes
-from thagen.rigs.builtin.character import builtin_character, builtin_textures
+from thagen.rigs.builtin.character import builtin_character
+from thagen.rigs.builtin.textures import builtin_textures
 from thagen.rigs.formats.vrm.writer import vrm_bytes
 
 # the built-in character's morphs and bones in VRM vocabulary

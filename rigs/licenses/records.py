@@ -52,6 +52,9 @@ TEXT_FIELDS: tuple[str, ...] = ("license_name", "license_url", "author", "credit
 AVATAR_USES: tuple[str, ...] = ("everyone", "licensed_person", "author_only")
 """Who may use (perform as) the avatar, from least to most restrictive (VRM / VRoid Hub terms)."""
 
+_PERMISSIONS = tuple(item.value for item in Permission)
+_CREDITS = tuple(item.value for item in Credit)
+
 EVIDENCE_FIELDS: tuple[str, ...] = (*TEXT_FIELDS, "credit", *PERMISSION_FIELDS)
 
 
@@ -167,14 +170,18 @@ class LicenseRecord:
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "credit", Credit(self.credit))
-            for name in PERMISSION_FIELDS:
-                object.__setattr__(self, name, Permission(getattr(self, name)))
-        except ValueError as exc:
-            raise ValueError(f"license record: {exc}") from None
+        if self.credit not in _CREDITS:
+            raise ValueError(f"license record: credit must be one of {_CREDITS}, got {self.credit!r}")
+        object.__setattr__(self, "credit", Credit(self.credit))
+        for name in PERMISSION_FIELDS:
+            value = getattr(self, name)
+            if value not in _PERMISSIONS:
+                raise ValueError(f"license record: {name} must be one of {_PERMISSIONS}, got {value!r}")
+            object.__setattr__(self, name, Permission(value))
         if self.avatar_use is not None and self.avatar_use not in AVATAR_USES:
-            raise ValueError(f"license record: avatar_use must be one of {AVATAR_USES}, got {self.avatar_use!r}")
+            raise ValueError(
+                f"license record: avatar_use must be one of {AVATAR_USES}, got {self.avatar_use!r}"
+            )
         frozen = {key: tuple(value) for key, value in self.evidence.items() if value}
         object.__setattr__(self, "evidence", MappingProxyType(frozen))
         object.__setattr__(self, "sources", tuple(self.sources))
@@ -236,10 +243,14 @@ class LicenseRecord:
         if not isinstance(evidence, Mapping):
             raise ValueError("license record: 'evidence' must be a mapping")
         kwargs["evidence"] = {
-            _str(key, "evidence key"): tuple(Evidence.from_json(item) for item in _list(value, f"evidence.{key}"))
+            _str(key, "evidence key"): tuple(
+                Evidence.from_json(item) for item in _list(value, f"evidence.{key}")
+            )
             for key, value in evidence.items()
         }
-        kwargs["sources"] = tuple(SourceText.from_json(item) for item in _list(data.get("sources", []), "sources"))
+        kwargs["sources"] = tuple(
+            SourceText.from_json(item) for item in _list(data.get("sources", []), "sources")
+        )
         kwargs["urls"] = tuple(_str(item, "urls") for item in _list(data.get("urls", []), "urls"))
         kwargs["notes"] = tuple(_str(item, "notes") for item in _list(data.get("notes", []), "notes"))
         return cls(**kwargs)

@@ -39,6 +39,7 @@ from thagen.rigs.normalize.extended_rig import (  # noqa: F401 - re-exported
     extended_tables,
     iris_vertices,
 )
+from thagen.rigs.normalize.geometry import split_weights
 from thagen.rigs.normalize.roles import fold_name
 
 SIDE_MARKS = {
@@ -125,9 +126,7 @@ class _Finder:
         return None
 
     def _split(self, param: str, side: str, idx: np.ndarray, off: np.ndarray) -> Morph:
-        from thagen.rigs.normalize.core import split_weights
-
-        weight = split_weights(self.model.positions[idx, 0], self.norm.head.x, self.norm._blend_halfwidth())
+        weight = split_weights(self.model.positions[idx, 0], self.norm.head.x, self.norm.blend_halfwidth())
         if side == "right":
             weight = 1.0 - weight
         keep = weight > 0

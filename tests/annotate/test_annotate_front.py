@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from thagen.annotate.catalog import build_catalog
-from thagen.annotate.front_render import FrontSettings, entry_dir, load_mapping, render_key, wait_ready
+from thagen.annotate.front_render import wait_ready
+from thagen.annotate.front_cache import FrontSettings, entry_dir, load_mapping, render_key
 from thagen.annotate.session import Session, SessionOptions
 from thagen.rigs import builtin
 
@@ -84,7 +85,7 @@ def test_thumbnails_for_the_whole_queue(tmp_path: Path, gene_pmx: Path) -> None:
 
     from PIL import Image
 
-    from thagen.annotate.front_render import THUMB_SIZE
+    from thagen.annotate.front_cache import THUMB_SIZE
 
     session = _session(tmp_path, ["builtin", str(gene_pmx)])
     try:

@@ -23,8 +23,8 @@ from thagen.render.framing.annotation_file import Annotation, save_annotation
 from thagen.render.framing.estimate import estimate_framing
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.rigs import builtin
-from thagen.rigs.builtin.character import builtin_character
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.builtin import builtin_character
+from thagen.rigs.normalize import normalize
 
 pytestmark = pytest.mark.slow
 SIZE = 64

@@ -12,29 +12,29 @@ import yaml
 from click.testing import CliRunner
 
 from thagen.annotate.catalog import build_catalog
-from thagen.annotate.front_render import read_character
+from thagen.annotate.front_cache import read_character
 from thagen.annotate.store import StaleVersion, Store, read_saved, version_of
 from thagen.annotate.suggest import compute_suggestion
 from thagen.errors import ConfigError
 from thagen.render.framing.annotation_file import Annotation, load_annotation, save_annotation
 from thagen.render.framing.confidence import estimate_confidence
 from thagen.render.framing.estimate import Framing, estimate_framing
-from thagen.rigs.builtin import character as builtin
-from thagen.rigs.builtin.character import builtin_character
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.builtin import builtin_character
+from thagen.rigs.builtin import head as builtin_head
+from thagen.rigs.normalize import normalize
 
-# The built-in character's true points, from the code that builds it (thagen.rigs.builtin.character):
+# The built-in character's true points, from the code that builds it (thagen.rigs.builtin.head):
 # the hair cap is the head ellipsoid grown by 0.12; the chin is where the jaw-dropped face
 # surface (mouth-open morph at 1) passes behind the neck's front (the neck tube: axis z 0.18,
 # half depth 0.36), on the centre line.
-TRUE_TOP = float(builtin.HEAD_CENTER[1] + builtin.HEAD_RADII[1] + 0.12)
+TRUE_TOP = float(builtin_head.HEAD_CENTER[1] + builtin_head.HEAD_RADII[1] + 0.12)
 NECK_FRONT_Z = 0.18 - 0.36
 
 
 def true_chin_y() -> float:
-    drop = builtin.MOUTH_SHAPES["あ"][1][3]
-    y = np.linspace(builtin.HEAD_CENTER[1] - 2.0, builtin.MOUTH_Y, 200_001)
-    z = builtin._face_z_jaw(np.zeros_like(y), y, drop)
+    drop = builtin_head.MOUTH_SHAPES["あ"][1][3]
+    y = np.linspace(builtin_head.HEAD_CENTER[1] - 2.0, builtin_head.MOUTH_Y, 200_001)
+    z = builtin_head._face_z_jaw(np.zeros_like(y), y, drop)
     return float(y[z <= NECK_FRONT_Z].min())
 
 

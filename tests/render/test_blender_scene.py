@@ -24,8 +24,8 @@ from thagen.render.poses.posing import (
     slerp_identity,
 )
 from thagen.render.scene.blender_scene import BlenderRenderer, capture_output
-from thagen.rigs.builtin.character import write_builtin_character
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.builtin import write_builtin_character
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 SIZE = 96

@@ -16,7 +16,7 @@ import pytest
 
 from thagen.pose_vectors import pose_vector_def, with_tha1_view
 from thagen.render.character.qa_checks import changed_mask, decode_png
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 bs = pytest.importorskip("thagen.render.scene.blender_scene", reason="needs bpy")

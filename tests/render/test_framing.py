@@ -20,11 +20,11 @@ from thagen.render.framing.annotation_file import (
 )
 from thagen.render.framing.estimate import Framing, estimate_framing, load_framing
 from thagen.rigs import builtin
-from thagen.rigs.builtin.character import builtin_character, write_builtin_character
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.builtin import builtin_character, write_builtin_character
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
-# built-in geometry (thagen.rigs.builtin.character): the hair cap is the head ellipsoid grown by 0.12 in y
+# built-in geometry (thagen.rigs.builtin.head): the hair cap is the head ellipsoid grown by 0.12 in y
 HAIR_TOP = float(builtin.HEAD_CENTER[1] + builtin.HEAD_RADII[1] + 0.12)
 SKULL_BOTTOM = float(builtin.HEAD_CENTER[1] - builtin.HEAD_RADII[1])  # the head ellipsoid's bottom pole
 JAW_DROP = builtin.MOUTH_SHAPES["あ"][1][3]

@@ -13,7 +13,7 @@ from thagen.render.identity.grouping import group_models, texture_evidence, text
 from thagen.render.identity.names import name_key
 from thagen.render.identity.plan import location_key
 from thagen.render.identity.signals import ModelSignals, signals_for_file
-from thagen.rigs.builtin.character import write_builtin_character
+from thagen.rigs.builtin import write_builtin_character
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from thagen.render.identity.group_file import read_group_file
 from thagen.render.identity.plan import identity_section
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.run.dataset_yaml import write_dataset_yaml
-from thagen.rigs.builtin.character import write_builtin_character
+from thagen.rigs.builtin import write_builtin_character
 
 
 def _manifest(folder: Path, body: dict) -> Path:

@@ -219,8 +219,8 @@ def _angle(r: np.ndarray) -> float:
 def test_vector_targets_angles_masking_and_motion_settings() -> None:
     from thagen.pose_vectors import with_tha1_view
     from thagen.render.poses.vector_posing import masked_pose, vector_expression_only, vector_targets
-    from thagen.rigs.builtin.character import builtin_character
-    from thagen.rigs.normalize.core import normalize
+    from thagen.rigs.builtin import builtin_character
+    from thagen.rigs.normalize import normalize
 
     ext = normalize(builtin_character(), pose_vector="tha3", discover=False).extended
     zero = with_tha1_view(dict.fromkeys(pose_vector_def("tha3").names, 0.0))

@@ -154,7 +154,7 @@ def write_model_without_mouth(directory: Path) -> Path:
     """The built-in character with its mouth morphs removed (a model no mouth can be found in)."""
     from PIL import Image
 
-    from thagen.rigs.builtin.character import builtin_character, builtin_textures
+    from thagen.rigs.builtin import builtin_character, builtin_textures
     from thagen.rigs.formats.pmx.reader import write_pmx
 
     model = builtin_character()

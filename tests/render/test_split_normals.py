@@ -16,7 +16,7 @@ from thagen.render.scene.blender_split import (
     _vertex_normals,
     dynamic_vertices,
 )
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 

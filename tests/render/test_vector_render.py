@@ -15,9 +15,9 @@ import pytest
 
 from thagen.pose_vectors import pose_vector_def, with_tha1_view
 from thagen.render.character.qa_checks import changed_mask, decode_png
-from thagen.rigs.builtin.character import builtin_character, write_builtin_character
+from thagen.rigs.builtin import builtin_character, write_builtin_character
 from thagen.rigs.formats.pmx.reader import write_pmx
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 bs = pytest.importorskip("thagen.render.scene.blender_scene", reason="needs bpy")

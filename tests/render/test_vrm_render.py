@@ -17,7 +17,7 @@ import yaml
 
 from thagen.render.character import RunSettings, adhoc_job, render_one
 from thagen.render.character.qa_checks import decode_png
-from thagen.rigs.builtin.character import write_builtin_character
+from thagen.rigs.builtin import write_builtin_character
 from thagen.rigs.builtin.vrm import write_builtin_vrm
 
 SIZE = 128
@@ -151,7 +151,7 @@ def test_alpha_modes_and_mtoon_ramp(tmp_path: Path, renders) -> None:
 
     from PIL import Image
 
-    from thagen.rigs.builtin.character import REGION, builtin_character
+    from thagen.rigs.builtin import REGION, builtin_character
     from thagen.rigs.builtin.vrm import BUILTIN_HUMANOID, BUILTIN_PRESETS, builtin_png_bytes
     from thagen.rigs.formats.vrm.writer import vrm_bytes
 

@@ -225,7 +225,7 @@ def test_default_cache_respects_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_read_model_from_a_zip(tmp_path: Path) -> None:
-    from thagen.rigs.builtin.character import builtin_character, write_builtin_character
+    from thagen.rigs.builtin import builtin_character, write_builtin_character
     from thagen.rigs.formats.textures import texture_report
     from thagen.rigs.reader import read_model
 

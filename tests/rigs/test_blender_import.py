@@ -13,10 +13,10 @@ from thagen.errors import ModelFormatError, RigError
 from thagen.render.poses.posing import axis_rotation, char_rotation_to_blender, mmd_to_blender
 from thagen.rigs.blender.import_model import import_model, vertex_weights
 from thagen.rigs.blender.materials import MISSING_COLOR, SHARED_TOON_SHADOWS
-from thagen.rigs.builtin.character import write_builtin_character
+from thagen.rigs.builtin import write_builtin_character
 from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import Bone, BoneFlag, DeformType, Material, Model, Morph, MorphKind
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 
@@ -446,7 +446,7 @@ def test_gene_head_rotation_moves_head_not_feet(gene):
 
 def test_morph_filter_builds_only_the_named_morphs(gene_pmx: Path):
     """The renderer imports only the morphs it drives (Gene: 4 of 177 vertex morphs)."""
-    from thagen.rigs.normalize.core import normalize
+    from thagen.rigs.normalize import normalize
     from thagen.rigs.reader import read_model
 
     model = read_model(gene_pmx)

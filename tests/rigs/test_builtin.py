@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from thagen.rigs.builtin.character import ATLAS_NAME, TOON_NAME, builtin_character, write_builtin_character
+from thagen.rigs.builtin import ATLAS_NAME, TOON_NAME, builtin_character, write_builtin_character
 from thagen.rigs.formats.textures import resolve_texture
 from thagen.rigs.model import DeformType, MaterialFlag, Model, MorphKind
 

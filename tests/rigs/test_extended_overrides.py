@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from thagen.cli import cli
 from thagen.errors import ConfigError
-from thagen.rigs.builtin.character import builtin_character
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.builtin import builtin_character
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from thagen.cli import cli
 from thagen.pose_vectors import pose_vector_def
-from thagen.rigs.builtin.character import builtin_character, write_builtin_character
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.builtin import builtin_character, write_builtin_character
+from thagen.rigs.normalize import normalize
 
 # the built-in character's truth (rigs/builtin/expressions.py): param -> (availability, source)
 BUILTIN_TRUTH: dict[str, tuple[str, str | None]] = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from thagen.cli import main
-from thagen.rigs.builtin.character import builtin_character, write_builtin_character
+from thagen.rigs.builtin import builtin_character, write_builtin_character
 from thagen.rigs.inspect import format_report, inspect_model
 
 

@@ -11,7 +11,8 @@ import pytest
 from thagen.errors import ConfigError, ModelFormatError
 from thagen.rigs.flatten import flatten_group_morph
 from thagen.rigs.model import Bone, Model, Morph, MorphKind
-from thagen.rigs.normalize.core import normalize, split_weights
+from thagen.rigs.normalize import normalize
+from thagen.rigs.normalize.geometry import split_weights
 from thagen.rigs.normalize.roles import default_role_table, fold_name
 
 # --------------------------------------------------------------------------- synthetic models
@@ -556,7 +557,7 @@ def test_missing_override_file_is_a_config_error(rig: Rig, tmp_path: Path) -> No
 
 
 def test_builtin_character_uses_normal_closes() -> None:
-    from thagen.rigs.builtin.character import builtin_character
+    from thagen.rigs.builtin import builtin_character
 
     report = normalize(builtin_character())
     assert report.ok, report.missing_required

@@ -15,7 +15,7 @@ from test_normalize import Rig, make_model, standard_model, vmorph
 from thagen.cli import cli
 from thagen.rigs.formats.pmx.reader import write_pmx
 from thagen.rigs.model import MorphKind
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
 

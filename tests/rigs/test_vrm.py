@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from thagen.errors import ModelFormatError
-from thagen.rigs.builtin.character import builtin_character
+from thagen.rigs.builtin import builtin_character
 from thagen.rigs.builtin.vrm import BUILTIN_HUMANOID, BUILTIN_PRESETS, builtin_vrm_bytes, write_builtin_vrm
 from thagen.rigs.coordinates import MMD_SCALE
 from thagen.rigs.formats.vrm.reader import read_vrm
 from thagen.rigs.formats.vrm.writer import vrm_bytes
 from thagen.rigs.model import Model, MorphKind
-from thagen.rigs.normalize.core import normalize
+from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model, read_model_bytes
 
 VERSIONS = ("0.x", "1.0")

@@ -19,7 +19,7 @@ from test_reader_fuzz import run_case
 from test_vrm import join_glb, split_glb
 
 from thagen.errors import ModelFormatError
-from thagen.rigs.builtin.character import builtin_character
+from thagen.rigs.builtin import builtin_character
 from thagen.rigs.builtin.vrm import BUILTIN_HUMANOID, BUILTIN_PRESETS
 from thagen.rigs.formats.vrm.writer import vrm_bytes
 from thagen.rigs.reader import SAFETY_NET_PREFIX, read_model_bytes

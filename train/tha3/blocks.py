@@ -165,7 +165,10 @@ def alpha_head(cin: int, cout: int = 1, *, initial: float = INITIAL_BLEND_ALPHA)
     Zero weights plus the bias logit(initial) make the untrained blend keep its input; the
     weights still receive gradients (the features are not zero), so the head trains normally.
     """
+    if not 0.0 < initial < 1.0:
+        raise ValueError(f"a sigmoid cannot start at {initial}")
     layer = nn.Conv2d(cin, cout, 3, padding=1, bias=True)
+    assert layer.bias is not None
     nn.init.zeros_(layer.weight)
     nn.init.constant_(layer.bias, math.log(initial / (1.0 - initial)))
     return nn.Sequential(layer, nn.Sigmoid())

@@ -329,18 +329,6 @@ class Gltf:
             return data, mime
         raise self.error("has neither bufferView nor uri", here)
 
-    # ----- node tree (rigs/formats/gltf/nodes.py)
-
-    def node_parents(self) -> np.ndarray:
-        from thagen.rigs.formats.gltf.nodes import node_parents
-
-        return node_parents(self)
-
-    def world_matrices(self, parents: np.ndarray) -> np.ndarray:
-        from thagen.rigs.formats.gltf.nodes import world_matrices
-
-        return world_matrices(self, parents)
-
     def numbers(self, value: Any, size: int, where: str) -> np.ndarray:
         if (
             not isinstance(value, list)

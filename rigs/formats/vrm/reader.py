@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from thagen.rigs.coordinates import MMD_SCALE
+from thagen.rigs.formats.gltf.nodes import node_parents, world_matrices
 from thagen.rigs.formats.gltf.container import Gltf, parse_gltf
 from thagen.rigs.formats.vrm.expressions import read_expressions, read_meta
 from thagen.rigs.formats.vrm.geometry import read_geometry
@@ -65,8 +66,8 @@ def read_vrm(
     g = parse_gltf(data, name, base_dir)
     version = spec_version(g)
     axes = AXES[version]
-    parents = g.node_parents()
-    world = g.world_matrices(parents)
+    parents = node_parents(g)
+    world = world_matrices(g, parents)
     nodes = g.array("nodes")
     humanoid_nodes = _humanoid_nodes(g, version)
     skins = g.array("skins")
