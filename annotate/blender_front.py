@@ -11,7 +11,7 @@ import os
 import queue
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING
 
 import bpy  # noqa: F401 - this module is the worker's Blender process
 import numpy as np
@@ -27,8 +27,13 @@ from thagen.annotate.front_cache import (
 )
 from thagen.render.output.shards import POSE_NAMES
 
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
-def render_front(renderer: Any, req: FrontRequest) -> tuple[bytes, Mapping]:
+    from thagen.render.scene.blender_scene import BlenderRenderer
+
+
+def render_front(renderer: BlenderRenderer, req: FrontRequest) -> tuple[bytes, Mapping]:
     job = req.job
     model, model_path, rig = read_character(job, req.cache_dir)
     size, samples = renderer.image_size, renderer.scene.cycles.samples
@@ -62,7 +67,9 @@ def render_front(renderer: Any, req: FrontRequest) -> tuple[bytes, Mapping]:
     return png, mapping
 
 
-def worker_main(requests: Any, results: Any, settings: FrontSettings) -> None:
+def worker_main(
+    requests: Queue[FrontRequest | None], results: Queue[FrontResult], settings: FrontSettings
+) -> None:
     """Render requests until a None arrives; every failure is a result, never a dead worker."""
     parent = os.getppid()
     renderer = make_front_renderer(settings)

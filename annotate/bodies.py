@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class SkipBody:
     version: str
 
 
-def _refuse_constant(name: str) -> Any:
+def _refuse_constant(name: str) -> NoReturn:
     raise BadBody(f"body: {name} is not a finite number")
 
 
@@ -67,7 +67,7 @@ def _keys(data: dict[str, Any], allowed: tuple[str, ...], required: tuple[str, .
             raise BadBody(f"{key}: required")
 
 
-def _number(value: Any, where: str) -> float:
+def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadBody(f"{where}: expected a number, got {json.dumps(value)}")
     if not math.isfinite(float(value)) or abs(float(value)) > MAX_COORD:
@@ -75,13 +75,13 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def _point(value: Any, where: str) -> np.ndarray:
+def _point(value: object, where: str) -> np.ndarray:
     if not isinstance(value, list) or len(value) != 3:
         raise BadBody(f"{where}: expected [x, y, z], got {json.dumps(value)}")
     return np.array([_number(v, f"{where}[{i}]") for i, v in enumerate(value)])
 
 
-def _text(value: Any, where: str, limit: int, nonempty: bool) -> str:
+def _text(value: object, where: str, limit: int, nonempty: bool) -> str:
     if not isinstance(value, str) or (nonempty and not value.strip()):
         raise BadBody(f"{where}: expected {'non-empty ' if nonempty else ''}text, got {json.dumps(value)}")
     if len(value) > limit:

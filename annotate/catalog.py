@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from thagen.render.framing.annotation_file import ANNOTATION_SUFFIX, annotation_path_for
 from thagen.errors import ConfigError
 from thagen.model_files import is_archive_file, is_model_file
+from thagen.render.framing.annotation_file import ANNOTATION_SUFFIX, annotation_path_for
+
+if TYPE_CHECKING:
+    from thagen.render.manifest import CharacterJob
 
 SKIP_SUFFIX = ".skip.yaml"
 
@@ -25,13 +28,13 @@ class Character:
 
     id: str
     label: str  # the model's file name (or zip member), for people
-    job: Any  # thagen.render.manifest.CharacterJob
+    job: CharacterJob
     annotation_path: Path
     skip_path: Path
 
     @property
     def sha256(self) -> str:
-        return str(self.job.sha256)
+        return self.job.sha256
 
 
 def skip_path_for(annotation_path: Path) -> Path:
@@ -54,7 +57,7 @@ def _inside(folder: Path, name: str) -> Path:
     return path
 
 
-def _jobs_for(arg: str, annotations: Path | None) -> list[Any]:
+def _jobs_for(arg: str, annotations: Path | None) -> list[CharacterJob]:
     from thagen.annotate.front_cache import adhoc_job
     from thagen.render.discovery import characters as chars
     from thagen.render.manifest import expand_characters, load_manifest
@@ -95,8 +98,8 @@ def build_catalog(inputs: list[str], annotations: Path | None = None) -> list[Ch
             elif job.annotation_path is not None:
                 ann = Path(job.annotation_path)
             else:
-                ann = annotation_path_for(job.model_path, job.zip_member)
-            label = "builtin" if job.builtin else Path(job.zip_member or job.model_path).name
+                ann = annotation_path_for(job.model_file(), job.zip_member)
+            label = "builtin" if job.builtin else Path(job.zip_member or job.model_file()).name
             out[job.id] = Character(job.id, label, job, ann, skip_path_for(ann))
     if not out:
         raise ConfigError(f"{' '.join(inputs)}: no model found")

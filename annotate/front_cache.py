@@ -12,9 +12,15 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thagen import __version__
+
+if TYPE_CHECKING:
+    from thagen.render.manifest import CharacterJob
+    from thagen.render.scene.blender_scene import BlenderRenderer
+    from thagen.rigs.model import Model
+    from thagen.rigs.normalize import RigReport
 
 # The picture spans 3.2 head heights, the head top 0.55 head heights under its top edge: the
 # head and shoulders, with room above for hair the estimate left out.
@@ -41,7 +47,7 @@ class FrontRequest:
     """One picture to render: plain data, so it crosses the process boundary."""
 
     key: str
-    job: Any  # CharacterJob
+    job: CharacterJob
     view_top: tuple[float, float, float]
     view_chin: tuple[float, float, float]
     center_x: float
@@ -90,14 +96,14 @@ class Mapping:
 # --------------------------------------------------------------------------- calls into render/
 
 
-def adhoc_job(model: str, *, member: str | None = None, poses: int = 0) -> Any:
+def adhoc_job(model: str, *, member: str | None = None, poses: int = 0) -> CharacterJob:
     """The CharacterJob `thagen render-one` makes for a model given on the command line."""
     from thagen.render.character import adhoc_job as render_adhoc_job
 
     return render_adhoc_job(model, member=member, poses=poses)
 
 
-def read_character(job: Any, cache_dir: Path | str | None) -> tuple[Any, Path, Any]:
+def read_character(job: CharacterJob, cache_dir: Path | str | None) -> tuple[Model, Path, RigReport]:
     """(model, the path its textures resolve from, rig report) the way `thagen render` reads it."""
     from thagen.render.character import RunSettings, load_model, rig_for
 
@@ -106,7 +112,7 @@ def read_character(job: Any, cache_dir: Path | str | None) -> tuple[Any, Path, A
     return model, model_path, rig_for(model, job, model_path)
 
 
-def make_front_renderer(settings: FrontSettings) -> Any:
+def make_front_renderer(settings: FrontSettings) -> BlenderRenderer:
     """The worker's one Blender renderer (imports bpy)."""
     from thagen.render.character import RunSettings, make_renderer
 
@@ -130,7 +136,7 @@ def view_for(head_top: list[float], chin: list[float]) -> tuple[tuple, tuple]:
     return (float(head_top[0]), top_y, float(head_top[2])), (float(chin[0]), chin_y, float(chin[2]))
 
 
-def render_key(job: Any, settings: FrontSettings) -> str:
+def render_key(job: CharacterJob, settings: FrontSettings) -> str:
     """Everything the picture depends on: the model, its rig override, the look and the size."""
     override = job.override_path
     parts = {
@@ -161,7 +167,7 @@ def load_mapping(directory: Path) -> Mapping | None:
         return None
 
 
-def write_front(directory: Path, png: bytes, mapping: Mapping) -> None:
+def write_front(directory: Path | str, png: bytes, mapping: Mapping) -> None:
     """front.png, thumb.png, then mapping.json, each atomically: mapping.json marks it done."""
     import io
 

@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thagen.annotate.front_cache import (  # the shared data and cache helpers, re-exported
     RENDER_TIMEOUT,
@@ -31,6 +31,9 @@ from thagen.annotate.front_cache import (  # the shared data and cache helpers, 
     entry_dir,
     load_mapping,
 )
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 # --------------------------------------------------------------------------- the worker process
 
@@ -166,7 +169,12 @@ class FrontRenders:
                     return FrontResult(req.key, False, "the server is shutting down")
 
 
-def _worker_entry(requests: Any, results: Any, settings: FrontSettings, parent_pid: int) -> None:
+def _worker_entry(
+    requests: Queue[FrontRequest | None],
+    results: Queue[FrontResult],
+    settings: FrontSettings,
+    parent_pid: int,
+) -> None:
     """The worker process's entry point, importable without bpy (spawn imports the target's
     module before anything runs): it dies with the server, then imports the Blender side."""
     import ctypes

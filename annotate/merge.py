@@ -21,9 +21,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thagen.render.framing.annotation_file import ANNOTATION_SUFFIX, Annotation, load_annotation
 from thagen.annotate.catalog import SKIP_SUFFIX
 from thagen.errors import ConfigError
+from thagen.render.framing.annotation_file import ANNOTATION_SUFFIX, Annotation, load_annotation
 
 DEFAULT_TOLERANCE = 0.01  # of the head height: 2.4 px on the tool's 768 px front render
 

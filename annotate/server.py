@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 from aiohttp import web
 
@@ -28,6 +28,9 @@ from thagen.annotate.front_cache import FrontSettings
 from thagen.annotate.session import Session, SessionOptions
 from thagen.annotate.store import StaleVersion
 from thagen.errors import ConfigError
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STATIC_FILES = {
@@ -56,7 +59,7 @@ class ServerOptions:
     qa_flags: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _error(status: int, message: str, **extra: Any) -> web.Response:
+def _error(status: int, message: str, **extra: object) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
@@ -69,7 +72,7 @@ class App:
         self.session = session
         self.token = token
 
-    async def run(self, fn: Callable, *args: Any) -> Any:
+    async def run(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
 
     # ----------------------------------------------------------------- guards
@@ -162,7 +165,7 @@ class App:
             return _error(exc.status, str(exc))
         return await self._save(ch.skip_path, self.session.skip, ch, body.reason, body.version)
 
-    async def _save(self, path: Path, save: Callable[..., Any], *args: Any) -> web.Response:
+    async def _save(self, path: Path, save: Callable[[*Ts], dict[str, Any]], *args: *Ts) -> web.Response:
         """Run one save (accept or skip): a stale version is a 409, a write failure a 500 naming the file."""
         try:
             result = await self.run(save, *args)
@@ -232,7 +235,10 @@ async def _serve(catalog: list[Character], options: ServerOptions, announce: Cal
         raise ConfigError(
             f"{options.host}:{options.port}: cannot listen: {exc.strerror or exc} (try another --port)"
         ) from exc
-    port = site._server.sockets[0].getsockname()[1]  # the real port when --port 0
+    server = site._server
+    if not isinstance(server, asyncio.Server):
+        raise RuntimeError(f"{options.host}:{options.port}: the server did not start listening")
+    port = server.sockets[0].getsockname()[1]  # the real port when --port 0
     shown = "127.0.0.1" if options.host in ("0.0.0.0", "::") else options.host
     shown = f"[{shown}]" if ":" in shown else shown
     announce(f"http://{shown}:{port}/" + (f"?token={token}" if token else ""))

@@ -17,8 +17,16 @@ from typing import Any
 import numpy as np
 
 from thagen.annotate.catalog import Character
+from thagen.annotate.front_cache import (
+    FrontRequest,
+    FrontSettings,
+    entry_dir,
+    load_mapping,
+    render_key,
+    thumb_settings,
+    view_for,
+)
 from thagen.annotate.front_render import FrontRenders
-from thagen.annotate.front_cache import FrontRequest, FrontSettings, entry_dir, load_mapping, render_key, thumb_settings, view_for
 from thagen.annotate.store import Saved, Store, needs_work, read_saved
 from thagen.annotate.suggest import Suggestion, cached_suggestion
 
@@ -101,7 +109,7 @@ class Session:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every character (or, with review, the low-confidence and flagged ones), least confident first."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         for ch in self.catalog:
             sugg = self.known_suggestion(ch)
             saved = read_saved(ch)
@@ -221,7 +229,7 @@ class Session:
     def thumb_state(self, ch: Character) -> str:
         """ready when the big render's or the small thumbnail render's thumb.png is there."""
         big = self.front_state(ch)
-        if big in ("ready", "off") or not self.options.thumbs:
+        if big in ("ready", "off") or not self.options.thumbs or self.renders is None:
             return big
         small = self.renders.state(self.thumb_key(ch))
         return "pending" if big == "pending" and small != "ready" else small

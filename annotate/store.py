@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from thagen.render.framing.annotation_file import Annotation, load_annotation, now_iso, save_annotation
 from thagen.annotate.catalog import Character
 from thagen.errors import ConfigError
+from thagen.render.framing.annotation_file import Annotation, load_annotation, now_iso, save_annotation
 
 STATUSES = ("todo", "auto", "manual", "skipped")
 SKIP_KEYS = ("reason", "annotator", "created")

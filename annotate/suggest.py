@@ -13,10 +13,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from thagen import __version__
-from thagen.render.framing.annotation_file import Annotation, now_iso
 from thagen.annotate.catalog import Character
 from thagen.errors import ThagenError
+from thagen.render.framing.annotation_file import Annotation, now_iso
 
 AUTO_ANNOTATOR = f"thagen {__version__} estimate"  # the model version of the prediction
 
@@ -48,8 +50,8 @@ class Suggestion:
     def to_annotation(self, ch: Character) -> Annotation:
         """A `source: auto` annotation carrying the confidence and its reasons."""
         return Annotation(
-            head_top=self.head_top,
-            chin=self.chin,
+            head_top=np.asarray(self.head_top, np.float64),
+            chin=np.asarray(self.chin, np.float64),
             center_x=self.center_x,
             model=ch.label,
             model_sha256=ch.sha256 if len(ch.sha256) == 64 else "",
@@ -79,8 +81,8 @@ def suggestion_key(ch: Character) -> str:
 def compute_suggestion(ch: Character, cache_dir: Path | None = None) -> Suggestion:
     """Read, rig and measure the model (no Blender)."""
     from thagen.annotate.front_cache import read_character
-    from thagen.render.framing.estimate import estimate_framing
     from thagen.render.framing.confidence import estimate_confidence
+    from thagen.render.framing.estimate import estimate_framing
 
     try:
         model, _path, rig = read_character(ch.job, cache_dir)

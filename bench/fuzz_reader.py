@@ -6,7 +6,7 @@
 Prints cases tried, ModelFormatErrors, parsed-ok, errors caught only by the reader's safety
 net (no byte offset: an explicit check is missing), crashes (any other exception, with
 samples) and hangs (cases over 2 s). Uses the mutators and seed files of
-tests/test_reader_fuzz.py and, for the .vrm seeds, tests/test_vrm_fuzz.py (imported from the
+tests/rigs/test_reader_fuzz.py and, for the .vrm seeds, tests/rigs/test_vrm_fuzz.py (imported from the
 tests folder).
 """
 

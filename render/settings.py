@@ -39,8 +39,9 @@ class RunSettings:
     cache_dir: str | None = None
 
     @classmethod
-    def from_manifest(cls, manifest: Manifest, **overrides: Any) -> RunSettings:
-        kw = {
+    def from_manifest(cls, manifest: Manifest, **overrides: int | str | bool | None) -> RunSettings:
+        """The manifest's settings; `overrides` (RunSettings fields) replace them unless None."""
+        kw: dict[str, Any] = {
             "image_size": manifest.image_size,
             "samples": manifest.render.samples,
             "engine": manifest.render.engine,
@@ -87,9 +88,8 @@ class CharacterResult:
 def expected_images(job: CharacterJob, settings: RunSettings) -> int:
     """Images one character costs: the reset, 2 per pose plus the manifest's extra `images`, and
     the QA renders."""
-    poses = int(getattr(job, "pose_count", 0) or 0)
-    qa = QA_RENDERS if getattr(settings, "qa", True) else 0
-    return 1 + (2 + len(getattr(job, "images", ()) or ())) * poses + qa
+    qa = QA_RENDERS if settings.qa else 0
+    return 1 + (2 + len(job.images)) * job.pose_count + qa
 
 
 def default_character_timeout(job: CharacterJob, settings: RunSettings) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class MaterialFlag(enum.IntFlag):
     LINE_DRAW = 0x80  # PMX 2.1
 
 
-def _values_equal(a: Any, b: Any) -> bool:
+def _values_equal(a: object, b: object) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
             return False
@@ -306,7 +306,7 @@ class Model(ArrayEq):
             if f.name != "source_path"
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     @property
     def vertex_count(self) -> int:

@@ -8,6 +8,7 @@ unreadable file (the OSError is chained), so callers and the CLI need to catch o
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 from thagen.errors import ModelFormatError
@@ -33,6 +34,7 @@ def read_model_bytes(data: bytes, *, name: str = "<bytes>", base_dir: Path | Non
     from thagen.rigs.formats.pmx.reader import read_pmx
 
     data = bytes(data)
+    parse: Callable[[bytes, str], Model]
     if data[:4] == PMX_MAGIC:
         parse = read_pmx
     elif data[:3] == PMD_MAGIC:

@@ -1,6 +1,6 @@
 """A real one-node Ray cluster made with `ray start --head` on 127.0.0.1, private to its caller.
 
-Used by tests/test_farm_ray.py and bench/farm.py to run `--backend ray --address HOST:PORT`
+Used by tests/farm/test_farm_ray.py and bench/farm.py to run `--backend ray --address HOST:PORT`
 as a farm would. Everything it starts is private: its own temp dir, its own HOME (so Ray
 2.60's token authentication writes and reads `~/.ray/auth_token` there, not in the real home)
 and free ports. `ray stop` would stop every Ray on the machine (other users' too), so the

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from thagen.errors import ConfigError
 from thagen.files import fsync_dir
-from thagen.train.networks import NetSpec, build
+from thagen.train.networks import NetSpec, Network, build
 
 FORMAT = 1
 
 
-def save_atomic(obj: Any, path: Path) -> None:
+def save_atomic(obj: object, path: Path) -> None:
     """torch.save to a temporary name, fsync, then os.replace: a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +54,7 @@ def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
 
 
-def model_record(stage: str, model: nn.Module, image_size: int, step: int, config: dict) -> dict:
+def model_record(stage: str, model: Network, image_size: int, step: int, config: dict) -> dict:
     return {
         "format": FORMAT,
         "stage": stage,
@@ -76,7 +75,7 @@ def stage_model_path(checkpoints: Path, stage: str) -> Path:
     raise ConfigError(f"{base}: no model.pt or last.pt (train the {stage} first)")
 
 
-def load_network(path: Path, stage: str, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+def load_network(path: Path, stage: str, device: torch.device | str = "cpu") -> tuple[Network, dict]:
     """A trained network in eval mode with gradients off, and its checkpoint record."""
     state = load(path)
     if state.get("stage") != stage:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from thagen.train.config import STAGES, load_config
+
+if TYPE_CHECKING:
+    from thagen.train.config import TrainConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _COMMON = [
     click.argument("config"),
@@ -24,13 +31,13 @@ _COMMON = [
 ]
 
 
-def _with_common(f):
+def _with_common(f: F) -> F:
     for deco in reversed(_COMMON):
         f = deco(f)
     return f
 
 
-def _load(config: str, stages: tuple[str, ...], **flags) -> object:
+def _load(config: str, stages: tuple[str, ...], **flags: object) -> TrainConfig:
     overrides = {
         k: flags[k] for k in ("data_dir", "out_dir", "device", "num_workers") if flags.get(k) is not None
     }
@@ -47,7 +54,7 @@ def train_group() -> None:
 
 def _stage_command(stage: str) -> click.Command:
     @_with_common
-    def command(config: str, resume: bool, overwrite: bool, **flags) -> None:
+    def command(config: str, resume: bool, overwrite: bool, **flags: object) -> None:
         from thagen.train.trainer import train_stage
 
         cfg = _load(config, (stage,), **flags)
@@ -63,7 +70,7 @@ for _stage in STAGES:
 
 @train_group.command("all")
 @_with_common
-def train_all_command(config: str, resume: bool, overwrite: bool, **flags) -> None:
+def train_all_command(config: str, resume: bool, overwrite: bool, **flags: object) -> None:
     """Train morpher, rotator and combiner in order (the combiner freezes the new rotator)."""
     from thagen.train.trainer import train_all
 
@@ -91,7 +98,14 @@ def train_all_command(config: str, resume: bool, overwrite: bool, **flags) -> No
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--num-workers", default=0, type=click.IntRange(0))
 def eval_command(
-    checkpoints: str, split: str, data_dir, out_dir, batch_size, max_samples, device, num_workers
+    checkpoints: str,
+    split: str,
+    data_dir: str | None,
+    out_dir: str | None,
+    batch_size: int,
+    max_samples: int | None,
+    device: str,
+    num_workers: int,
 ) -> None:
     """Report RMSE/SSIM of the full system on a split (per character too), like THA1."""
     from thagen.train.evaluate import evaluate

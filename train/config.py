@@ -77,7 +77,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML/JSON-friendly values (paths as strings)."""
 
-        def plain(v: Any) -> Any:
+        def plain(v: object) -> object:
             if isinstance(v, Path):
                 return str(v)
             if isinstance(v, tuple):
@@ -88,9 +88,7 @@ class TrainConfig:
                 return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
             return v
 
-        d = plain(self)
-        d.pop("path")
-        return d
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "path"}
 
 
 STAGE_KEYS = {f.name for f in dataclasses.fields(StageConfig)}
@@ -107,11 +105,12 @@ NON_NEGATIVE = {
 CHOICES = {"device": ("auto", "cpu", "cuda")}
 
 
-def _type_of(cls: type, name: str) -> Any:
-    return {f.name: f.type for f in dataclasses.fields(cls)}[name]
+def _type_of(cls: type[StageConfig] | type[TrainConfig], name: str) -> str:
+    """The annotation string of a field (annotations are strings here: `from __future__`)."""
+    return str({f.name: f.type for f in dataclasses.fields(cls)}[name])
 
 
-def _check(where: str, key: str, value: Any, typ: str) -> Any:
+def _check(where: str, key: str, value: object, typ: str) -> object:
     """Coerce/check one value against the annotation string of its field."""
     base = key.rsplit(".", 1)[-1]
 
@@ -158,18 +157,19 @@ def _check(where: str, key: str, value: Any, typ: str) -> Any:
             if not isinstance(v, str) or not v or "/" in v or v.startswith("."):
                 raise ConfigError(f"{where}: key '{key}.{k}': expected a directory name, got {v!r}")
         value = {"train": "train", "val": "val", "test": "test", **value}
-    if base in POSITIVE and value <= 0:
+    # the POSITIVE and NON_NEGATIVE keys and lr are numbers: checked as such above
+    if base in POSITIVE and isinstance(value, int | float) and value <= 0:
         raise fail("a positive value")
-    if base in NON_NEGATIVE and value < 0:
+    if base in NON_NEGATIVE and isinstance(value, int | float) and value < 0:
         raise fail("a value >= 0")
     if base in CHOICES and value not in CHOICES[base]:
         raise fail(" or ".join(CHOICES[base]))
-    if base == "lr" and not value > 0:
+    if base == "lr" and isinstance(value, int | float) and not value > 0:
         raise fail("a positive learning rate")
     return value
 
 
-def config_from_dict(raw: Any, where: str = "<config>", path: Path | None = None) -> TrainConfig:
+def config_from_dict(raw: object, where: str = "<config>", path: Path | None = None) -> TrainConfig:
     """Validate a parsed YAML mapping; `where` names the file in errors."""
     if raw is None:
         raw = {}

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,6 +24,7 @@ from thagen.train.data import EpochBatches, list_shards
 from thagen.train.images import srgb_to_linear
 from thagen.train.logs import save_grid
 from thagen.train.metrics import rmse, ssim, to_metric_space
+from thagen.train.networks import Network
 from thagen.train.trainer import select_device, to_device
 
 THA1_REPORTED = {"rmse": [0.00979, 0.01008], "ssim": [0.8508, 0.8541]}
@@ -53,7 +55,9 @@ class System:
 
 def load_system(checkpoints_dir: Path, device: torch.device | str = "cpu") -> System:
     """Load OUT/{morpher,rotator,combiner}/model.pt (or last.pt) from a training output folder."""
-    nets, sizes, config = {}, set(), {}
+    nets: dict[str, Network] = {}
+    sizes: set[int] = set()
+    config: dict[str, Any] = {}
     for stage in ("morpher", "rotator", "combiner"):
         nets[stage], state = checkpoints.load_network(
             checkpoints.stage_model_path(checkpoints_dir, stage), stage, device
@@ -140,7 +144,7 @@ def evaluate(
         raise ConfigError(f"{Path(data_dir) / split_name}: no samples to evaluate")
     total_r = sum(v[0] for v in sums.values())
     total_s = sum(v[1] for v in sums.values())
-    report = {
+    report: dict[str, Any] = {
         "split": split,
         "data_dir": str(data_dir),
         "checkpoints": str(checkpoints_dir),

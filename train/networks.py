@@ -5,7 +5,7 @@ Written from THA1's published layer facts (no bias in convolutions, affine insta
 upsamplings, bias-free 7x7 heads). At `width=64, blocks=6` the parameter counts equal THA1's
 exactly (33,878,720 / 33,884,992 / 34,960,704); smaller widths make CPU tests cheap.
 
-All images are 4-channel RGBA tensors in [-1, 1] (see `thagen.train.imageio`); the pose
+All images are 4-channel RGBA tensors in [-1, 1] (see `thagen.train.images`); the pose
 channels are broadcast to the image size. Any image size divisible by 8 works.
 """
 
@@ -139,7 +139,9 @@ def compose(alpha: torch.Tensor, image: torch.Tensor, change: torch.Tensor) -> t
     return alpha * image + (1 - alpha) * change
 
 
-def identity_grid(batch: int, height: int, width: int, device, dtype) -> torch.Tensor:
+def identity_grid(
+    batch: int, height: int, width: int, device: torch.device | str, dtype: torch.dtype
+) -> torch.Tensor:
     """The (B, H, W, 2) sampling grid that reproduces the input (align_corners=True convention)."""
     ys = torch.linspace(-1.0, 1.0, height, device=device, dtype=dtype)
     xs = torch.linspace(-1.0, 1.0, width, device=device, dtype=dtype)
@@ -156,7 +158,13 @@ def apply_flow(image: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     )
 
 
-class FaceMorpher(nn.Module):
+class Network(nn.Module):
+    """A THA1 network: its size (`spec`) travels with its weights in checkpoints."""
+
+    spec: NetSpec
+
+
+class FaceMorpher(Network):
     """Rest image + (left_eye, right_eye, mouth) -> the image with that expression."""
 
     def __init__(self, spec: NetSpec = NetSpec()) -> None:
@@ -171,7 +179,7 @@ class FaceMorpher(nn.Module):
         return compose(torch.sigmoid(self.alpha(f)), image, torch.tanh(self.change(f)))
 
 
-class FaceRotator(nn.Module):
+class FaceRotator(Network):
     """Morphed image + (head_x, head_y, neck_z) -> two rotated images (colour change, flow warp)."""
 
     def __init__(self, spec: NetSpec = NetSpec()) -> None:
@@ -192,7 +200,7 @@ class FaceRotator(nn.Module):
         return by_change, by_flow
 
 
-class Combiner(nn.Module):
+class Combiner(Network):
     """Both rotator outputs + rotation -> one image: mix them by A, then retouch by (B, C)."""
 
     def __init__(self, spec: NetSpec = NetSpec()) -> None:
@@ -210,11 +218,11 @@ class Combiner(nn.Module):
         return compose(torch.sigmoid(self.retouch_alpha(f)), mix, torch.tanh(self.retouch_change(f)))
 
 
-NETWORKS: dict[str, type[nn.Module]] = {"morpher": FaceMorpher, "rotator": FaceRotator, "combiner": Combiner}
+NETWORKS: dict[str, type[Network]] = {"morpher": FaceMorpher, "rotator": FaceRotator, "combiner": Combiner}
 THA1_PARAMETERS = {"morpher": 33_878_720, "rotator": 33_884_992, "combiner": 34_960_704}
 
 
-def build(name: str, spec: NetSpec = NetSpec()) -> nn.Module:
+def build(name: str, spec: NetSpec = NetSpec()) -> Network:
     """A network by name ('morpher', 'rotator', 'combiner')."""
     return NETWORKS[name](spec)
 

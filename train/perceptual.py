@@ -7,6 +7,7 @@ as the classifier are ignored), or the same keys without the `features.` prefix.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import torch
@@ -17,7 +18,17 @@ from thagen.errors import ConfigError
 from thagen.train.images import linear_to_srgb
 
 # torchvision vgg16().features layout up to relu3_3 (indices matter: they are the state-dict keys)
-_LAYOUT = [(3, 64), (64, 64), "M", (64, 128), (128, 128), "M", (128, 256), (256, 256), (256, 256)]
+_LAYOUT: list[tuple[int, int] | str] = [
+    (3, 64),
+    (64, 64),
+    "M",
+    (64, 128),
+    (128, 128),
+    "M",
+    (128, 256),
+    (256, 256),
+    (256, 256),
+]
 TAPS = (3, 8, 15)  # relu1_2, relu2_2, relu3_3 in that Sequential
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -26,7 +37,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def vgg16_features() -> nn.Sequential:
     layers: list[nn.Module] = []
     for item in _LAYOUT:
-        if item == "M":
+        if isinstance(item, str):  # "M"
             layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(item[0], item[1], 3, padding=1), nn.ReLU(inplace=False)]
@@ -35,6 +46,9 @@ def vgg16_features() -> nn.Sequential:
 
 class PerceptualLoss(nn.Module):
     """Mean L1 distance between VGG16 features of prediction and target (frozen network)."""
+
+    mean: torch.Tensor  # buffers (registered in __init__)
+    std: torch.Tensor
 
     def __init__(self, weights: Path | str) -> None:
         super().__init__()
@@ -83,7 +97,7 @@ class PerceptualLoss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         a, b = self._prep(pred), self._prep(target)
         loss = pred.new_zeros((), dtype=torch.float32)
-        for i, layer in enumerate(self.features[: TAPS[-1] + 1]):
+        for i, layer in enumerate(itertools.islice(self.features, TAPS[-1] + 1)):
             a, b = layer(a), layer(b)
             if i in TAPS:
                 loss = loss + F.l1_loss(a, b)

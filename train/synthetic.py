@@ -50,8 +50,8 @@ def face(pose: dict[str, float], size: int = 64, character: int = 0, supersample
     d.ellipse([cx - r * 0.2, my - mh - 1, cx + r * 0.2, my + mh + 1], fill=(150, 40, 50, 255))
     tilt = pose.get("neck_z", 0.0) * 15.0
     if tilt:
-        im = im.rotate(tilt, resample=Image.BICUBIC, center=(s / 2, s * 0.9))
-    return np.asarray(im.resize((size, size), Image.LANCZOS))
+        im = im.rotate(tilt, resample=Image.Resampling.BICUBIC, center=(s / 2, s * 0.9))
+    return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS))
 
 
 def png_bytes(rgba: np.ndarray) -> bytes:

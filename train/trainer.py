@@ -9,12 +9,15 @@ the frozen, already trained rotator.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import operator
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,7 +59,7 @@ class Precision:
             return Precision(True, torch.bfloat16, False)
         return Precision(True, torch.float16, True)
 
-    def autocast(self, device: torch.device):
+    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager[Any]:
         if not self.enabled:
             return contextlib.nullcontext()
         return torch.autocast(device_type=device.type, dtype=self.dtype)
@@ -167,7 +170,8 @@ class StageTrainer:
         seed_everything(self.seed)
         self.model = build(stage, NetSpec(cfg.width, cfg.blocks)).to(self.device)
         if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+            # torch's stubs leave out Module.to(memory_format=...), which Module.to accepts
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.sc.lr, betas=self.sc.betas)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scaler)
         self.rotator = self._frozen_rotator() if stage == "combiner" else None
@@ -193,7 +197,8 @@ class StageTrainer:
                 f"{path}: rotator was trained at {state['image_size']} px, config says {self.cfg.image_size}"
             )
         if self.channels_last:
-            rotator.to(memory_format=torch.channels_last)
+            # torch's stubs leave out Module.to(memory_format=...), which Module.to accepts
+            rotator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return rotator
 
     def _perceptual(self) -> nn.Module | None:
@@ -220,7 +225,9 @@ class StageTrainer:
 
     def total_steps(self) -> int:
         if self.sc.epochs is None:
-            return int(self.sc.max_steps)
+            if self.sc.max_steps is None:  # config_from_dict refuses this
+                raise ConfigError(f"{self.cfg.path}: key '{self.stage}.epochs': set epochs or max_steps")
+            return self.sc.max_steps
         total = sum(self.epoch_length(e) for e in range(self.sc.epochs))
         return min(total, self.sc.max_steps) if self.sc.max_steps else total
 
@@ -279,7 +286,7 @@ class StageTrainer:
         self.model.train()
         with self.precision.autocast(self.device):
             pairs, columns = run_stage(self.stage, self.model, batch, self.rotator)
-            loss = sum(F.l1_loss(p.float(), t.float()) for p, t in pairs)
+            loss = functools.reduce(operator.add, [F.l1_loss(p.float(), t.float()) for p, t in pairs])
             if self.perceptual is not None:
                 loss = loss + self.sc.perceptual_weight * sum(self.perceptual(p, t) for p, t in pairs)
         self.optimizer.zero_grad(set_to_none=True)

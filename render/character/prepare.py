@@ -25,7 +25,7 @@ from thagen.render.character.vector_hooks import (
 )
 from thagen.render.output.shards import POSE_NAMES
 from thagen.render.poses.vector_posing import vector_expression_only
-from thagen.render.scene.renderer import Renderer
+from thagen.render.scene.renderer import ImportedCharacter, Renderer
 from thagen.render.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -46,8 +46,10 @@ def load_model(job: CharacterJob, settings: RunSettings) -> tuple[Model, Path]:
 
         path = builtin_model_file()
         return read_model(path), path
-    model = read_model(job.model_path, member=job.zip_member, cache_dir=settings.cache_dir)
-    return model, Path(model.source_path or job.model_path)
+    model_path = job.model_file()
+    cache_dir = None if settings.cache_dir is None else Path(settings.cache_dir)
+    model = read_model(model_path, member=job.zip_member, cache_dir=cache_dir)
+    return model, Path(model.source_path or model_path)
 
 
 def rig_for(model: Model, job: CharacterJob, model_path: Path | None) -> RigReport:
@@ -57,7 +59,7 @@ def rig_for(model: Model, job: CharacterJob, model_path: Path | None) -> RigRepo
         model,
         overrides=job.override_path,
         model_path=model_path,
-        pose_vector=getattr(job, "pose_vector", None),
+        pose_vector=job.pose_vector,
     )
     if not rig.ok:
         details = "; ".join(
@@ -148,7 +150,7 @@ class Prepared:
     model_path: Path
     rig: RigReport
     framing: Framing
-    imported: Any
+    imported: ImportedCharacter
     report: dict[str, Any]
 
 
@@ -173,8 +175,8 @@ def prepare_character(
     stage[0] = "import"
     t0 = time.perf_counter()
     imported = renderer.load_character(model, rig, model_path, job.lighting.preset)
-    report["import"] = to_dict(getattr(imported, "report", imported))
-    renderer.framing_preset = getattr(job, "framing_preset", "tha1")  # render/framing/presets.py
+    report["import"] = to_dict(imported.report)
+    renderer.framing_preset = job.framing_preset  # render/framing/presets.py
     renderer.frame(framing.head_top, framing.chin, framing.center_x)
     timer.add("import", time.perf_counter() - t0)
     return Prepared(model, model_path, rig, framing, imported, report)

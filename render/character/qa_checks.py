@@ -11,6 +11,7 @@ Regions are pixel boxes `(x0, y0, x1, y1)` (x right, y down, end-exclusive).
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,7 @@ def changed_mask(a: np.ndarray, b: np.ndarray, threshold: int = DIFF_THRESHOLD) 
     return (colour.max(axis=-1) > threshold) | (alpha > threshold)
 
 
-def clip_box(box: Box | list[int] | None, size: tuple[int, int]) -> Box | None:
+def clip_box(box: Sequence[float] | None, size: tuple[int, int]) -> Box | None:
     """Clamp a box to an (h, w) image; None when nothing is left."""
     if box is None:
         return None
@@ -103,14 +104,16 @@ def points_box(points: np.ndarray, margin: float, size: tuple[int, int]) -> Box 
     return clip_box((lo[0], lo[1], hi[0], hi[1]), size)
 
 
-def fallback_regions(size: tuple[int, int], head_top: float, chin: float, center_x: float) -> dict[str, Box]:
+def fallback_regions(
+    size: tuple[int, int], head_top: float, chin: float, center_x: float
+) -> dict[str, Box | None]:
     """Generous eye and mouth boxes from the framing alone (when no projection is available)."""
     h, w = size
     span = chin - head_top
     half = 0.45 * span
     eyes = (center_x - half, head_top + 0.30 * span, center_x + half, head_top + 0.80 * span)
     mouth = (center_x - 0.3 * span, head_top + 0.60 * span, center_x + 0.3 * span, chin + 0.08 * span)
-    return {"eyes": clip_box(eyes, (h, w)), "mouth": clip_box(mouth, (h, w))}  # type: ignore[dict-item]
+    return {"eyes": clip_box(eyes, (h, w)), "mouth": clip_box(mouth, (h, w))}
 
 
 def check_region_change(

@@ -89,7 +89,8 @@ def expected_regions(
             with suppress_all():
                 px = np.asarray(renderer.project(np.concatenate(pts)), np.float64)[:, :2]
                 box = qa_mod.points_box(px, 0.03, (size, size))
-        regions[name] = list(box) if box else list(fallback[name]) if fallback[name] else None
+        near = fallback[name]
+        regions[name] = list(box) if box else list(near) if near else None
         regions[f"{name}_source"] = "projected" if box else "framing"
     return regions
 

@@ -179,7 +179,7 @@ def _render_all(
         writes = [helper.submit(atomic_write_bytes, cdir / "rest.png", rest_png)]
         writes += [helper.submit(atomic_write_bytes, cdir / f"qa_{n}.png", png) for n, png in qa_pngs.items()]
         regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
-        rows = framing_rows(size, getattr(job, "framing_preset", "tha1"))
+        rows = framing_rows(size, job.framing_preset)
         rest = rest_future.result()
         qa_imgs = {k: f.result() for k, f in zip(qa_pngs, qa_futures.values(), strict=True)}
         pairs = [f.result() for f in pair_futures]
@@ -202,14 +202,14 @@ def _render_all(
         split=str(job.split),
         model=job_describe(job),
         samples=len(poses),
-        images=1 + (2 + len(getattr(job, "images", ()))) * len(poses),
+        images=1 + (2 + len(job.images)) * len(poses),
         shards=shards,
         qa=qa_res.to_dict(),
         excluded=excluded,
-        framing_source=str(getattr(prep.framing, "source", "")),
+        framing_source=prep.framing.source,
         seconds=0.0,
         timings={},
-        blender_version=getattr(renderer, "blender_version", "") or "",
+        blender_version=renderer.blender_version,
     )
 
 
@@ -239,4 +239,3 @@ def _move_to_excluded(out_dir: Path, rel: str) -> str:
 
 def _rel(path: Path, out_dir: Path) -> str:
     return Path(path).relative_to(out_dir).as_posix()
-

@@ -101,7 +101,7 @@ def render_one(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = stem or ("builtin" if job.builtin else Path(job.zip_member or job.model_path).stem)
+    stem = stem or ("builtin" if job.builtin else Path(job.zip_member or job.model_file()).stem)
     own = renderer is None
     renderer = renderer or make_renderer(settings)
     try:

@@ -8,7 +8,7 @@ reads the model, the rig and the estimate's notes: the estimate itself is never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from thagen.render.framing.estimate import (
     _role_index,
     _weight_on,
 )
+
+if TYPE_CHECKING:
+    from thagen.rigs.model import Model
+    from thagen.rigs.normalize import RigReport
 
 # Each reason multiplies the confidence by (1 - penalty); the penalties rank characters for
 # review (least confident first), they are not probabilities.
@@ -106,13 +110,13 @@ def _note_codes(notes: list[str]) -> list[tuple[str, str]]:
     return found
 
 
-def _head_materials(model: Any, head_v: np.ndarray) -> list[str]:
+def _head_materials(model: Model, head_v: np.ndarray) -> list[str]:
     """Names of the materials drawn mostly with head vertices."""
     names = []
-    for mat in getattr(model, "materials", []):
+    for mat in model.materials:
         faces = model.faces[mat.face_start : mat.face_start + mat.face_count]
         if len(faces) and np.mean(head_v[faces]) > 0.5:
-            names.append(f"{mat.name} {getattr(mat, 'name_en', '')}".strip())
+            names.append(f"{mat.name} {mat.name_en}".strip())
     return names
 
 
@@ -161,7 +165,7 @@ def _detached_top(pos: np.ndarray, tri: np.ndarray, framing: Framing) -> tuple[f
     grid = _raster_near_top(pos, tri, framing.head_top, h)
     mid = grid.shape[1] // 2
     span = max(1, int(round(0.03 / TOP_CELL)))
-    found = []
+    found: list[tuple[float, float] | None] = []
     for col in grid[:, mid - span : mid + span + 1].T:
         filled = np.nonzero(col)[0]
         if filled.size == 0:
@@ -184,7 +188,7 @@ def _detached_top(pos: np.ndarray, tri: np.ndarray, framing: Framing) -> tuple[f
 
 
 def estimate_confidence(
-    model: Any, rig: Any, framing: Framing, *, mouth_weight: float = 1.0
+    model: Model, rig: RigReport | None, framing: Framing, *, mouth_weight: float = 1.0
 ) -> FramingConfidence:
     """Confidence in [0, 1] of `framing` (an estimate of this model) and the reasons for a low one.
 
@@ -240,8 +244,7 @@ def estimate_confidence(
                     f"{detached[1]:.0%} of background under it: a hair loop or an ahoge kept?",
                 )
             )
-        eyes = [_role_index(rig, r) for r in ("eye_left", "eye_right")]
-        eyes = [i for i in eyes if i is not None]
+        eyes = [i for r in ("eye_left", "eye_right") if (i := _role_index(rig, r)) is not None]
         if eyes:
             eye_y = max(float(model.bones[i].position[1]) for i in eyes)
             if framing.chin[1] < eye_y < framing.head_top[1]:

@@ -22,13 +22,21 @@ morph applied at the rest pose's weight, THA1: 1):
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from thagen.errors import RigError
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
+    from thagen.rigs.model import Model
+    from thagen.rigs.normalize import RigReport
 
 PROFILE_BINS = 64
 OPENING_FRACTION = 0.30  # of the head's width: spikes narrower than this are not the head top
@@ -71,7 +79,7 @@ class Framing:
 # ---------------------------------------------------------------- helpers
 
 
-def _descendants(model: Any, root: int) -> np.ndarray:
+def _descendants(model: Model, root: int) -> np.ndarray:
     """Bool mask over bones: root and every bone below it."""
     parents = np.array([b.parent for b in model.bones], np.int64)
     mask = np.zeros(len(parents), bool)
@@ -85,7 +93,7 @@ def _descendants(model: Any, root: int) -> np.ndarray:
         mask = new
 
 
-def _weight_on(model: Any, bones: np.ndarray) -> np.ndarray:
+def _weight_on(model: Model, bones: np.ndarray) -> np.ndarray:
     """Per-vertex total weight on a set of bones (bool mask over bones)."""
     idx = model.bone_indices
     if idx.size == 0:
@@ -111,16 +119,16 @@ def _components(n: int, faces: np.ndarray) -> np.ndarray:
         labels = new
 
 
-def _role_index(rig: Any, role: str) -> int | None:
+def _role_index(rig: RigReport | None, role: str) -> int | None:
     if rig is None:
         return None
-    match = getattr(rig, "matches", {}).get(role)
-    if match is None or match.index is None or not getattr(match, "found", True):
+    match = rig.matches.get(role)
+    if match is None or match.index is None or not match.found:
         return None
     return int(match.index)
 
 
-def _mouth_morph(model: Any, rig: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def _mouth_morph(model: Model, rig: RigReport | None) -> tuple[np.ndarray, np.ndarray] | None:
     """(vertex indices, offsets) of the mouth-open morph, or None."""
     index = _role_index(rig, "mouth_open")
     if index is None:
@@ -137,7 +145,7 @@ def _mouth_morph(model: Any, rig: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return indices[ok], values[ok]
 
 
-def _sliding(values: np.ndarray, window: int, reduce: Any) -> np.ndarray:
+def _sliding(values: np.ndarray, window: int, reduce: Callable[..., np.ndarray]) -> np.ndarray:
     half = window // 2
     padded = np.pad(values, half, mode="edge")
     view = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
@@ -192,7 +200,7 @@ def head_top_profile(points: np.ndarray, cx: float, half_width: float) -> tuple[
 # ---------------------------------------------------------------- estimate
 
 
-def estimate_framing(model: Any, rig: Any = None, *, mouth_weight: float = 1.0) -> Framing:
+def estimate_framing(model: Model, rig: RigReport | None = None, *, mouth_weight: float = 1.0) -> Framing:
     """Geometric head top / chin (flagged `source="estimate"`), see the module docstring.
 
     `rig`: a RigReport from thagen.rigs.normalize (roles head, neck, mouth_open); without one
@@ -330,12 +338,38 @@ def framing_from_annotation(path: str | Path) -> Framing:
     return Framing(ann.head_top, ann.chin, ann.effective_center_x, "annotation", notes)
 
 
+class FramingJob(Protocol):
+    """What `load_framing` reads of a job: render/manifest/types.py's CharacterJob (a higher
+    layer, so it is described here rather than imported)."""
+
+    @property
+    def annotation_path(self) -> Path | None: ...
+
+    @property
+    def rest_pose(self) -> Mapping[str, float]: ...
+
+    @property
+    def model_path(self) -> Path | None: ...
+
+    @property
+    def zip_member(self) -> str | None: ...
+
+    @property
+    def override_path(self) -> Path | None: ...
+
+    def load_model(self) -> Model: ...
+
+
+def _is_job(source: object) -> TypeIs[FramingJob]:
+    return hasattr(source, "annotation_path") and hasattr(source, "rest_pose")
+
+
 def load_framing(
-    source: Any,
+    source: FramingJob | str | os.PathLike[str] | None,
     annotation_path: str | Path | None = None,
     *,
-    model: Any = None,
-    rig: Any = None,
+    model: Model | None = None,
+    rig: RigReport | None = None,
     mouth_weight: float | None = None,
 ) -> Framing:
     """The framing for a character: its annotation when there is one, else the estimate.
@@ -349,8 +383,8 @@ def load_framing(
 
     model_path: Path | None = None
     member: str | None = None
-    job = None
-    if hasattr(source, "annotation_path") and hasattr(source, "rest_pose"):
+    job: FramingJob | None = None
+    if _is_job(source):
         job = source
         annotation_path = annotation_path or job.annotation_path
         if mouth_weight is None:

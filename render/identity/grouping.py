@@ -279,11 +279,11 @@ def group_models(
     for k in range(len(ids)):
         members_of.setdefault(uf.find(k), []).append(k)
     for root, members in members_of.items():
-        label = uf.label[root]
-        gid = label or ids[min(members)]
+        group_label = uf.label[root]
+        gid = group_label or ids[min(members)]
         names = {ids[k] for k in members}
         group_links = tuple(link for link in links if link.a in names)
-        result.groups[gid] = Group(gid, tuple(ids[k] for k in members), group_links, manual=bool(label))
+        result.groups[gid] = Group(gid, tuple(ids[k] for k in members), group_links, manual=bool(group_label))
         for k in members:
             result.group_of[ids[k]] = gid
     _find_duplicates(result, ids, sigs, uf, _duplicate_candidates(sigs), set(prefer))

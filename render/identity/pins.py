@@ -82,9 +82,9 @@ def read_output_pins(out: Path, *, skip: Sequence[Path] = (), planned: bool = Fa
         if journal.resolve() in skipped:
             continue
         for rec in read_jsonl(journal):
-            cid, split = rec.get("id"), rec.get("split")
-            if isinstance(cid, str) and isinstance(split, str):
-                pins[cid] = SplitPin(split, str(journal), old_group.get(cid, cid))
+            rec_id, rec_split = rec.get("id"), rec.get("split")
+            if isinstance(rec_id, str) and isinstance(rec_split, str):
+                pins[rec_id] = SplitPin(rec_split, str(journal), old_group.get(rec_id, rec_id))
     return pins
 
 

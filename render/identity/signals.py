@@ -23,7 +23,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from thagen.render.identity.names import name_key
 from thagen.rigs.flatten import flatten_group_morph
 from thagen.rigs.model import Model
 from thagen.rigs.normalize import RigReport
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 SIGNALS_VERSION = 2  # 2: a VRM's embedded images are hashed too
 HASH_SIZE = 32  # the image is reduced to HASH_SIZE^2 before the DCT
@@ -120,7 +123,7 @@ def hash_pixels(rgb: np.ndarray, name: str = "") -> TextureHash:
     return TextureHash(name, phash, colours, bool(luma.std() < FLAT_STD), tuple(int(v) for v in scaled))
 
 
-def _hash_image(im: Any, name: str) -> TextureHash:
+def _hash_image(im: PILImage, name: str) -> TextureHash:
     """Signature of an open Pillow image, shown over black by its alpha."""
     from PIL import Image
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thagen.render.discovery import characters as chars
 from thagen.render.identity import cache as identity_cache
@@ -18,11 +18,15 @@ from thagen.render.identity.grouping import group_models
 from thagen.render.identity.plan import location_key
 from thagen.render.identity.signals import ModelSignals, compute_signals, texture_files
 
+if TYPE_CHECKING:
+    from thagen.rigs.model import Model
+    from thagen.rigs.normalize import RigReport
+
 IDENTITY_COLUMNS = ["id", "group", "group_size", "group_evidence", "duplicate_of", "duplicate_reason"]
 SIGNALS_FIELD = "_signals"  # the row's ModelSignals (not a CSV column)
 
 
-def sign_row(row: dict[str, Any], path: Path, member: str | None, model: Any, report: Any) -> None:
+def sign_row(row: dict[str, Any], path: Path, member: str | None, model: Model, report: RigReport) -> None:
     """Add the model's id and signals to its survey row and store them in the cache."""
     ref = chars.refs_for_zip(path, member)[0] if member else chars.ref_for_file(path)
     signals = compute_signals(model, report)

@@ -6,7 +6,7 @@ Parsing and checking live in render/manifest/parse.py, expansion in render/manif
 render/manifest/__init__.py is the public entry point re-exporting all of it.
 
 The key tuples are the schema's names: the parsers allow exactly these, `to_dict` writes them,
-and tests/test_manifest.py checks manifests/schema.yaml against them.
+and tests/render/test_manifest.py checks manifests/schema.yaml against them.
 """
 
 from __future__ import annotations
@@ -350,8 +350,14 @@ class CharacterJob:
             return builtin_character()
         from thagen.rigs.reader import read_model
 
-        if self.model_path is None:
-            raise ValueError(f"{self.source}: a job that is not the built-in character needs a model_path")
         return read_model(
-            self.model_path, member=self.zip_member, cache_dir=None if cache_dir is None else Path(cache_dir)
+            self.model_file(),
+            member=self.zip_member,
+            cache_dir=None if cache_dir is None else Path(cache_dir),
         )
+
+    def model_file(self) -> Path:
+        """`model_path` of a job that is not the built-in character (ValueError if it has none)."""
+        if self.model_path is None:
+            raise ValueError(f"{self.source}: {self.id} is not the built-in character but has no model_path")
+        return self.model_path

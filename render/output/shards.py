@@ -14,6 +14,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 from thagen.files import fsync_dir
 
@@ -102,7 +103,9 @@ class ShardWriter:
     def __enter__(self) -> ShardWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -137,5 +140,5 @@ def iter_shard(path: Path) -> Iterator[dict[str, bytes | str]]:
 def _checked(sample: dict[str, bytes | str], path: Path) -> dict[str, bytes | str]:
     missing = [p for p in SAMPLE_PARTS if p not in sample]
     if missing:
-        raise ValueError(f"{path}: sample {sample['__key__']} lacks {', '.join(missing)}")
+        raise ValueError(f"{path}: sample {sample['__key__']!s} lacks {', '.join(missing)}")
     return sample

@@ -74,7 +74,7 @@ def write_dataset_yaml(
     (render/identity/plan.py); without it, the section an earlier write recorded is kept."""
     journal = read_journals(out)
     failures = read_failures(out)
-    old = {}
+    old: dict[str, Any] = {}
     if (out / DATASET_YAML).exists():
         with contextlib.suppress(Exception):
             old = yaml.safe_load((out / DATASET_YAML).read_text()) or {}

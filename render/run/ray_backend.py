@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from thagen.errors import RenderError
@@ -163,7 +164,7 @@ class _Driver:
 
     def __init__(
         self,
-        ray: Any,
+        ray: ModuleType,
         options: FarmOptions,
         jobs: list[CharacterJob],
         out: Path,
@@ -217,9 +218,9 @@ class _Driver:
                 for slot in [s for s in busy if s.ref in ready]:
                     self._finish(slot)
                 now = time.monotonic()
-                for slot in [s for s in self.slots if s.job is not None]:
-                    if now - slot.started > self._limit(slot.job):
-                        self._lost(slot, f"timeout after {self._limit(slot.job):.0f} s")
+                for slot, job in [(s, s.job) for s in self.slots if s.job is not None]:
+                    if now - slot.started > self._limit(job):
+                        self._lost(slot, f"timeout after {self._limit(job):.0f} s")
         finally:
             for slot in self.slots:
                 with contextlib.suppress(Exception):

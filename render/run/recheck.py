@@ -20,7 +20,15 @@ from thagen.render.output.jsonl import read_jsonl
 from thagen.render.output.layout import CHARACTERS, DATASET_YAML, journal_files, split_dirs
 
 
-def _check_pose_record(rec: Any, cid: str, index: int) -> str | None:
+def _part(sample: dict[str, bytes | str], name: str) -> bytes:
+    """A sample's file (iter_shard gives bytes for every part; only `__key__` is text)."""
+    data = sample[name]
+    if not isinstance(data, bytes):
+        raise ValueError(f"{name} of {sample['__key__']!s} is not a file")
+    return data
+
+
+def _check_pose_record(rec: object, cid: str, index: int) -> str | None:
     from thagen.render.output.shards import POSE_NAMES
     from thagen.render.poses.sampling import DOMAINS
 
@@ -60,20 +68,20 @@ def qa_character(out: Path, rec: dict[str, Any], *, sheet: bool = True) -> dict[
             for sample in iter_shard(out / rel):
                 expected = f"{cid}/{n:06d}"
                 if sample["__key__"] != expected:
-                    problems.append(f"{rel}: key {sample['__key__']} where {expected} was expected")
+                    problems.append(f"{rel}: key {sample['__key__']!s} where {expected} was expected")
                     break
-                pose_rec = json.loads(sample["pose.json"])
+                pose_rec = json.loads(_part(sample, "pose.json"))
                 bad = _check_pose_record(pose_rec, cid, n)
                 if bad:
                     problems.append(f"{rel}: {expected}: {bad}")
                 if rest_png is None:
-                    rest_png = sample["rest.png"]  # type: ignore[assignment]
-                elif sample["rest.png"] != rest_png:
+                    rest_png = _part(sample, "rest.png")
+                elif _part(sample, "rest.png") != rest_png:
                     rest_differs = True
                 pose = pose_rec.get("pose", {})
                 mag = max(abs(float(pose.get(k, 0.0))) for k in ("head_x", "head_y", "neck_z"))
                 if len(first) < 4:
-                    first.append((sample["expr.png"], sample["rot.png"], pose))  # type: ignore[arg-type]
+                    first.append((_part(sample, "expr.png"), _part(sample, "rot.png"), pose))
                 chosen.append((mag, n, pose))
                 chosen.sort(key=lambda c: -c[0])
                 if len(chosen) > 3:
@@ -93,14 +101,14 @@ def qa_character(out: Path, rec: dict[str, Any], *, sheet: bool = True) -> dict[
             try:
                 for sample in iter_shard(out / rel):
                     if idx in wanted:
-                        pose = json.loads(sample["pose.json"])["pose"]
+                        pose = json.loads(_part(sample, "pose.json"))["pose"]
                         pairs_rot.append(
                             (
-                                qa_mod.decode_png(sample["expr.png"]),
-                                qa_mod.decode_png(sample["rot.png"]),
+                                qa_mod.decode_png(_part(sample, "expr.png")),
+                                qa_mod.decode_png(_part(sample, "rot.png")),
                                 pose,
                             )
-                        )  # type: ignore[arg-type]
+                        )
                     idx += 1
             except Exception:  # noqa: BLE001 - already reported above
                 break

@@ -257,7 +257,7 @@ def run_jobs(
             clear_output(out, splits)
         elif not resume:
             others = [p for p in journal_files(out) if p != files.journal]
-            elsewhere = sorted({r.get("id") for p in others for r in read_jsonl(p)} & {j.id for j in mine})
+            elsewhere = sorted({j.id for j in mine} & {r.get("id") for p in others for r in read_jsonl(p)})
             if elsewhere:  # journalled by a whole-manifest run or another partition: not ours to drop
                 raise ConfigError(
                     f"{out}: {', '.join(elsewhere[:5])} of part {files.label} are journalled outside "

@@ -17,10 +17,15 @@ image (or re-framing) is cheap: no material is rebuilt.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 import numpy as np
 
-from thagen.rigs.blender.materials import set_light_values, set_point_lights
+from thagen.rigs.blender.lighting import set_light_values, set_point_lights
+
+if TYPE_CHECKING:
+    from thagen.rigs.blender.imported import ImportedModel
 
 PRESETS = ("phong", "toon", "point")
 PHONG_LIGHT = (0.0, 0.0, 1.0)  # camera space: from the camera onto the face
@@ -58,7 +63,7 @@ def point_light_positions(camera: bpy.types.Object, target: np.ndarray, head_hei
 def apply_lighting(
     scene: bpy.types.Scene,
     camera: bpy.types.Object,
-    imported,
+    imported: ImportedModel | None,
     preset: str,
     ambient: float,
     diffuse: float,
@@ -72,7 +77,8 @@ def apply_lighting(
     axes = np.array(camera.matrix_basis)[:3, :3]
     set_light_values(ambient, diffuse, MMD_LIGHT if preset == "toon" else PHONG_LIGHT, axes)
     positions = point_light_positions(camera, target, head_height)
-    set_point_lights(positions, [share for _, share in POINT_LIGHTS], target, POINT_FALLOFF)
+    shares = np.array([share for _, share in POINT_LIGHTS], np.float64)
+    set_point_lights(positions, shares, target, POINT_FALLOFF)
     if imported is not None:
         imported.set_shading(preset)
     remove_point_lights()

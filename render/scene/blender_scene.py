@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import bpy
 import numpy as np
@@ -31,8 +31,12 @@ from thagen.render.poses.posing import eye_morph_weights, mmd_to_blender, rotati
 from thagen.render.poses.vector_posing import is_vector_pose, vector_targets
 from thagen.render.scene.blender_lighting import apply_lighting
 from thagen.render.scene.blender_split import remove_static, split_static_geometry
-from thagen.rigs.blender.import_model import ImportedModel, import_model
+from thagen.rigs.blender.import_model import import_model
+from thagen.rigs.blender.imported import ImportedModel
 from thagen.rigs.model import Model
+
+if TYPE_CHECKING:
+    from thagen.rigs.normalize import RigReport
 
 CAMERA_DISTANCE = 10.0  # metres in front of the face; orthographic, so only clipping cares
 MORPH_ROLES = ("eye_close_left", "eye_close_right", "eye_close_both", "mouth_open")
@@ -114,12 +118,14 @@ class BlenderRenderer:
         split_static: bool = True,
     ) -> None:
         self.image_size = int(image_size)
+        self.blender_version = ""  # set by make_renderer (render/scene/renderer.py)
+        self.framing_preset = "tha1"  # render/framing/presets.py; set per character
         self.split_static = bool(split_static)
         self.static: bpy.types.Object | None = None  # the character's split-off never-moving faces
         self.log = log
         self.warnings: list[str] = []
         self.character: ImportedModel | None = None
-        self.rig: Any = None
+        self.rig: RigReport | None = None
         self.preset, self.ambient, self.diffuse = "phong", 0.5, 0.5
         self._head = (np.zeros(3), 1.0)  # framed head centre (world) and height (m)
         self._tmp = _private_tmp()
@@ -229,7 +235,7 @@ class BlenderRenderer:
     def load_character(
         self,
         model: Model,
-        rig: Any,
+        rig: RigReport | None,
         model_path: Path | None = None,
         shading: str | None = None,
         *,
@@ -244,7 +250,7 @@ class BlenderRenderer:
         driven = None
         if not all_morphs and rig is not None:
             driven = {name for role in MORPH_ROLES if (name := rig.morph_for(role))}
-            if getattr(rig, "extended", None) is not None:  # THA2 / THA3: every parameter's morph
+            if rig.extended is not None:  # THA2 / THA3: every parameter's morph
                 driven |= rig.extended.morph_names()
         with capture_output(self._tmp) as out:
             self.character = import_model(
@@ -286,12 +292,12 @@ class BlenderRenderer:
         x = (
             0.5 * (top[0] + chin[0])
             if center_x_mmd is None
-            else float(mmd_to_blender([center_x_mmd, 0, 0])[0])
+            else float(mmd_to_blender(np.array([center_x_mmd, 0.0, 0.0]))[0])
         )
         z = 0.5 * (top[2] + chin[2])
         self.camera.data.ortho_scale = 2.0 * height
         self.camera.location = (x, -CAMERA_DISTANCE, z)
-        preset = getattr(self, "framing_preset", "tha1")
+        preset = self.framing_preset
         if preset != "tha1":  # e.g. THA3's input framing (render/framing/presets.py)
             self.camera.data.ortho_scale, camera_z = preset_camera(preset, height, z)
             self.camera.location = (x, -CAMERA_DISTANCE, camera_z)
@@ -322,7 +328,7 @@ class BlenderRenderer:
         pose: Mapping[str, float],
         *,
         imported: ImportedModel | None = None,
-        rig: Any = None,
+        rig: RigReport | None = None,
         max_degrees: float = 15.0,
     ) -> None:
         """Drive the eye/mouth shape keys and the head/neck rotations for a THA1 pose dict."""
@@ -372,22 +378,22 @@ def strip_png_text(png: bytes) -> bytes:
 
 
 def apply_pose(
-    imported: ImportedModel, rig: Any, pose: Mapping[str, float], *, max_degrees: float = 15.0
+    imported: ImportedModel, rig: RigReport, pose: Mapping[str, float], *, max_degrees: float = 15.0
 ) -> None:
     """Shape keys via rig.morph_for(role), rotations via posing.rotation_matrices: no rebuild."""
-    names = {role: rig.morph_for(role) for role in MORPH_ROLES}
-    available = [role for role, name in names.items() if name]
+    names = {role: name for role in MORPH_ROLES if (name := rig.morph_for(role))}
+    available = list(names)
     for role, weight in eye_morph_weights(pose, available).items():
         imported.set_morph(names[role], weight)
     rotations = rotation_matrices(pose, max_degrees=max_degrees)
     for role in ("head", "neck"):
-        bone = rig.bone_for(role) if hasattr(rig, "bone_for") else None
+        bone = rig.bone_for(role)
         if bone is None:
             if np.allclose(rotations[role], np.eye(3)):
                 continue
             raise RigError(f"the rig has no {role} bone to rotate")
         imported.set_bone_rotation(bone, rotations[role])
-    if getattr(rig, "extended", None) is not None and is_vector_pose(pose):
+    if rig.extended is not None and is_vector_pose(pose):
         targets = vector_targets(pose, rig.extended)
         for name, weight in targets.morphs.items():
             imported.set_morph(name, weight)

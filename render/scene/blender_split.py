@@ -21,7 +21,8 @@ import bmesh  # type: ignore[import-not-found]  # Blender's C module: no stubs, 
 import bpy
 import numpy as np
 
-from thagen.rigs.blender.import_model import ImportedModel, vertex_weights
+from thagen.rigs.blender.imported import ImportedModel
+from thagen.rigs.blender.skinning import vertex_weights
 from thagen.rigs.coordinates import mmd_to_blender
 from thagen.rigs.model import Model
 

@@ -9,11 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from thagen.render.settings import RunSettings
+
+if TYPE_CHECKING:
+    from thagen.render.scene.blender_scene import BlenderRenderer
+    from thagen.rigs.model import Model
+    from thagen.rigs.normalize import RigReport
+
+
+class SupportsToDict(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class ImportedCharacter(Protocol):
+    """What `Renderer.load_character` returns (rigs/blender/imported.py's ImportedModel for
+    Blender): the character in the scene, with the import's report (warnings, timings, ...)."""
+
+    @property
+    def report(self) -> SupportsToDict: ...
 
 
 class Renderer(Protocol):
@@ -21,12 +38,13 @@ class Renderer(Protocol):
 
     image_size: int
     blender_version: str
+    framing_preset: str  # render/framing/presets.py: where `frame` puts the head
     log: Callable[[str], None] | None
 
     def load_character(
-        self, model: Any, rig: Any, model_path: Path | None = None, shading: str | None = None
-    ) -> Any:
-        """Import a model + its normalized rig; returns the imported character (has `.report`)."""
+        self, model: Model, rig: RigReport, model_path: Path | None = None, shading: str | None = None
+    ) -> ImportedCharacter:
+        """Import a model + its normalized rig; returns the imported character."""
 
     def unload_character(self) -> None: ...
 
@@ -46,8 +64,8 @@ class Renderer(Protocol):
     def close(self) -> None: ...
 
 
-def make_renderer(settings: RunSettings) -> Renderer:
-    """The one Blender renderer of a process (imports bpy)."""
+def make_renderer(settings: RunSettings) -> BlenderRenderer:
+    """The one Blender renderer of a process (imports bpy); a `Renderer`."""
     from thagen.render.scene.blender_scene import BlenderRenderer
 
     renderer = BlenderRenderer(
@@ -58,7 +76,7 @@ def make_renderer(settings: RunSettings) -> Renderer:
         threads=settings.threads,
     )
     renderer.blender_version = blender_version()
-    return renderer  # type: ignore[return-value]
+    return renderer
 
 
 def blender_version() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 from thagen.files import atomic_write_bytes
 from thagen.rigs.builtin.character import builtin_character
@@ -29,6 +29,12 @@ BUILTIN_HUMANOID = {
     "rightEye": "右目",
 }
 
+
+class BuiltinVrmOptions(TypedDict, total=False):
+    """`builtin_vrm_bytes`'s keyword options, as `write_builtin_vrm` forwards them."""
+
+    target_vertices: int | None
+    binary: frozenset[str]
 
 
 def builtin_vrm_bytes(
@@ -58,7 +64,7 @@ def builtin_png_bytes() -> dict[str, bytes]:
 
 
 def write_builtin_vrm(
-    directory: str | Path, version: str = "1.0", name: str = "builtin", **options: Any
+    directory: str | Path, version: str = "1.0", name: str = "builtin", **options: Unpack[BuiltinVrmOptions]
 ) -> Path:
     """Write `<name>.vrm` (the built-in character, self-contained) into `directory`; return its path."""
     directory = Path(directory)

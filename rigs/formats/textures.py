@@ -120,7 +120,9 @@ def texture_report(model: Model) -> list[dict[str, Any]]:
     rows = []
     embedded = model.vrm.embedded_images if model.vrm is not None else {}
     for index, stored in enumerate(model.textures):
-        path = resolve_texture(model.source_path, stored) if model.source_path is not None else None
+        path: Path | str | None = (
+            resolve_texture(model.source_path, stored) if model.source_path is not None else None
+        )
         if stored in embedded:  # inside the model file (VRM / GLB)
             path = f"(embedded, {len(embedded[stored])} bytes)"
         rows.append(

@@ -63,8 +63,8 @@ class _Collection:
         note = decoded.note
         if truncated:
             note = "; ".join(filter(None, [note, f"only the first {MAX_READ_BYTES} bytes read"]))
-        if decoded.note:
-            self.notes.append(f"{source}: {decoded.note}")
+        if note:
+            self.notes.append(f"{source}: {note}")
         self.sources.append(
             SourceText(source, kind, size, decoded.encoding, kept, truncated or clipped, note)
         )
@@ -72,7 +72,10 @@ class _Collection:
     def add_vrm_meta(self, meta: Mapping[str, Any]) -> None:
         findings = vrm_meta_findings(meta)
         self.findings.extend(findings)
-        text = json.dumps(meta, ensure_ascii=False, sort_keys=True, default=str)
+        try:
+            text = json.dumps(meta, ensure_ascii=False, sort_keys=True, default=str)
+        except (TypeError, ValueError):  # keys of mixed types cannot be sorted
+            text = repr(meta)[:MAX_READ_BYTES]
         kept, clipped = clip_text(text)
         self.sources.append(
             SourceText(VRM_SOURCE, "vrm meta", len(text.encode("utf-8")), "json", kept, clipped)

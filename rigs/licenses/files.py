@@ -5,7 +5,7 @@ beside the model or one folder up (a pack with several models shares one readme)
 folder and its parents are searched, up to the collection root and never above it. Collections
 are downloaded from strangers: a symlink whose target lies outside the root is skipped (with a
 note), FIFOs and devices are never opened, and the number of folder entries looked at and files
-returned is bounded. In the model's own folder every `.txt` is read too: MMD readmes are often
+returned is bounded. In the model's own folder every `.txt` and `.md` is read too: MMD readmes are often
 named after the model (`初音ミク.txt`, `【必読】.txt`).
 """
 

@@ -10,16 +10,45 @@ in the rig report, as THA1's role overrides are (docs/overrides.md).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
 
 from thagen.errors import ConfigError
+from thagen.rigs.model import Model, Morph
 from thagen.rigs.normalize.extended_overrides import ParamOverride, effective, resolve_bone, resolve_morph
 from thagen.rigs.normalize.extended_rig import ParamRole
+
+if TYPE_CHECKING:
+    from thagen.pose_vectors import Param, PoseVectorDef
+    from thagen.rigs.normalize.matcher import Normalizer
 
 BREATHING_BONE_ROLES = ("upper_body2", "shoulder_left", "shoulder_right", "arm_left", "arm_right")
 
 
-def apply_param_overrides(finder: Any) -> None:
+class ExtendedFinder(Protocol):
+    """What applying overrides uses of extended_roles.py's finder (which imports this module)."""
+
+    norm: Normalizer
+    model: Model
+    vec: PoseVectorDef
+    s: dict[str, float]
+    params: dict[str, ParamRole]
+    synthetic: dict[str, Morph]
+    taken: set[tuple[int, str | None]]
+
+    def bone(self, role: str) -> str | None: ...
+
+    def _region_problem(self, feature: str, idx: np.ndarray, off: np.ndarray) -> str | None: ...
+
+    def _split(self, param: str, side: str, idx: np.ndarray, off: np.ndarray) -> Morph: ...
+
+    def _calibrate(
+        self, bone: str, fraction: float | None = None, degrees: float | None = None
+    ) -> tuple[float | None, str]: ...
+
+
+def apply_param_overrides(finder: ExtendedFinder) -> None:
     """Fill `finder.params` for every parameter of its vector that the override file sets."""
     overrides = finder.norm.overrides
     entries = getattr(overrides, "params", None) or {}
@@ -51,7 +80,7 @@ def apply_param_overrides(finder: Any) -> None:
             _breathing(finder, entry)
 
 
-def _take(finder: Any, index: int, side: str | None) -> None:
+def _take(finder: ExtendedFinder, index: int, side: str | None) -> None:
     """Automatic finding may not reuse an overridden morph: on that side (and for no
     one-sided parameter) when the override is per side, anywhere when it is not."""
     sides = (side, None) if side is not None else ("left", "right", None)
@@ -62,11 +91,11 @@ def _origin(entry: ParamOverride) -> str:
     return "override " + entry.where.rsplit(": ", 1)[0]
 
 
-def _warn(finder: Any, entry: ParamOverride, text: str) -> None:
+def _warn(finder: ExtendedFinder, entry: ParamOverride, text: str) -> None:
     finder.norm.warnings.append(f"{entry.param}: override {text} ({_origin(entry)})")
 
 
-def _morph(finder: Any, p: Any, entry: ParamOverride) -> None:
+def _morph(finder: ExtendedFinder, p: Param, entry: ParamOverride) -> None:
     model = finder.model
     i = resolve_morph(model, entry)
     name = model.morphs[i].name
@@ -95,6 +124,7 @@ def _morph(finder: Any, p: Any, entry: ParamOverride) -> None:
                 entry,
                 f"split of {name!r}, which moves mostly the character's {moved} ({share:.0%} at +X)",
             )
+        assert p.side is not None  # parse_param allows split only on per-side parameters
         morph = finder._split(p.name, p.side, mo.indices, mo.offsets)
         finder.synthetic[p.name] = morph
         _take(finder, i, p.side)
@@ -132,7 +162,7 @@ def _morph(finder: Any, p: Any, entry: ParamOverride) -> None:
     )
 
 
-def _eye_bones(finder: Any, entry: ParamOverride) -> tuple[str, ...]:
+def _eye_bones(finder: ExtendedFinder, entry: ParamOverride) -> tuple[str, ...]:
     if entry.bones:
         return tuple(resolve_bone(finder.model, b, entry, "bones") for b in entry.bones)
     eyes = [finder.norm.matches.get(r) for r in ("eye_left", "eye_right")]
@@ -147,7 +177,7 @@ def _eye_bones(finder: Any, entry: ParamOverride) -> tuple[str, ...]:
     return bones
 
 
-def _iris(finder: Any, name: str, entry: ParamOverride) -> None:
+def _iris(finder: ExtendedFinder, name: str, entry: ParamOverride) -> None:
     bones = _eye_bones(finder, entry)
     if len(entry.degrees) not in (0, 1, len(bones)):
         raise ConfigError(f"{entry.where}: degrees: {len(entry.degrees)} angles for {len(bones)} bones")
@@ -170,7 +200,7 @@ def _iris(finder: Any, name: str, entry: ParamOverride) -> None:
     )
 
 
-def _breathing(finder: Any, entry: ParamOverride) -> None:
+def _breathing(finder: ExtendedFinder, entry: ParamOverride) -> None:
     model = finder.model
     given = [resolve_bone(model, b, entry, key) if b else "" for b, key in zip(entry.bones, _BREATH_KEYS)]
     auto = [finder.bone(r) or "" for r in BREATHING_BONE_ROLES]

@@ -11,12 +11,16 @@ with `FILE:LINE: params.NAME:`, since a silently ignored override would make a w
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from thagen.errors import ConfigError
-from thagen.rigs.model import Model
+from thagen.rigs.model import Bone, Model, Morph
 from thagen.rigs.normalize.roles import fold_name
+
+if TYPE_CHECKING:
+    from thagen.pose_vectors import Param
 
 MISSING_WORDS = ("missing", "absent")
 # THA1's parameters come from THA1's roles; their override lives under `roles`
@@ -62,7 +66,7 @@ class ParamOverride:
     shift_fraction: float | None = None
 
 
-def _kind(param: Any) -> str:
+def _kind(param: Param) -> str:
     if param.is_morph:
         return "morph"
     if param.group == "iris_rotation":
@@ -72,13 +76,13 @@ def _kind(param: Any) -> str:
     return "breathing"
 
 
-def _all_params() -> dict[str, Any]:
+def _all_params() -> dict[str, Param]:
     from thagen.pose_vectors import pose_vector_def
 
     return {p.name: p for p in pose_vector_def("tha3").params}
 
 
-def _names(value: Any, where: str, key: str, count: tuple[int, ...]) -> tuple[str, ...]:
+def _names(value: object, where: str, key: str, count: tuple[int, ...]) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if (
         not isinstance(items, list)
@@ -90,7 +94,7 @@ def _names(value: Any, where: str, key: str, count: tuple[int, ...]) -> tuple[st
     return tuple(items)
 
 
-def _morph_ref(value: Any, where: str, key: str) -> str | int:
+def _morph_ref(value: object, where: str, key: str) -> str | int:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ConfigError(f"{where}: {key}: expected a morph name or index, got {value!r}")
     if isinstance(value, int) and value < 0:
@@ -100,13 +104,13 @@ def _morph_ref(value: Any, where: str, key: str) -> str | int:
     return value
 
 
-def _number(value: Any, where: str, key: str, low: float, high: float) -> float:
+def _number(value: object, where: str, key: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
         raise ConfigError(f"{where}: {key}: expected a number in ({low:g}, {high:g}], got {value!r}")
     return float(value)
 
 
-def parse_param(name: str, value: Any, where: str) -> ParamOverride:
+def parse_param(name: str, value: object, where: str) -> ParamOverride:
     """One `params` entry: NAME: 'missing' | a string (morph / bone) | an int (morph index) | a mapping."""
     params = _all_params()
     if name not in params:
@@ -173,7 +177,7 @@ def parse_param(name: str, value: Any, where: str) -> ParamOverride:
     return ParamOverride(name, "breathing", where, bones=chest + shoulders + arms)
 
 
-def parse_params(data: Any, source: str, lines: dict[str, int]) -> dict[str, ParamOverride]:
+def parse_params(data: object, source: str, lines: dict[str, int]) -> dict[str, ParamOverride]:
     """The `params` section; `lines` gives each key's line in the file (1-based), if known."""
     if data is None:
         return {}
@@ -252,7 +256,7 @@ def resolve_bone(model: Model, name: str, entry: ParamOverride, key: str) -> str
 
 
 def _resolve(model: Model, name: str, kind: str, where: str, key: str) -> int:
-    items = model.bones if kind == "bone" else model.morphs
+    items: Sequence[Bone | Morph] = model.bones if kind == "bone" else model.morphs
     exact = [i for i, item in enumerate(items) if item.name == name]
     if exact:
         return exact[0]
@@ -263,6 +267,7 @@ def _resolve(model: Model, name: str, kind: str, where: str, key: str) -> int:
     if folded:
         names = ", ".join(repr(items[i].name) for i in folded)
         raise ConfigError(f"{where}: {key}: {name!r} matches several {kind}s ({names}); give the exact name")
+    other: Sequence[Bone | Morph]
     other, other_kind = (model.morphs, "morph") if kind == "bone" else (model.bones, "bone")
     if any(item.name == name or fold_name(item.name) == fold for item in other):
         raise ConfigError(f"{where}: {key}: {name!r} is a {other_kind} in the model, but this needs a {kind}")

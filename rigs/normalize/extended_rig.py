@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from thagen.rigs.model import Morph
+from thagen.rigs.model import Model, Morph
 from thagen.rigs.normalize.roles import NAMES_FILE
 
 AVAILABILITY = ("exact", "derived", "missing")
@@ -101,7 +101,7 @@ def extended_tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, 
     return roles, bones, settings
 
 
-def iris_vertices(model: Any, bone: int, eye_width: float, depth_fraction: float = 0.25) -> np.ndarray:
+def iris_vertices(model: Model, bone: int, eye_width: float, depth_fraction: float = 0.25) -> np.ndarray:
     """The visible iris: the eye bone's vertices (weight >= 0.5) in its front-most layer, within
     `depth_fraction` of the eye's width of the front (MMD -Z faces the camera). Models hang
     hidden extras on the eye bones (swirl or star eyes, eyeballs behind the iris); those deeper

@@ -27,7 +27,7 @@ vertices weighted to it, so the iris moves the same fraction of the eye on every
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,10 @@ from thagen.rigs.normalize.extended_rig import (  # noqa: F401 - re-exported
 )
 from thagen.rigs.normalize.geometry import split_weights
 from thagen.rigs.normalize.roles import fold_name
+
+if TYPE_CHECKING:
+    from thagen.pose_vectors import Param
+    from thagen.rigs.normalize.matcher import Normalizer
 
 SIDE_MARKS = {
     "left": ("{}左", "左{}", "{}l", "{}left", "left{}", "{}hidari"),
@@ -60,7 +64,7 @@ def _sided(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class _Finder:
-    def __init__(self, norm: Any, vector: str) -> None:
+    def __init__(self, norm: Normalizer, vector: str) -> None:
         from thagen.pose_vectors import pose_vector_def
 
         self.norm = norm
@@ -141,7 +145,7 @@ class _Finder:
 
     # ----- morph parameters
 
-    def morph_param(self, params: list[Any]) -> None:
+    def morph_param(self, params: list[Param]) -> None:
         """One semantic: a single parameter or a left/right pair."""
         semantic = params[0].semantic
         feature = params[0].feature
@@ -197,10 +201,12 @@ class _Finder:
                     p.name, "exact", "name", name, name, detail=f"{name!r} by name; on the {feature}"
                 )
                 continue
-            own = [c for c in per_side[p.side] if (c[0], p.side) not in self.taken]
+            side = p.side
+            assert side is not None  # the parameters of a sided semantic are all per side
+            own = [c for c in per_side[side] if (c[0], side) not in self.taken]
             if own:
                 i = own[0][0]
-                self.taken.add((i, p.side))
+                self.taken.add((i, side))
                 name = self.model.morphs[i].name
                 self.params[p.name] = ParamRole(
                     p.name,
@@ -208,12 +214,12 @@ class _Finder:
                     "name",
                     name,
                     name,
-                    p.side,
-                    detail=f"{name!r} moves the character's {p.side} {feature.split('_')[0]}",
+                    side,
+                    detail=f"{name!r} moves the character's {side} {(feature or '').split('_')[0]}",
                 )
             elif both:
                 i, idx, off = both[0]
-                morph = self._split(p.name, p.side, idx, off)
+                morph = self._split(p.name, side, idx, off)
                 self.synthetic[p.name] = morph
                 name = self.model.morphs[i].name
                 self.params[p.name] = ParamRole(
@@ -222,11 +228,11 @@ class _Finder:
                     "split",
                     morph.name,
                     name,
-                    p.side,
-                    detail=f"{p.side} half of both-sides {name!r}, split at the head mid-plane x={self.norm.head.x:.3f}",
+                    side,
+                    detail=f"{side} half of both-sides {name!r}, split at the head mid-plane x={self.norm.head.x:.3f}",
                 )
             else:
-                self.params[p.name] = ParamRole(p.name, "missing", "-", side=p.side, detail=why)
+                self.params[p.name] = ParamRole(p.name, "missing", "-", side=side, detail=why)
 
     def tha1_role(self, param: str, role: str) -> None:
         match = self.norm.matches.get(role)
@@ -419,7 +425,7 @@ class _Finder:
         from thagen.rigs.normalize.extended_override_apply import apply_param_overrides
 
         apply_param_overrides(self)  # a person's word first; those morphs are taken
-        groups: dict[str, list[Any]] = {}
+        groups: dict[str, list[Param]] = {}
         for p in self.vec.params:
             if p.is_morph:
                 groups.setdefault(p.semantic, []).append(p)
@@ -435,13 +441,14 @@ class _Finder:
         for n in ("head_x", "head_y", "neck_z"):
             role = "neck" if n == "neck_z" else "head"
             bone = self.norm.matches.get(role)
-            ok = bone is not None and bone.found
+            name = bone.name if bone is not None and bone.found else None  # a found match has a name
+            ok = name is not None
             self.params[n] = ParamRole(
                 n,
                 "exact" if ok else "missing",
                 "bone" if ok else "-",
-                source=bone.name if ok else None,
-                bones=(bone.name,) if ok else (),
+                source=name,
+                bones=(name,) if name is not None else (),
             )
         if "body_y" in self.vec.names:
             self.body()
@@ -449,6 +456,6 @@ class _Finder:
         return ExtendedRig(self.vec.name, ordered, self.synthetic, self.eye_y, self.mouth_y, self.iris_cal)
 
 
-def find_extended_roles(norm: Any, vector: str) -> ExtendedRig:
+def find_extended_roles(norm: Normalizer, vector: str) -> ExtendedRig:
     """Every parameter of `vector` ('tha2' / 'tha3') on the normalizer's model."""
     return _Finder(norm, vector).run()

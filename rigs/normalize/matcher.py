@@ -166,11 +166,13 @@ class Normalizer:
                 spec.name, "bone", None, None, "absent", "marked absent by override"
             )
             return
+        match: RoleMatch | None
         if entry is not None:
-            i = resolve_override_name(self.model, spec, entry, self.overrides.source)  # type: ignore[union-attr]
+            assert self.overrides is not None  # the entry came from it
+            i = resolve_override_name(self.model, spec, entry, self.overrides.source)
             if spec.name == "head" and not np.any(bone_weight(self.model, i) > 0):
                 raise ConfigError(
-                    f"{self.overrides.source}: roles.head: bone {self.model.bones[i].name!r} has no vertices "  # type: ignore[union-attr]
+                    f"{self.overrides.source}: roles.head: bone {self.model.bones[i].name!r} has no vertices "
                     "weighted to it; the head bone must carry the head's vertices"
                 )
             match = RoleMatch(spec.name, "bone", self.model.bones[i].name, i, "override", "named by override")
@@ -208,12 +210,13 @@ class Normalizer:
         if head is not None and head.found and head.index is not None:
             neck_i = neck.index if neck is not None and neck.found else None
             if (
-                neck_i is not None
+                neck is not None
+                and neck_i is not None
                 and self.model.bones[neck_i].position[1] > self.model.bones[head.index].position[1]
             ):
                 self.warnings.append(
                     f"neck bone {neck.name!r} lies above the head bone; ignored for the head region"
-                )  # type: ignore[union-attr]
+                )
                 neck_i = None
             self.head = head_from_bone(
                 self.model, head.index, neck_i, self.setting("head_margin_fraction", 0.08)
@@ -234,7 +237,8 @@ class Normalizer:
             )
             return
         if entry is not None:
-            i = resolve_override_name(self.model, spec, entry, self.overrides.source)  # type: ignore[union-attr]
+            assert self.overrides is not None  # the entry came from it
+            i = resolve_override_name(self.model, spec, entry, self.overrides.source)
             mo = self.motion(i)
             detail = "named by override"
             if isinstance(mo, str):

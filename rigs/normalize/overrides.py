@@ -6,15 +6,19 @@ a silently ignored override would produce a wrong dataset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
 
 from thagen.errors import ConfigError
-from thagen.rigs.model import Model
+from thagen.rigs.model import Bone, Model, Morph
 from thagen.rigs.normalize.roles import RoleSpec, RoleTable, fold_name
+
+if TYPE_CHECKING:
+    from thagen.rigs.normalize.extended_overrides import ParamOverride
 
 ABSENT = "absent"
 SPLIT = "split"
@@ -32,8 +36,8 @@ class OverrideEntry:
 class Overrides:
     source: str  # file path, or "<overrides dict>"
     entries: dict[str, OverrideEntry]
-    # THA2 / THA3 parameter -> rigs.extended_overrides.ParamOverride (the `params` section)
-    params: dict[str, Any] = field(default_factory=dict)
+    # THA2 / THA3 parameter -> its override (the `params` section)
+    params: dict[str, ParamOverride] = field(default_factory=dict)
 
 
 def find_override_file(model_path: Path | None, member: str | None = None) -> Path | None:
@@ -56,7 +60,7 @@ def find_override_file(model_path: Path | None, member: str | None = None) -> Pa
     return None
 
 
-def _entry(role: str, value: Any, where: str) -> OverrideEntry:
+def _entry(role: str, value: object, where: str) -> OverrideEntry:
     if isinstance(value, str):
         if value == ABSENT:
             return OverrideEntry(role, "absent")
@@ -88,7 +92,7 @@ def _entry(role: str, value: Any, where: str) -> OverrideEntry:
 
 
 def parse_overrides(
-    data: Any, source: str, table: RoleTable, lines: dict[str, dict[str, int]] | None = None
+    data: object, source: str, table: RoleTable, lines: dict[str, dict[str, int]] | None = None
 ) -> Overrides:
     """Check an override document's shape against the role table and the pose vectors'
     parameter names (the model is checked later); `lines`: each key's line in the file."""
@@ -143,7 +147,7 @@ def resolve_override_name(model: Model, spec: RoleSpec, entry: OverrideEntry, so
     """Index of the bone/morph an override names: exact name first, then a unique folded match."""
     assert entry.name is not None
     where = f"{source}: roles.{spec.name}"
-    items = model.bones if spec.kind == "bone" else model.morphs
+    items: Sequence[Bone | Morph] = model.bones if spec.kind == "bone" else model.morphs
     for i, item in enumerate(items):
         if item.name == entry.name:
             return i
@@ -156,7 +160,7 @@ def resolve_override_name(model: Model, spec: RoleSpec, entry: OverrideEntry, so
         raise ConfigError(
             f"{where}: {entry.name!r} matches several {spec.kind}s ({names}); give the exact name"
         )
-    other = model.morphs if spec.kind == "bone" else model.bones
+    other: Sequence[Bone | Morph] = model.morphs if spec.kind == "bone" else model.bones
     other_kind = "morph" if spec.kind == "bone" else "bone"
     if any(item.name == entry.name or fold_name(item.name) == key for item in other):
         raise ConfigError(

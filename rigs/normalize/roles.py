@@ -10,7 +10,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -58,7 +57,7 @@ class RoleTable:
         return [r.name for r in self.roles.values() if r.required]
 
 
-def _parse(data: Any, source: str) -> RoleTable:
+def _parse(data: object, source: str) -> RoleTable:
     if not isinstance(data, dict) or not isinstance(data.get("roles"), dict):
         raise ConfigError(f"{source}: expected a mapping with a 'roles' mapping")
     roles: dict[str, RoleSpec] = {}

@@ -285,7 +285,7 @@ def test_point_preset_alpha_matches_phong(renderer: BlenderRenderer, gene: Loade
 
 def test_point_lights_follow_framing_without_rebuilding(renderer: BlenderRenderer, gene: Loaded):
     from thagen.render.scene.blender_lighting import POINT_LIGHTS
-    from thagen.rigs.blender.materials import light_group
+    from thagen.rigs.blender.lighting import light_group
 
     renderer.set_lighting("point", 0.5, 0.5)
     materials = [spec.material.node_tree.nodes[0].as_pointer() for spec in renderer.character.materials]
@@ -312,7 +312,7 @@ def test_point_lights_follow_framing_without_rebuilding(renderer: BlenderRendere
 
 
 def test_point_lights_brighten_the_side_facing_them(renderer: BlenderRenderer, gene: Loaded):
-    from thagen.rigs.blender.materials import set_point_lights
+    from thagen.rigs.blender.lighting import set_point_lights
 
     phong = render(renderer)
     renderer.set_lighting("point", 0.5, 0.5)
@@ -504,7 +504,7 @@ def test_static_split_builtin(renderer: BlenderRenderer, tmp_path):
 
 def test_dynamic_vertices_cover_neck_subtree_and_morphs(renderer: BlenderRenderer, gene_pmx: Path):
     from thagen.render.scene.blender_split import dynamic_vertices, moving_bones
-    from thagen.rigs.blender.import_model import vertex_weights
+    from thagen.rigs.blender.skinning import vertex_weights
 
     loaded = Loaded(gene_pmx)
     _load(renderer, loaded, False)

@@ -188,7 +188,7 @@ def test_render_one_cli_takes_glb_and_gltf(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from test_vrm import split_glb
+    from glb_chunks import split_glb
 
     from thagen.rigs.builtin.vrm import builtin_vrm_bytes
 

@@ -11,8 +11,9 @@ from PIL import Image
 
 from thagen.errors import ModelFormatError, RigError
 from thagen.render.poses.posing import axis_rotation, char_rotation_to_blender, mmd_to_blender
-from thagen.rigs.blender.import_model import import_model, vertex_weights
-from thagen.rigs.blender.materials import MISSING_COLOR, SHARED_TOON_SHADOWS
+from thagen.rigs.blender.import_model import import_model
+from thagen.rigs.blender.skinning import vertex_weights
+from thagen.rigs.blender.textures import MISSING_COLOR, SHARED_TOON_SHADOWS
 from thagen.rigs.builtin import write_builtin_character
 from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import Bone, BoneFlag, DeformType, Material, Model, Morph, MorphKind

@@ -663,6 +663,17 @@ def test_binary_and_wrongly_encoded_files(tmp_path: Path) -> None:
     assert all_unknown(record)
 
 
+def test_many_license_files_are_bounded(tmp_path: Path) -> None:
+    model = model_in(tmp_path / "m")
+    for index in range(40):
+        (model.parent / f"readme{index:02d}.txt").write_text("改変可 " * 40000, encoding="utf-8")
+    record, seconds = timed_collect(model, tmp_path)
+    assert seconds < 2.0
+    assert record.modification is ALLOW
+    assert len(record.sources) <= 24
+    assert any("not read" in note for note in record.notes)
+
+
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="symlinks")
 def test_symlinks_out_of_the_root_are_not_followed(tmp_path: Path) -> None:
     outside = tmp_path / "outside"

@@ -7,7 +7,6 @@ the same geometry in thagen's frame whichever way the file's version faces.
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from glb_chunks import join_glb, split_glb
 
 from thagen.errors import ModelFormatError
 from thagen.rigs.builtin import builtin_character
@@ -31,28 +31,6 @@ THAGEN = [sys.executable, "-m", "thagen"]
 
 
 # ----------------------------------------------------------------------------- GLB helpers (shared)
-
-
-def split_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """(JSON document, BIN chunk) of a GLB that thagen wrote."""
-    n_json = struct.unpack_from("<I", data, 12)[0]
-    doc = json.loads(data[20 : 20 + n_json])
-    n_bin = struct.unpack_from("<I", data, 20 + n_json)[0]
-    return doc, data[28 + n_json : 28 + n_json + n_bin]
-
-
-def join_glb(doc: Any, binary: bytes) -> bytes:
-    text = json.dumps(doc).encode()
-    text += b" " * (-len(text) % 4)
-    binary += b"\x00" * (-len(binary) % 4)
-    total = 28 + len(text) + len(binary)
-    return (
-        struct.pack("<4sII", b"glTF", 2, total)
-        + struct.pack("<II", len(text), 0x4E4F534A)
-        + text
-        + struct.pack("<II", len(binary), 0x004E4942)
-        + binary
-    )
 
 
 @pytest.fixture(scope="module")

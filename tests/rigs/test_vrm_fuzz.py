@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from glb_chunks import join_glb, split_glb
 from test_reader_fuzz import run_case
-from test_vrm import join_glb, split_glb
 
 from thagen.errors import ModelFormatError
 from thagen.rigs.builtin import builtin_character

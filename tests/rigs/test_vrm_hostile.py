@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_vrm import join_glb, split_glb
+from glb_chunks import join_glb, split_glb
 
 from thagen.errors import ModelFormatError
 from thagen.rigs.builtin.vrm import builtin_vrm_bytes

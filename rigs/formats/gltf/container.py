@@ -97,17 +97,22 @@ class Gltf:
             raise self.error(f"must be an array, not {type(value).__name__}", key)
         return value
 
-    def item(self, key: str, index: Any, where: str) -> dict[str, Any]:
-        """`doc[key][index]` as an object, with `index` checked (named by `where`)."""
+    def index(self, key: str, index: object, where: str) -> int:
+        """`index` checked as an index into `doc[key]` (named by `where`)."""
         items = self.array(key)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(items):
             raise self.error(f"{key} index {index!r} out of range ({len(items)} {key})", where)
-        value = items[index]
+        return index
+
+    def item(self, key: str, index: object, where: str) -> dict[str, Any]:
+        """`doc[key][index]` as an object, with `index` checked (named by `where`)."""
+        index = self.index(key, index, where)
+        value = self.array(key)[index]
         if not isinstance(value, dict):
             raise self.error("must be an object", f"{key}[{index}]")
         return value
 
-    def obj(self, value: Any, where: str) -> dict[str, Any]:
+    def obj(self, value: object, where: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.error(f"must be an object, not {type(value).__name__}", where)
         return value
@@ -154,7 +159,7 @@ class Gltf:
         self._buffers[index] = data
         return data
 
-    def resource(self, uri: Any, where: str, limit: int) -> bytes:
+    def resource(self, uri: object, where: str, limit: int) -> bytes:
         """Bytes of a data: URI or of a file inside the model's folder (at most `limit` + 1 read)."""
         if not isinstance(uri, str):
             raise self.error("must be a string", where)
@@ -219,7 +224,7 @@ class Gltf:
     # ----- accessors
 
     def accessor(
-        self, index: Any, where: str, *, types: tuple[str, ...] | None = None, count: int | None = None
+        self, index: object, where: str, *, types: tuple[str, ...] | None = None, count: int | None = None
     ) -> np.ndarray:
         """accessors[index] as an (count, width) array (float32 for floats and normalized ints).
 
@@ -263,7 +268,7 @@ class Gltf:
                     f"{count} x {kind} needs {need} bytes, bufferView holds {length}", f"{here}.count"
                 )
             self.charge(cost, here)
-            raw = np.ndarray(
+            raw: np.ndarray = np.ndarray(
                 (count, width), dtype, buffer=data, offset=start + offset, strides=(step, dtype.itemsize)
             )
             out = np.array(raw)
@@ -280,7 +285,7 @@ class Gltf:
             out = (out.astype(np.float32) / np.float32(_NORMALIZE_DIVISOR[ctype])).clip(-1.0, None)
         return out
 
-    def _apply_sparse(self, sparse: Any, out: np.ndarray, here: str, dtype: np.dtype, width: int) -> None:
+    def _apply_sparse(self, sparse: object, out: np.ndarray, here: str, dtype: np.dtype, width: int) -> None:
         if not isinstance(sparse, dict):
             raise self.error("must be an object", here)
         count = self.integer(sparse, "count", here, low=1)
@@ -329,7 +334,7 @@ class Gltf:
             return data, mime
         raise self.error("has neither bufferView nor uri", here)
 
-    def numbers(self, value: Any, size: int, where: str) -> np.ndarray:
+    def numbers(self, value: object, size: int, where: str) -> np.ndarray:
         if (
             not isinstance(value, list)
             or len(value) != size

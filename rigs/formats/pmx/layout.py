@@ -36,7 +36,7 @@ MORPH_LAYOUT: dict[int, tuple[str, str | None, int]] = {
     MorphKind.IMPULSE: ("rigid", "local", 6),
 }
 # the lowest valid value of a reference (-1 = "none" is allowed where the spec has it)
-MORPH_INDEX_LOW = {MorphKind.MATERIAL: -1}
+MORPH_INDEX_LOW: dict[int, int] = {MorphKind.MATERIAL: -1}
 
 
 @dataclass(frozen=True)

@@ -329,7 +329,7 @@ def _read_morphs(cur: Cursor, h: Header, model: Model, refs: IndexRefs) -> None:
                 raise cur.error(
                     f"unknown {extra} value {int(flag[j])}",
                     f"{f}.offsets[{j}].{extra}",
-                    start + j * dt.itemsize + dt.fields["i"][0].itemsize,
+                    start + j * dt.itemsize + dt["i"].itemsize,
                 )
             values = np.concatenate([flag.astype(np.float32)[:, None], values], axis=1)
         offsets = start + np.arange(k, dtype=np.int64) * dt.itemsize

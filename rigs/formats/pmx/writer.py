@@ -73,7 +73,7 @@ class _Writer:
         self.out += I32.pack(len(b))
         self.out += b
 
-    def pack(self, fmt: str | struct.Struct, *values, field: str = "") -> None:
+    def pack(self, fmt: str | struct.Struct, *values: object, field: str = "") -> None:
         try:
             self.out += fmt.pack(*values) if isinstance(fmt, struct.Struct) else struct.pack(fmt, *values)
         except struct.error as exc:

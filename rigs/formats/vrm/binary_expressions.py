@@ -10,7 +10,7 @@ parameter before it renders and records the pose: left_eye / right_eye / mouth -
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Protocol
 
 from thagen.rigs.model import Model
 
@@ -19,7 +19,30 @@ PARAMETER_ROLES = {"left_eye": "eye_close_left", "right_eye": "eye_close_right",
 THRESHOLD = 0.5
 
 
-def binary_parameters(model: Model, rig: Any) -> list[str]:
+class _RoleMatch(Protocol):
+    """What is read of a filled role (rigs/normalize/report.py's RoleMatch)."""
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def found(self) -> bool: ...
+
+
+class RigRoles(Protocol):
+    """What is read of a model's rig: rigs/normalize/report.py's RigReport, which this layer
+    (formats, below normalize) may not import."""
+
+    @property
+    def matches(self) -> Mapping[str, _RoleMatch]: ...
+
+    @property
+    def synthetic_morphs(self) -> Mapping[str, object]: ...
+
+    def morph_for(self, role: str) -> str | None: ...
+
+
+def binary_parameters(model: Model, rig: RigRoles | None) -> list[str]:
     """Pose parameters of `model` driven by a binary expression (a blink split in two counts too)."""
     if model.vrm is None or rig is None:
         return []

@@ -141,13 +141,13 @@ def _vrm1(g: Gltf) -> list[_Raw]:
             binds_raw = spec.get("morphTargetBinds", [])
             if not isinstance(binds_raw, list):
                 raise g.error("must be an array", f"{where}.morphTargetBinds")
-            binds = []
+            binds: list[tuple[Any, int, float]] = []
             for j, b in enumerate(binds_raw):
                 here = f"{where}.morphTargetBinds[{j}]"
                 b = g.obj(b, here)
                 weight = g.number(b, "weight", here)
                 binds.append((b.get("node"), _index(g, b, "index", here), 1.0 if weight is None else weight))
-            overrides = {
+            overrides: dict[str, str] = {
                 k: str(spec[k]) for k in ("overrideBlink", "overrideLookAt", "overrideMouth") if k in spec
             }
             out.append(

@@ -9,8 +9,6 @@ factors are kept for the `toon` preset.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from thagen.rigs.formats.gltf.container import Gltf
@@ -52,7 +50,7 @@ def read_textures(g: Gltf, model: Model, info: VrmInfo) -> list[int]:
 
 
 def read_material(
-    g: Gltf, index: Any, where: str, textures: list[int], version: str
+    g: Gltf, index: object, where: str, textures: list[int], version: str
 ) -> tuple[Material, VrmMaterial]:
     if index is None:
         return Material(name="default", name_en="default"), VrmMaterial()

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from thagen.rigs.coordinates import MMD_SCALE
-from thagen.rigs.formats.gltf.nodes import node_parents, world_matrices
 from thagen.rigs.formats.gltf.container import Gltf, parse_gltf
+from thagen.rigs.formats.gltf.nodes import node_parents, world_matrices
 from thagen.rigs.formats.vrm.expressions import read_expressions, read_meta
 from thagen.rigs.formats.vrm.geometry import read_geometry
 from thagen.rigs.formats.vrm.materials import read_textures
@@ -163,7 +163,7 @@ def _humanoid_nodes(g: Gltf, version: str) -> dict[str, int]:
         bones = g.obj(human, "VRMC_vrm.humanoid").get("humanBones", {})
         for key, spec in g.obj(bones, "VRMC_vrm.humanoid.humanBones").items():
             where = f"VRMC_vrm.humanoid.humanBones.{key}"
-            node = g.obj(spec, where).get("node")
+            node = g.index("nodes", g.obj(spec, where).get("node"), f"{where}.node")
             g.item("nodes", node, f"{where}.node")
             out[str(key)] = node
     elif version == "0.x":
@@ -174,9 +174,10 @@ def _humanoid_nodes(g: Gltf, version: str) -> dict[str, int]:
         for i, spec in enumerate(bones):
             where = f"VRM.humanoid.humanBones[{i}]"
             spec = g.obj(spec, where)
-            key, node = spec.get("bone"), spec.get("node")
-            if not isinstance(key, str):
+            bone = spec.get("bone")
+            if not isinstance(bone, str):
                 raise g.error("must be a string", f"{where}.bone")
+            node = g.index("nodes", spec.get("node"), f"{where}.node")
             g.item("nodes", node, f"{where}.node")
-            out[key] = node
+            out[bone] = node
     return out

@@ -20,7 +20,7 @@ import struct
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -34,6 +34,7 @@ VRM0_PRESET_OF = {v: k for k, v in VRM0_PRESETS.items()}
 VRM0_GROUP_NAMES = {"aa": "A", "ih": "I", "ou": "U", "ee": "E", "oh": "O", "blink": "Blink",
                     "blinkLeft": "Blink_L", "blinkRight": "Blink_R", "happy": "Joy", "angry": "Angry",
                     "sad": "Sorrow", "relaxed": "Fun", "neutral": "Neutral"}  # fmt: skip
+
 
 class _Bin:
     """The GLB BIN chunk being built: buffer views and accessors appended in order."""
@@ -62,6 +63,16 @@ class _Bin:
             acc["max"] = arr.max(axis=0).astype(float).tolist()
         self.accessors.append(acc)
         return len(self.accessors) - 1
+
+
+class VrmOptions(TypedDict, total=False):
+    """`vrm_bytes`'s keyword options, as `write_vrm` forwards them."""
+
+    images: Mapping[str, bytes] | None
+    presets: Mapping[str, str] | None
+    humanoid: Mapping[str, str] | None
+    binary: set[str] | frozenset[str]
+    alpha: Mapping[str, tuple[str, float]] | None
 
 
 def vrm_bytes(
@@ -295,7 +306,7 @@ def _glb(doc: dict[str, Any], binary: bytes) -> bytes:
     )
 
 
-def write_vrm(model: Model, path: str | Path, version: str = "1.0", **options: Any) -> Path:
+def write_vrm(model: Model, path: str | Path, version: str = "1.0", **options: Unpack[VrmOptions]) -> Path:
     """Write `vrm_bytes(model, version, **options)` to `path` atomically (temp name, fsync, rename)."""
     path = Path(path)
     data = vrm_bytes(model, version, **options)

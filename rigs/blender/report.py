@@ -1,0 +1,30 @@
+"""What an import reports: warnings, missing textures, skipped morphs, timings, shape key names.
+
+In its own module because every build step (mesh, morphs, materials) writes into it and the
+imported character keeps it, so none of them needs to import another to reach it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ImportReport:
+    warnings: list[str] = field(default_factory=list)
+    missing_textures: list[str] = field(default_factory=list)
+    unsupported_morphs: list[str] = field(default_factory=list)  # "name (kind)"
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    shape_keys: dict[str, str] = field(default_factory=dict)  # morph name -> shape key name
+    dropped_faces: int = 0  # degenerate triangles (a vertex used twice) left out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "warnings": list(self.warnings),
+            "missing_textures": list(self.missing_textures),
+            "unsupported_morphs": list(self.unsupported_morphs),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "shape_keys": dict(self.shape_keys),
+            "dropped_faces": self.dropped_faces,
+        }
