@@ -64,8 +64,8 @@ def suggestion_quality() -> None:
 
 def front_render_times(size: int, samples: int) -> None:
     from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.front_render import wait_ready
     from thagen.annotate.front_cache import FrontSettings, render_key
+    from thagen.annotate.front_render import wait_ready
     from thagen.annotate.session import Session, SessionOptions
 
     settings = FrontSettings(size=size, samples=samples)

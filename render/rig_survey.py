@@ -21,7 +21,9 @@ from thagen.rigs.survey import summarize, survey_columns, survey_row, write_csv_
 def _survey_task(args: tuple[str, str | None, str | None, str]) -> dict[str, Any]:
     """One model's row in a worker process (arguments as strings, so they pickle anywhere)."""
     path, member, cache, pose_vector = args
-    return survey_row(Path(path), member, Path(cache) if cache else None, pose_vector, identity_survey.sign_row)
+    return survey_row(
+        Path(path), member, Path(cache) if cache else None, pose_vector, identity_survey.sign_row
+    )
 
 
 @click.command("survey")
@@ -98,7 +100,12 @@ def survey_command(
                         rows.append(fut.result())
                     except Exception as exc:  # noqa: BLE001 - a crashed worker fails only its model
                         rows.append(
-                            {"source": str(p), "member": m or "", "status": "error", "reasons": failure_reason(exc)}
+                            {
+                                "source": str(p),
+                                "member": m or "",
+                                "status": "error",
+                                "reasons": failure_reason(exc),
+                            }
                         )
                     bar.update(1)
     rows.sort(key=lambda r: (r["source"], r.get("member", "")))

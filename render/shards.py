@@ -16,4 +16,12 @@ from thagen.render.output.shards import (
     sample_key,
 )
 
-__all__ = ["FORMAT_VERSION", "POSE_NAMES", "SAMPLE_PARTS", "Sample", "ShardWriter", "iter_shard", "sample_key"]
+__all__ = [
+    "FORMAT_VERSION",
+    "POSE_NAMES",
+    "SAMPLE_PARTS",
+    "Sample",
+    "ShardWriter",
+    "iter_shard",
+    "sample_key",
+]

@@ -94,9 +94,7 @@ def main() -> int:
     print("modules outside subpackages (not counting __init__):")
     for folder in ("thagen", "thagen.rigs", "thagen.render", "thagen.annotate", "thagen.train"):
         loose = [
-            m
-            for m in nodes
-            if m.rpartition(".")[0] == folder and not graph.find_children(m) and m != folder
+            m for m in nodes if m.rpartition(".")[0] == folder and not graph.find_children(m) and m != folder
         ]
         subpackages = [m for m in nodes if m.rpartition(".")[0] == folder and graph.find_children(m)]
         print(f"  {folder:16s} {len(loose):3d} modules, {len(subpackages):2d} subpackages")

@@ -16,7 +16,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-FOLDERS = {"thagen": "thagen", "rigs": "thagen.rigs", "render": "thagen.render", "annotate": "thagen.annotate", "train": "thagen.train"}
+FOLDERS = {
+    "thagen": "thagen",
+    "rigs": "thagen.rigs",
+    "render": "thagen.render",
+    "annotate": "thagen.annotate",
+    "train": "thagen.train",
+}
 
 
 def _lint_tree() -> Path:
@@ -100,7 +106,5 @@ def test_ruff_lint_and_format() -> None:
 def test_type_checker_passes() -> None:
     """mypy over the whole package, configured in pyproject.toml ([tool.mypy])."""
     _lint_tree()
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-6000:]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import bmesh  # type: ignore[import-not-found]  # Blender's C module: no stubs, not on PyPI
+import bmesh
 import bpy
 import numpy as np
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 
@@ -29,6 +29,9 @@ from thagen.rigs.blender.skinning import build_weights
 from thagen.rigs.blender.textures import ImageCache
 from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import Model, MorphKind
+
+if TYPE_CHECKING:
+    from thagen.rigs.normalize import RigReport
 
 
 def _discard(blocks: list[Any]) -> None:
@@ -50,7 +53,7 @@ def _discard(blocks: list[Any]) -> None:
 def import_model(
     model: Model,
     *,
-    rig: Any = None,
+    rig: RigReport | None = None,
     model_path: Path | None = None,
     shading: str = "phong",
     name: str = "character",

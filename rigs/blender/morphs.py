@@ -9,7 +9,7 @@ listed in the report instead.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING
 
 import bpy
 import numpy as np
@@ -20,7 +20,10 @@ from thagen.rigs.coordinates import mmd_rotation_to_blender, mmd_to_blender, qua
 from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import Model, MorphKind
 
-UNSUPPORTED_KINDS = {
+if TYPE_CHECKING:
+    from thagen.rigs.normalize import RigReport
+
+UNSUPPORTED_KINDS: dict[int, str] = {
     MorphKind.UV: "uv",
     MorphKind.UV_EXT1: "uv1",
     MorphKind.UV_EXT2: "uv2",
@@ -38,7 +41,7 @@ BonePart = tuple[str, np.ndarray, np.ndarray]
 def build_morphs(
     obj: bpy.types.Object,
     model: Model,
-    rig: Any,
+    rig: RigReport | None,
     bone_names: list[str],
     report: ImportReport,
     only: Collection[str] | None = None,
@@ -96,7 +99,7 @@ def build_morphs(
                 report.unsupported_morphs.append(f"{morph.name} (group: {', '.join(skipped)} parts ignored)")
         else:
             report.unsupported_morphs.append(f"{morph.name} ({UNSUPPORTED_KINDS.get(kind, kind)})")
-    for role, morph in (getattr(rig, "synthetic_morphs", None) or {}).items():
+    for role, morph in (rig.synthetic_morphs if rig is not None else {}).items():
         if morph.name in report.shape_keys:
             report.warnings.append(f"synthetic morph {morph.name!r} for {role} shadows a model morph")
         add_key(morph.name, morph.indices, np.asarray(morph.values).reshape(-1, 3))

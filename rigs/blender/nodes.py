@@ -6,14 +6,12 @@ their math the same way without one importing the other's internals.
 
 from __future__ import annotations
 
-from typing import Any
-
 import bpy
 import numpy as np
 
 
 def math_node(
-    nodes: bpy.types.Nodes, operation: str, a: Any, b: Any = None, vector: bool = False
+    nodes: bpy.types.Nodes, operation: str, a: object, b: object = None, vector: bool = False
 ) -> bpy.types.NodeSocket:
     """A (vector) math node fed by sockets (linked) or constants (set); returns its output socket."""
     node = nodes.new("ShaderNodeVectorMath" if vector else "ShaderNodeMath")

@@ -165,7 +165,8 @@ class ImageCache:
             shadow = np.clip(
                 np.asarray(shade, np.float64) / np.maximum(np.asarray(base, np.float64), 1e-3), 0, 1
             )
-            self.generated[key] = toon_ramp(tuple(float(v) for v in shadow), f"{self.prefix}_{key}")
+            r, g, b = (float(v) for v in shadow[:3])
+            self.generated[key] = toon_ramp((r, g, b), f"{self.prefix}_{key}")
         return self.generated[key]
 
     def _placeholder(self) -> bpy.types.Image:

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from thagen.annotate.catalog import build_catalog
-from thagen.annotate.front_render import wait_ready
 from thagen.annotate.front_cache import FrontSettings, entry_dir, load_mapping, render_key
+from thagen.annotate.front_render import wait_ready
 from thagen.annotate.session import Session, SessionOptions
 from thagen.rigs import builtin
 

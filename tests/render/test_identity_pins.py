@@ -20,10 +20,10 @@ from identity_variants import builtin_variant
 from thagen.cli import cli
 from thagen.errors import ConfigError
 from thagen.render.discovery import characters as chars
-from thagen.render.manifest.splits import pin_to_output
 from thagen.render.identity.plan import ref_key
 from thagen.render.identity.sign import sign_models
 from thagen.render.manifest import expand_characters, load_manifest
+from thagen.render.manifest.splits import pin_to_output
 from thagen.render.output.jsonl import append_jsonl, read_jsonl
 from thagen.render.output.layout import JOURNAL
 from thagen.render.run.runner import write_run_json

@@ -214,10 +214,12 @@ def test_worker_crash_costs_one_character(tmp_path: Path, gene_pmx: Path, gene_p
     )
     jobs = expand_characters(load_manifest(manifest))
     out = tmp_path / "out"
-    proc = subprocess.Popen(  # --retries 0: the crash is recorded, not retried (tests/farm/test_farm_local.py)
-        [*THAGEN, "render", str(manifest), "--retries", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    proc = (
+        subprocess.Popen(  # --retries 0: the crash is recorded, not retried (tests/farm/test_farm_local.py)
+            [*THAGEN, "render", str(manifest), "--retries", "0"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
     )
     deadline = time.monotonic() + 120
     killed = None
