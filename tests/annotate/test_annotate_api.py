@@ -40,6 +40,7 @@ def _body(detail: dict, dy_chin: float = 0.0) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_list_and_detail(server) -> None:
     rows = _ids(server)
     assert set(rows) == {"builtin", "Gene_light.pmx"}
@@ -129,6 +130,7 @@ def test_other_errors(server) -> None:
     assert status == 403
 
 
+@pytest.mark.slow
 def test_a_public_host_needs_the_token(tmp_path: Path) -> None:
     served = serve(["builtin"], tmp_path, "--no-render", "--host", "0.0.0.0")
     try:
@@ -144,6 +146,7 @@ def test_a_public_host_needs_the_token(tmp_path: Path) -> None:
         served.stop()
 
 
+@pytest.mark.slow
 def test_kill_mid_session_loses_nothing(tmp_path: Path, gene_pmx: Path) -> None:
     served = serve(["builtin", str(gene_pmx)], tmp_path, "--no-render")
     accepted = {}

@@ -20,6 +20,8 @@ from thagen.render.output.jsonl import read_jsonl
 from thagen.render.output.layout import output_lock
 from thagen.render.run.partition import assign_parts, parse_part
 
+pytestmark = pytest.mark.slow  # real renders
+
 
 def test_assign_parts_is_balanced_and_order_free() -> None:
     costs = {f"c{i:02d}": 1 + (i * 37) % 11 for i in range(40)}

@@ -8,8 +8,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from slurm_cluster import SlurmCluster, parse_job_line
 from slurm_processes import clean_leftovers, cmdline, processes_of
+
+pytestmark = pytest.mark.slow  # a real Slurm cluster
 
 TASK_SCRIPT = """#!/bin/bash
 set -eu

@@ -28,6 +28,8 @@ from thagen.rigs.builtin import write_builtin_character
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
+pytestmark = pytest.mark.slow  # real renders
+
 SIZE = 96
 REST = {"left_eye": 0.0, "right_eye": 0.0, "mouth": 0.0, "head_x": 0.0, "head_y": 0.0, "neck_z": 0.0}
 

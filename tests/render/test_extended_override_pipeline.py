@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from thagen.pose_vectors import pose_vector_def
@@ -15,6 +16,8 @@ from thagen.render.character import RunSettings
 from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.output.shards import iter_shard
 from thagen.render.run.runner import JOURNAL, read_jsonl, run_jobs
+
+pytestmark = pytest.mark.slow  # real renders
 
 NAMES = pose_vector_def("tha2").names
 

@@ -19,6 +19,8 @@ from thagen.render.character.qa_checks import changed_mask, decode_png
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
+pytestmark = pytest.mark.slow  # real renders
+
 bs = pytest.importorskip("thagen.render.scene.blender_scene", reason="needs bpy")
 
 SIZE = 128

@@ -43,6 +43,7 @@ def _group(signed: dict[str, ModelSignals], *keys: str):
     return group_models({k: signed[k] for k in keys})
 
 
+@pytest.mark.slow
 def test_signals_pick_face_and_eye_textures_not_hair(signed: dict[str, ModelSignals]) -> None:
     gene = signed["gene_pmx"]
     names = {t.name for t in gene.face_textures}

@@ -74,6 +74,7 @@ def test_duplicates_are_rendered_once_unless_kept(collection: Path, tmp_path: Pa
     assert list(section["duplicates"]) == [gene.id]
 
 
+@pytest.mark.slow
 def test_a_copy_in_another_zip_is_a_duplicate(collection: Path, tmp_path: Path, gene_pmx: Path) -> None:
     copy = gene_copy(gene_pmx, tmp_path / "copy", textures="jpeg", name="ジェネ / Gene (re-saved)")
     pack = tmp_path / "pack.zip"
@@ -106,6 +107,7 @@ def test_split_lists_may_name_groups_and_a_group_never_divides(collection: Path,
         expand_characters(load_manifest(_manifest(tmp_path, {**base, "splits": splits})))
 
 
+@pytest.mark.slow
 def test_ratio_split_keeps_groups_whole_and_ignores_added_models(tmp_path: Path) -> None:
     models = tmp_path / "models"
     for character in range(10):

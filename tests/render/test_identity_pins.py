@@ -86,6 +86,7 @@ def _growing_group(tmp_path: Path) -> tuple[Path, Path, Path, int]:
     return collection, first, later, seed
 
 
+@pytest.mark.slow
 def test_a_joining_variant_with_a_smaller_id_moves_nothing(tmp_path: Path) -> None:
     collection, first, later, seed = _growing_group(tmp_path)
     first_id, later_id = _ids([first, later])
@@ -228,6 +229,7 @@ def test_a_rendered_duplicate_stays_the_rendered_one(tmp_path: Path, gene_pmx: P
     assert len(job.identity.duplicates) == 1 and pmx_id in job.identity.duplicates[0]
 
 
+@pytest.mark.slow
 def test_parallel_signing_equals_serial_and_reports_progress(tmp_path: Path) -> None:
     paths = [builtin_variant(tmp_path, c, o) for c in range(3) for o in range(3)]
     refs = [chars.ref_for_file(p) for p in paths]

@@ -381,6 +381,7 @@ def test_split_totals_are_exact(tmp_path: Path) -> None:
         expand_characters(load_manifest(write_manifest(tmp_path, data)))
 
 
+@pytest.mark.slow
 def test_explicit_split_lists(tmp_path: Path) -> None:
     make_models(tmp_path / "models", [f"m{i}.pmx" for i in range(8)])
     ids = {p.name: chars.ref_for_file(p).id for p in sorted((tmp_path / "models").glob("*.pmx"))}

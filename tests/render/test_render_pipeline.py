@@ -22,6 +22,8 @@ from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.output.shards import POSE_NAMES, iter_shard
 from thagen.render.run.runner import JOURNAL, qa_output, read_jsonl, run_jobs
 
+pytestmark = pytest.mark.slow  # real renders
+
 SIZE = 64
 THAGEN = [sys.executable, "-m", "thagen"]
 

@@ -32,6 +32,8 @@ from thagen.render.run.runner import (
     shard_pattern,
 )
 
+pytestmark = pytest.mark.slow  # real renders
+
 SIZE = 64
 THAGEN = [sys.executable, "-m", "thagen"]
 

@@ -19,6 +19,8 @@ from thagen.render.manifest import expand_characters, load_manifest
 from thagen.render.output.shards import POSE_NAMES, iter_shard
 from thagen.render.run.runner import JOURNAL, read_jsonl, run_jobs
 
+pytestmark = pytest.mark.slow  # real renders
+
 NAMES = pose_vector_def("tha3").names
 
 

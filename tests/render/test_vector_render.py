@@ -20,6 +20,8 @@ from thagen.rigs.formats.pmx.reader import write_pmx
 from thagen.rigs.normalize import normalize
 from thagen.rigs.reader import read_model
 
+pytestmark = pytest.mark.slow  # real renders
+
 bs = pytest.importorskip("thagen.render.scene.blender_scene", reason="needs bpy")
 
 SIZE = 128

@@ -20,6 +20,8 @@ from thagen.render.character.qa_checks import decode_png
 from thagen.rigs.builtin import write_builtin_character
 from thagen.rigs.builtin.vrm import write_builtin_vrm
 
+pytestmark = pytest.mark.slow  # real renders
+
 SIZE = 128
 POSES = [
     {"left_eye": 1.0, "right_eye": 0.0, "mouth": 1.0, "head_x": 0.4, "head_y": -0.5, "neck_z": 0.3},

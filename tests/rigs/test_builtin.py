@@ -198,6 +198,7 @@ def test_write_and_read_back(tmp_path: Path, model: Model) -> None:
         assert atlas.size == (512, 512)
 
 
+@pytest.mark.slow
 def test_dense_variant() -> None:
     dense = builtin_character(200_000)
     assert 200_000 <= dense.vertex_count <= 240_000

@@ -477,6 +477,7 @@ def test_trailing_bytes_and_truncation(small: bytes) -> None:
         assert e.offset is not None and e.offset <= cut
 
 
+@pytest.mark.slow
 def test_huge_counts_fail_fast_without_allocating(small: bytes) -> None:
     fields = count_fields(small)
     assert len(fields) > 50

@@ -107,6 +107,7 @@ def seeds(testdata_dir: Path) -> dict[str, bytes]:
     return seed_inputs(testdata_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", sorted(CASES))
 def test_mutated_files_raise_only_model_format_errors(source: str, seeds: dict[str, bytes]) -> None:
     data = seeds[source]

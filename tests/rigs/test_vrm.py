@@ -153,6 +153,7 @@ def test_binary_expressions_are_reported(tmp_path: Path) -> None:
     assert sorted(report["vrm"]["binary_expressions"]) == ["aa", "blink"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_inspect_and_rig_check_cli(version: str, vrm_files: dict[str, Path]) -> None:
     path = vrm_files[version]

@@ -130,6 +130,7 @@ def seeds() -> dict[str, bytes]:
     return seed_vrm_inputs()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", sorted(CASES))
 def test_mutated_vrm_raise_only_model_format_errors(source: str, seeds: dict[str, bytes]) -> None:
     data = seeds[source]

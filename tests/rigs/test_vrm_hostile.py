@@ -294,6 +294,7 @@ def test_huge_and_broken_data_uris(parts, monkeypatch: pytest.MonkeyPatch) -> No
 # ----------------------------------------------------------------------------- amplification
 
 
+@pytest.mark.slow
 def test_small_files_cannot_decode_to_gigabytes(parts) -> None:
     """Many accessors, images or expressions over the same bytes: refused, not allocated."""
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -15,6 +16,8 @@ from thagen.train.config import config_from_dict
 from thagen.train.data import EpochBatches, list_shards
 from thagen.train.images import to_network
 from thagen.train.trainer import train_stage
+
+pytestmark = pytest.mark.slow  # renders, then trains
 
 SIZE = 64
 POSES = 4

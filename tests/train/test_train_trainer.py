@@ -19,6 +19,8 @@ from thagen.train.perceptual import vgg16_features
 from thagen.train.synthetic import synthetic_samples, write_split
 from thagen.train.trainer import train_stage
 
+pytestmark = pytest.mark.slow  # trains
+
 SIZE = 32
 
 
