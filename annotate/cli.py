@@ -59,7 +59,7 @@ def auto_command(models: tuple[str, ...], annotations: Path | None, cache_dir: P
 
 
 @annotate_group.command("serve")
-@click.argument("models", nargs=-1, required=True)
+@click.argument("models", nargs=-1)
 @annotations_option
 @cache_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Any other host requires a token.")
@@ -76,7 +76,9 @@ def auto_command(models: tuple[str, ...], annotations: Path | None, cache_dir: P
     "qa_outputs",
     multiple=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A `thagen render` output whose QA flags put characters first (repeatable).",
+    help="A `thagen render` output: the characters it held back come first, with each QA flag's "
+    "reason, then the other flagged ones (repeatable). Without MODELS, the manifest and "
+    "--annotations folder it was rendered with.",
 )
 @click.option("--no-render", is_flag=True, help="No front renders (API only, no Blender worker).")
 @click.option(
@@ -97,10 +99,11 @@ def serve_command(
     no_render: bool,
     no_thumbs: bool,
 ) -> None:
-    """Start the annotation tool for MODELS_OR_MANIFEST and print the URL to open."""
+    """Start the annotation tool for MODELS_OR_MANIFEST (or the manifests of the --qa outputs)
+    and print the URL to open."""
     from thagen.annotate.catalog import build_catalog
     from thagen.annotate.front_cache import FrontSettings
-    from thagen.annotate.qa_flags import read_qa_flags
+    from thagen.annotate.qa_flags import read_qa_review, rendered_from
 
     try:
         from thagen.annotate.server import ServerOptions, run_server
@@ -109,7 +112,15 @@ def serve_command(
             f"'thagen annotate serve' needs {exc.name!r}: pip install 'thagen[annotate]'"
         ) from exc
 
-    catalog = build_catalog(list(models), annotations)
+    if not models and not qa_outputs:
+        raise click.UsageError("give MODELS (models, folders, zips, 'builtin' or a manifest) or --qa OUT")
+    inputs = list(models)
+    for out in qa_outputs if not models else ():
+        manifest, folder = rendered_from(out)  # the manifest and annotations the render used
+        inputs.append(manifest)
+        annotations = annotations or folder
+    catalog = build_catalog(inputs, annotations)
+    qa_review = read_qa_review(list(qa_outputs))
     options = ServerOptions(
         host=host,
         port=port,
@@ -120,7 +131,9 @@ def serve_command(
         prefetch=prefetch,
         render=not no_render,
         thumbs=not no_thumbs,
-        qa_flags=read_qa_flags(list(qa_outputs)),
+        qa_flags=qa_review.flags,
+        qa_reasons=qa_review.reasons,
+        held_back=qa_review.held_back,
     )
     run_server(catalog, options, announce=lambda url: click.echo(f"thagen annotate: open {url}", err=True))
 

@@ -57,6 +57,8 @@ class ServerOptions:
     render: bool = True
     thumbs: bool = True
     qa_flags: dict[str, list[str]] = field(default_factory=dict)
+    qa_reasons: dict[str, dict[str, str]] = field(default_factory=dict)
+    held_back: dict[str, float] = field(default_factory=dict)
 
 
 def _error(status: int, message: str, **extra: object) -> web.Response:
@@ -221,6 +223,8 @@ async def _serve(catalog: list[Character], options: ServerOptions, announce: Cal
             render=options.render,
             thumbs=options.thumbs,
             qa_flags=options.qa_flags,
+            qa_reasons=options.qa_reasons,
+            held_back=options.held_back,
         ),
     )
     token = token_for(options)

@@ -43,6 +43,8 @@ class SessionOptions:
     render: bool = True  # False: no Blender worker (API-only use)
     thumbs: bool = True  # small renders of the whole queue, after the prefetch, when nothing else waits
     qa_flags: dict[str, list[str]] = field(default_factory=dict)  # id -> ["qa:<flag>"] (qa_flags.py)
+    qa_reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {"qa:<flag>": why}
+    held_back: dict[str, float] = field(default_factory=dict)  # id -> when its holding-back render finished
 
 
 class Session:
@@ -107,8 +109,20 @@ class Session:
             out += ["error"] if sugg.error else list(sugg.codes)
         return out
 
+    def waiting(self, ch: Character, saved: Saved) -> bool:
+        """Held back by QA (`--qa OUT`) and not answered since that render: a person's answer
+        saved after it is the fix, waiting for `thagen render ... --redo flagged`."""
+        rendered = self.options.held_back.get(ch.id)
+        if rendered is None:
+            return False
+        if needs_work(saved.status):
+            return True
+        answered = [p.stat().st_mtime for p in (ch.annotation_path, ch.skip_path) if p.is_file()]
+        return not answered or max(answered) <= rendered
+
     def rows(self) -> list[dict[str, Any]]:
-        """Every character (or, with review, the low-confidence and flagged ones), least confident first."""
+        """Every character (or, with review, the low-confidence and flagged ones): those QA held
+        back and nobody answered since first, then the rest needing work, least confident first."""
         rows: list[dict[str, Any]] = []
         for ch in self.catalog:
             sugg = self.known_suggestion(ch)
@@ -128,6 +142,8 @@ class Session:
                     "status": saved.status,
                     "confidence": conf,
                     "flags": flags,
+                    "reasons": self.options.qa_reasons.get(ch.id, {}),
+                    "held_back": self.waiting(ch, saved),
                     "urgent": urgent,
                     "thumb": self.image_url(ch, "thumb") if thumb == "ready" else None,
                     "thumb_state": thumb,
@@ -135,6 +151,7 @@ class Session:
             )
         rows.sort(
             key=lambda r: (
+                not r["held_back"],  # QA held it back from the training data: the point of --qa
                 not needs_work(r["status"]),
                 not r["urgent"],  # QA-flagged and failed models first, then least confident
                 r["confidence"] is None,
@@ -158,7 +175,7 @@ class Session:
     def neighbours(self, cid: str, rows: list[dict[str, Any]] | None = None) -> dict[str, str | None]:
         rows = self.rows() if rows is None else rows
         ids = [r["id"] for r in rows]
-        statuses = {r["id"]: r["status"] for r in rows}
+        open_ids = {r["id"] for r in rows if _open(r)}
         if cid not in ids:
             ids.insert(0, cid)
         i = ids.index(cid)
@@ -166,11 +183,11 @@ class Session:
         return {
             "next": ids[i + 1] if i + 1 < len(ids) else None,
             "prev": ids[i - 1] if i > 0 else None,
-            "next_todo": next((j for j in after if needs_work(statuses.get(j, "manual"))), None),
+            "next_todo": next((j for j in after if j in open_ids), None),
         }
 
     def first_todo(self) -> str | None:
-        return next((r["id"] for r in self.rows() if needs_work(r["status"])), None)
+        return next((r["id"] for r in self.rows() if _open(r)), None)
 
     # ----------------------------------------------------------------- front renders
     def _request(self, ch: Character, first: bool, thumb: bool = False) -> None:
@@ -275,6 +292,8 @@ class Session:
             "skip": None if saved.skip is None else vars(saved.skip),
             "problems": saved.problems,
             "flags": self.flags(ch, sugg, saved),
+            "reasons": self.options.qa_reasons.get(ch.id, {}),
+            "held_back": self.waiting(ch, saved),
             "image": image,
             **self.neighbours(ch.id, rows),
         }
@@ -301,3 +320,8 @@ class Session:
         saved = self.store.skip(ch, reason, version)
         self._finished(ch)
         return {"status": saved.status, "version": saved.version, **self.neighbours(ch.id)}
+
+
+def _open(row: dict[str, Any]) -> bool:
+    """A queue row a person still has to look at."""
+    return bool(row["held_back"]) or needs_work(row["status"])

@@ -101,6 +101,15 @@ from thagen.render.output.shards import POSE_NAMES
     show_default=True,
     help="Processes that sign models not in the identity signal cache (0: all cores).",
 )
+@click.option(
+    "--redo",
+    "redo",
+    multiple=True,
+    metavar="flagged|ID",
+    help="Render finished characters again with the current annotations and overrides, replacing "
+    "their shards once the new ones are complete: 'flagged' (every one with a hard QA flag, e.g. "
+    "held back) or character ids (repeatable, or comma-separated). Then merges as a finished run does.",
+)
 def render_command(
     manifest: Path,
     resume: bool,
@@ -118,8 +127,10 @@ def render_command(
     annotations: Path | None,
     progress_interval: float,
     identity_jobs: int,
+    redo: tuple[str, ...],
 ) -> None:
-    """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped)."""
+    """Render MANIFEST into training shards (resumable; a broken character is recorded and skipped;
+    one QA holds back is listed at the end with the commands that fix it)."""
     from thagen.render.run.api import render_manifest
     from thagen.render.run.backends import FarmOptions
 
@@ -146,9 +157,10 @@ def render_command(
         progress_interval=progress_interval,
         identity_jobs=identity_jobs,
         out_field="--out",
+        redo=redo,
     )
     click.echo(summary.text(), err=True)
-    if summary.failed:
+    if summary.failed or summary.redo_failed:
         sys.exit(1)
 
 
@@ -156,7 +168,8 @@ def render_command(
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def status_command(out: Path) -> None:
     """Done / failed / missing characters of a render output, per part and in total, with the
-    images/s, ETA and the command that finishes what is missing."""
+    images/s, ETA and the command that finishes what is missing; the characters QA held back,
+    why, and the commands that fix them."""
     from thagen.render.run.status import output_status
 
     click.echo(output_status(out).text())

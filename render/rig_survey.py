@@ -1,7 +1,8 @@
 """`thagen rig survey`: the rig survey of rigs/survey.py with identity columns (render/identity/).
 
 Lives in render/ because character identity does: thagen/cli.py adds this command to the `rig`
-group of rigs/cli.py.
+group of rigs/cli.py. License columns come from rigs/survey.py; each input folder is its models'
+collection root (readme and license files are read from a model's folder up to it, never above).
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from thagen.rigs.check import expand_inputs, failure_reason
 from thagen.rigs.survey import summarize, survey_columns, survey_row, write_csv_atomic
 
 
-def _survey_task(args: tuple[str, str | None, str | None, str]) -> dict[str, Any]:
+def _survey_task(args: tuple[str, str | None, str | None, str, str]) -> dict[str, Any]:
     """One model's row in a worker process (arguments as strings, so they pickle anywhere)."""
-    path, member, cache, pose_vector = args
+    path, member, cache, pose_vector, root = args
     return survey_row(
-        Path(path), member, Path(cache) if cache else None, pose_vector, identity_survey.sign_row
+        Path(path), member, Path(cache) if cache else None, pose_vector, identity_survey.sign_row, Path(root)
     )
+
+
+def license_root(given: Path) -> Path:
+    """The collection root of the models under one input: the folder itself, or a file's folder."""
+    return given if given.is_dir() else given.parent
 
 
 @click.command("survey")
@@ -68,17 +74,20 @@ def survey_command(
 
     Each model (each one inside each zip) gets a row with its status (usable, unusable, error)
     and reasons, its identity group (with the evidence) and, for a duplicate, the model it
-    duplicates; a broken file only fails its own row. A summary ends the run.
+    duplicates, and its license (name, redistribution, modification, commercial, credit, credit
+    line, author; each input folder is the root up to which readmes are read); a broken file
+    only fails its own row. A summary ends the run.
     """
-    tasks: list[tuple[Path, str | None]] = []
+    tasks: list[tuple[Path, str | None, Path]] = []
     rows: list[dict[str, Any]] = []
-    for path, member, error in expand_inputs(inputs):
-        if error is not None:
-            rows.append(
-                {"source": str(path), "member": "", "status": "error", "reasons": error, "seconds": "0"}
-            )
-        else:
-            tasks.append((path, member))
+    for given in inputs:
+        for path, member, error in expand_inputs([given]):
+            if error is not None:
+                rows.append(
+                    {"source": str(path), "member": "", "status": "error", "reasons": error, "seconds": "0"}
+                )
+            else:
+                tasks.append((path, member, license_root(given)))
     if not tasks and not rows:
         raise click.ClickException(
             "no .pmx, .pmd, .vrm, .glb, .gltf or .zip files found in " + ", ".join(map(str, inputs))
@@ -86,13 +95,14 @@ def survey_command(
     cache = str(cache_dir) if cache_dir else None
     with click.progressbar(length=len(tasks), label="rig survey", file=sys.stderr) as bar:
         if jobs == 1 or len(tasks) <= 1:
-            for path, member in tasks:
-                rows.append(survey_row(path, member, cache_dir, pose_vector, identity_survey.sign_row))
+            for path, member, root in tasks:
+                rows.append(survey_row(path, member, cache_dir, pose_vector, identity_survey.sign_row, root))
                 bar.update(1)
         else:
             with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
                 futures = {
-                    pool.submit(_survey_task, (str(p), m, cache, pose_vector)): (p, m) for p, m in tasks
+                    pool.submit(_survey_task, (str(p), m, cache, pose_vector, str(r))): (p, m)
+                    for p, m, r in tasks
                 }
                 for fut in concurrent.futures.as_completed(futures):
                     p, m = futures[fut]

@@ -34,7 +34,7 @@ class RunSettings:
     device: str = "cpu"
     threads: int = 0
     qa: bool = True
-    exclude_flagged: bool = False
+    exclude_flagged: bool = True  # hard QA flags hold a character back (render/character/flags.py)
     seed: int = 0
     cache_dir: str | None = None
 

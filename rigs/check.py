@@ -1,7 +1,9 @@
 """`thagen rig check`'s engine: read a model, normalize its rig, and say what was found, as text.
 
 Also the model discovery of `rig check` / `rig survey` (folders, zips and their members, each
-failure a row of its own), so one bad download never stops a night's survey.
+failure a row of its own), so one bad download never stops a night's survey. The check ends
+with the model's license (rigs/licenses/): a model whose rig works but whose author forbids
+redistribution is not usable for a published dataset either.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from thagen.errors import ThagenError
 from thagen.model_files import is_archive_file, is_model_file
+from thagen.rigs.licenses import LicenseRecord, read_model_license
 from thagen.rigs.normalize import RigReport, normalize
 from thagen.rigs.normalize.overrides import find_override_file
 from thagen.rigs.normalize.roles import default_role_table
@@ -72,6 +75,21 @@ def check_one(
     return read_and_check(path, member, override, cache_dir, pose_vector)[1]
 
 
+def check_with_license(
+    path: Path,
+    member: str | None,
+    *,
+    override: Path | None = None,
+    cache_dir: Path | None = None,
+    pose_vector: str | None = None,
+) -> tuple[RigReport, LicenseRecord]:
+    """`check_one` and the model's license: read from the model, its own folder (the collection
+    root is the model's folder) and the override file in use (an explicit one wins)."""
+    model, report = read_and_check(path, member, override, cache_dir, pose_vector)
+    chosen = override if override is not None else find_override_file(path, member)
+    return report, read_model_license(model, path, member, override_file=chosen)
+
+
 def read_and_check(
     path: Path,
     member: str | None,
@@ -95,8 +113,8 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - _width(text))
 
 
-def format_report(label: str, report: RigReport) -> str:
-    """One human-readable table for a model."""
+def format_report(label: str, report: RigReport, license: LicenseRecord | None = None) -> str:
+    """One human-readable table for a model (and its license's lines, when given)."""
     status = "OK" if report.ok else "NOT USABLE (missing " + ", ".join(report.missing_required) + ")"
     lines = [f"{label}  [{report.model_name}]  {status}"]
     if report.override_file:
@@ -120,4 +138,6 @@ def format_report(label: str, report: RigReport) -> str:
         from thagen.rigs.normalize.availability import format_availability
 
         lines.append(format_availability(report.extended))
+    if license is not None:
+        lines += ["  " + line for line in license.describe()]
     return "\n".join(lines)

@@ -34,10 +34,10 @@ def inspect_command(
     model: Path, as_json: bool, member: str | None, bones: bool, cache_dir: Path | None
 ) -> None:
     """Show counts, names, bones, morphs and textures (found or missing) of MODEL (.pmx, .pmd, .vrm,
-    .glb, .gltf or .zip).
+    .glb, .gltf or .zip), and its license (docs/licenses.md) from the model and its folder.
 
     The JSON always lists the bones; the text lists them with --bones."""
-    from thagen.rigs.inspect import format_report, inspect_model
+    from thagen.rigs.inspect import format_report, inspect_model, model_folder_license
     from thagen.rigs.reader import read_model
 
     chosen = None
@@ -48,7 +48,8 @@ def inspect_command(
     elif member is not None:
         raise click.BadParameter("only applies to .zip archives", param_hint="--member")
     loaded = read_model(model, member=chosen, cache_dir=cache_dir)
-    report = inspect_model(loaded, path=model, member=chosen)
+    record = model_folder_license(loaded, model, chosen)
+    report = inspect_model(loaded, path=model, member=chosen, license=record)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -83,7 +84,8 @@ def rig_group() -> None:
 def check_command(
     models: tuple[Path, ...], override: Path | None, as_json: bool, pose_vector: str, cache_dir: Path | None
 ) -> None:
-    """Show which bone or morph fills each role of each MODEL (.pmx, .pmd, .vrm, .glb, .gltf, .zip or folder).
+    """Show which bone or morph fills each role of each MODEL (.pmx, .pmd, .vrm, .glb, .gltf, .zip or folder),
+    and its license (docs/licenses.md) from the model, its folder and the override file.
 
     Exits non-zero when a model cannot be read or lacks a required role (marked * in the table).
     """
@@ -93,7 +95,7 @@ def check_command(
         label = rig_check.model_label(path, member)
         if error is None:
             try:
-                report = rig_check.check_one(
+                report, record = rig_check.check_with_license(
                     path, member, override=override, cache_dir=cache_dir, pose_vector=pose_vector
                 )
             except ThagenError as exc:
@@ -104,9 +106,11 @@ def check_command(
             if not as_json:
                 click.echo(f"{label}  ERROR: {error}\n")
             continue
-        out.append({"path": str(path), "member": member, "report": report.to_dict()})
+        out.append(
+            {"path": str(path), "member": member, "report": report.to_dict(), "license": record.to_json()}
+        )
         if not as_json:
-            click.echo(rig_check.format_report(label, report) + "\n")
+            click.echo(rig_check.format_report(label, report, record) + "\n")
         if not report.ok:
             failed.append(f"error: {label}: missing required roles: {', '.join(report.missing_required)}")
     if as_json:

@@ -1,7 +1,9 @@
 """What `thagen inspect` reports about a model: a plain dict, printed as text or JSON.
 
 Kept apart from the command so other tools (rig survey, dataset provenance) can embed the
-same facts, and so tests can check numbers without parsing text.
+same facts, and so tests can check numbers without parsing text. The report carries the
+model's license record too (rigs/licenses/), since whether a model may be used at all is the
+first thing to know about it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import numpy as np
 
 from thagen.rigs.formats.textures import texture_report
 from thagen.rigs.formats.vrm.report import format_vrm, vrm_report
+from thagen.rigs.licenses import LicenseRecord, read_model_license
 from thagen.rigs.model import Bone, BoneFlag, DeformType, Model, MorphKind
+from thagen.rigs.normalize.overrides import find_override_file
 
 PANELS = {0: "system", 1: "eyebrow", 2: "eye", 3: "mouth", 4: "other"}
 
@@ -52,10 +56,21 @@ def bone_entry(model: Model, index: int, bone: Bone) -> dict[str, Any]:
     }
 
 
+def model_folder_license(model: Model, path: Path, member: str | None = None) -> LicenseRecord:
+    """The license `thagen inspect` and `thagen rig check` show: read from the model, the files in
+    its own folder (the collection root is the model's folder) and its override file."""
+    return read_model_license(model, path, member, override_file=find_override_file(path, member))
+
+
 def inspect_model(
-    model: Model, *, path: str | Path | None = None, member: str | None = None
+    model: Model,
+    *,
+    path: str | Path | None = None,
+    member: str | None = None,
+    license: LicenseRecord | None = None,
 ) -> dict[str, Any]:
-    """The inspect report. `path` is the file the user named (a .zip for archives), `member` the model inside."""
+    """The inspect report. `path` is the file the user named (a .zip for archives), `member` the
+    model inside; `license` its license record (`model_folder_license`), None to leave it out."""
     kinds = Counter(_kind_name(m.kind) for m in model.morphs)
     deform = Counter(np.asarray(model.deform_types, np.int64).tolist())
     textures = texture_report(model)
@@ -119,6 +134,7 @@ def inspect_model(
             for f in model.display_frames
         ],
         "vrm": vrm_report(model),
+        "license": None if license is None else license.to_json(),
     }
 
 
@@ -194,6 +210,8 @@ def format_report(report: dict[str, Any], *, bones: bool = False) -> str:
         summary.append(("soft bodies", f"{c['soft_bodies']:,}"))
     label = max(_width(k) for k, _ in summary)
     lines = [f"{_pad(k, label)}  {v}" for k, v in summary]
+    if report.get("license"):
+        lines += ["", *LicenseRecord.from_json(report["license"]).describe()]
     if report["textures"]:
         lines += ["", "Textures"]
         rows = [

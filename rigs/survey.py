@@ -1,8 +1,11 @@
 """`thagen rig survey`'s engine: one CSV row per model of a collection, and a summary.
 
-Every failure becomes a row, never an exception. The rig columns are here; a caller adds its
-own columns (the identity columns of render/identity/survey.py) through `extra_columns` and a
-`sign` callback, so this module never imports the renderer's packages.
+Every failure becomes a row, never an exception. The rig columns are here, and the license
+columns (rigs/licenses/: what each author allows, read from the model and the files beside it up
+to the collection root), so one survey says both whether a model can be rendered and whether
+its renders can be published. A caller adds its own columns (the identity columns of
+render/identity/survey.py) through `extra_columns` and a `sign` callback, so this module never
+imports the renderer's packages.
 """
 
 from __future__ import annotations
@@ -16,12 +19,34 @@ from pathlib import Path
 from typing import Any
 
 from thagen.rigs.check import failure_reason, read_and_check
+from thagen.rigs.licenses import (
+    LicenseRecord,
+    LicenseTally,
+    model_license,
+    read_model_license,
+    unreadable_inputs,
+)
 from thagen.rigs.model import Model
 from thagen.rigs.normalize import RigReport
+from thagen.rigs.normalize.overrides import find_override_file
 from thagen.rigs.normalize.roles import default_role_table
 
 SignRow = Callable[[dict[str, Any], Path, str | None, Model, RigReport], None]
 """Adds a caller's columns to a usable row (e.g. identity signals); may raise, never fails the row."""
+
+LICENSE_COLUMNS = (
+    "license_name",
+    "redistribution",
+    "modification",
+    "commercial",
+    "credit",
+    "credit_line",
+    "author",
+)
+"""The license columns: the record's fields a curator filters a collection on."""
+
+LICENSE_KEY = "_license"
+"""A row's compact license record (not a CSV column): what the summary counts."""
 
 
 def survey_columns(pose_vector: str = "tha1", extra_columns: Sequence[str] = ()) -> list[str]:
@@ -30,7 +55,8 @@ def survey_columns(pose_vector: str = "tha1", extra_columns: Sequence[str] = ())
     cols = ["source", "member", "model_name", "status", "reasons"]
     for role in roles:
         cols += [role, f"{role}_method"]
-    cols += ["eye_close_left_score", "eye_close_right_score", "warnings", "override", "seconds"]
+    cols += ["eye_close_left_score", "eye_close_right_score", "warnings", "override"]
+    cols += [*LICENSE_COLUMNS, "seconds"]
     if pose_vector != "tha1":
         from thagen.pose_vectors import pose_vector_def
         from thagen.rigs.normalize.availability import availability_columns
@@ -45,14 +71,18 @@ def survey_row(
     cache_dir: Path | None = None,
     pose_vector: str = "tha1",
     sign: SignRow | None = None,
+    root: Path | None = None,
 ) -> dict[str, Any]:
-    """One CSV row; every failure becomes a row, never an exception."""
+    """One CSV row; every failure becomes a row, never an exception. `root`: the collection
+    root, up to which readme and license files beside the model are read."""
     row: dict[str, Any] = {"source": str(path), "member": member or ""}
     start = time.perf_counter()
     try:
         model, report = read_and_check(path, member, None, cache_dir, pose_vector)
     except Exception as exc:  # noqa: BLE001 - isolate every model's failure
         row.update(status="error", reasons=failure_reason(exc))
+        inputs = unreadable_inputs(exc)
+        _license(row, lambda: model_license(path, inputs, root=root, member=member))
     else:
         if sign is not None:
             _sign(sign, row, path, member, model, report)
@@ -71,8 +101,32 @@ def survey_row(
             from thagen.rigs.normalize.availability import availability_cells
 
             row.update(availability_cells(report.extended))
+        override = find_override_file(path, member)
+        _license(row, lambda: read_model_license(model, path, member, root=root, override_file=override))
     row["seconds"] = f"{time.perf_counter() - start:.3f}"
     return row
+
+
+def _license(row: dict[str, Any], read: Callable[[], LicenseRecord]) -> None:
+    """The license columns (and the compact record the summary counts); a license that cannot
+    be read is a warning of its row, never a failure."""
+    try:
+        record = read()
+    except Exception as exc:  # noqa: BLE001 - a bad override's license section only warns here
+        row["warnings"] = " | ".join(
+            filter(None, [row.get("warnings", ""), f"license: {failure_reason(exc)}"])
+        )
+        return
+    row.update(license_cells(record))
+    row[LICENSE_KEY] = record.to_json(texts=False)
+
+
+def license_cells(record: LicenseRecord) -> dict[str, str]:
+    """The license columns of one record ("" for a text field nothing said)."""
+    cells = {name: getattr(record, name) or "" for name in ("license_name", "credit_line", "author")}
+    for name in ("redistribution", "modification", "commercial", "credit"):
+        cells[name] = getattr(record, name).value
+    return cells
 
 
 def _sign(
@@ -120,4 +174,7 @@ def summarize(rows: list[dict[str, Any]], top: int = 8) -> str:
     if reasons:
         lines.append("top reasons not usable:")
         lines += [f"  {n:5d}  {reason}" for reason, n in reasons.most_common(top)]
+    records = [LicenseRecord.from_json(r[LICENSE_KEY]) for r in rows if r.get(LICENSE_KEY)]
+    if records:
+        lines.append(LicenseTally.of(records).text())
     return "\n".join(lines)

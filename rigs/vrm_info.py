@@ -7,6 +7,7 @@ file's own evidence (a humanoid "head" bone, a "blink" preset) before any name t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,9 @@ class VrmInfo:
     embedded_images: dict[str, bytes] = field(default_factory=dict)  # Model.textures entry -> bytes
     title: str = ""
     authors: list[str] = field(default_factory=list)
+    # the file's meta object as written (VRM 0.x `VRM.meta`, 1.0 `VRMC_vrm.meta`): its license
+    # keys are read by rigs/licenses/, which needs the raw values, not a summary of them
+    meta: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what was read but not applied
 
     def __eq__(self, other: object) -> bool:

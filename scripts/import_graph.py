@@ -65,22 +65,24 @@ def strongly_connected(nodes: set[str], edges: dict[str, set[str]]) -> list[list
 
 
 def depth(nodes: set[str], edges: dict[str, set[str]]) -> int:
-    """The longest import chain (in modules) of an acyclic graph; -1 where it has a cycle."""
+    """The longest import chain, in modules; the modules of a cycle count as one (condensation)."""
+    rep = {n: n for n in nodes}
+    for component in strongly_connected(nodes, edges):
+        for n in component:
+            rep[n] = component[0]
+    condensed: dict[str, set[str]] = {r: set() for r in rep.values()}
+    for src in nodes:
+        for dst in edges.get(src, ()):
+            if dst in rep and rep[src] != rep[dst]:
+                condensed[rep[src]].add(rep[dst])
     memo: dict[str, int] = {}
 
-    def longest(node: str, seen: frozenset[str]) -> int:
-        if node in memo:
-            return memo[node]
-        if node in seen:
-            raise RecursionError
-        best = 1 + max((longest(c, seen | {node}) for c in edges.get(node, ())), default=0)
-        memo[node] = best
-        return best
+    def longest(node: str) -> int:
+        if node not in memo:
+            memo[node] = 1 + max((longest(c) for c in condensed[node]), default=0)
+        return memo[node]
 
-    try:
-        return max((longest(n, frozenset()) for n in nodes), default=0)
-    except RecursionError:
-        return -1
+    return max((longest(n) for n in condensed), default=0)
 
 
 def main() -> int:

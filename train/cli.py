@@ -1,4 +1,8 @@
-"""`thagen train ...` and `thagen animate ...` (imported lazily by thagen.cli)."""
+"""`thagen train ...` and `thagen animate ...` (imported lazily by thagen.cli).
+
+THA1: `thagen train morpher|rotator|combiner|all CONFIG`; THA3: `thagen train tha3 CONFIG
+[--stage NAME ...]`. `thagen train eval RUN` and `thagen animate` tell the system from RUN.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from thagen.train.config import STAGES, load_config
 
 if TYPE_CHECKING:
     from thagen.train.config import TrainConfig
+
+THA3_STAGES = ("eyebrow_decomposer", "eyebrow_combiner", "face_morpher", "rotator", "editor")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,19 +43,23 @@ def _with_common(f: F) -> F:
     return f
 
 
-def _load(config: str, stages: tuple[str, ...], **flags: object) -> TrainConfig:
+def _overrides(stages: tuple[str, ...], flags: dict[str, object]) -> dict[str, object]:
     overrides = {
         k: flags[k] for k in ("data_dir", "out_dir", "device", "num_workers") if flags.get(k) is not None
     }
     if flags.get("max_steps") is not None:
         for s in stages:
             overrides[f"{s}.max_steps"] = flags["max_steps"]
-    return load_config(config, overrides)
+    return overrides
+
+
+def _load(config: str, stages: tuple[str, ...], **flags: object) -> TrainConfig:
+    return load_config(config, _overrides(stages, flags))
 
 
 @click.group("train")
 def train_group() -> None:
-    """Train the THA1 networks on rendered shards (CONFIG: a YAML file or a shipped name: tha1, tiny)."""
+    """Train THA1 or THA3 on rendered shards (CONFIG: a YAML file or a shipped name: tha1, tiny, tha3, tha3_tiny)."""
 
 
 def _stage_command(stage: str) -> click.Command:
@@ -76,6 +86,28 @@ def train_all_command(config: str, resume: bool, overwrite: bool, **flags: objec
 
     cfg = _load(config, STAGES, **flags)
     train_all(cfg, resume=resume, overwrite=overwrite, echo=click.echo)
+
+
+@train_group.command("tha3")
+@_with_common
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice(THA3_STAGES),
+    help="Train only this stage (repeatable); default: all five in THA3's order.",
+)
+def train_tha3_command(
+    config: str, resume: bool, overwrite: bool, stages: tuple[str, ...], **flags: object
+) -> None:
+    """Train THA3's networks: eyebrow_decomposer, eyebrow_combiner, face_morpher, rotator, editor."""
+    from thagen.train.tha3_training.config import load_tha3_config
+    from thagen.train.tha3_training.run import train_tha3
+
+    chosen = stages or THA3_STAGES
+    cfg = load_tha3_config(config, _overrides(chosen, flags))
+    results = train_tha3(cfg, chosen, resume=resume, overwrite=overwrite, echo=click.echo)
+    click.echo(f"trained: {', '.join(r.stage for r in results) or 'nothing'} -> {cfg.out_dir}")
 
 
 @train_group.command("eval")
@@ -107,8 +139,13 @@ def eval_command(
     device: str,
     num_workers: int,
 ) -> None:
-    """Report RMSE/SSIM of the full system on a split (per character too), like THA1."""
-    from thagen.train.evaluate import evaluate
+    """Report RMSE/SSIM on a split beside copy-the-input (THA1: full system; THA3: each stage and the poser)."""
+    from thagen.train.checkpoints import run_system
+
+    if run_system(Path(checkpoints)) == "tha3":
+        from thagen.train.tha3_training.evaluate import evaluate_tha3 as evaluate
+    else:
+        from thagen.train.evaluate import evaluate
 
     evaluate(
         Path(checkpoints), split=split, data_dir=Path(data_dir) if data_dir else None,
@@ -125,24 +162,42 @@ def eval_command(
     type=click.Path(exists=True, file_okay=False),
     help="Training output folder.",
 )
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="GIF to write.")
-@click.option("--frames", default=48, show_default=True, type=click.IntRange(2))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="GIF to write (and .mp4 beside it with ffmpeg).",
+)
+@click.option("--frames", type=click.IntRange(2), help="Frames in the loop (default: THA1 48, THA3 140).")
 @click.option("--fps", default=24.0, show_default=True, type=click.FloatRange(1, 100))
 @click.option("--background", default="white", show_default=True, help="Colour behind the transparent parts.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option(
+    "--mp4/--no-mp4", default=True, show_default=True, help="Also write an MP4 when ffmpeg is on PATH."
+)
 def animate_command(
-    image: str, checkpoints: str, out: str, frames: int, fps: float, background: str, device: str
+    image: str,
+    checkpoints: str,
+    out: str,
+    frames: int | None,
+    fps: float,
+    background: str,
+    device: str,
+    mp4: bool,
 ) -> None:
-    """Animate one front image (square RGBA framed like a reset image; scaled to the network): blink, talk, turn."""
+    """Animate one image with a THA1 or THA3 run (square RGBA, framed as that system expects).
+
+    THA1: blinks, talking, head turns. THA3: blinks, winks, vowels, eyebrows, irises, head and
+    body turns, breathing.
+    """
     from thagen.train.animate import animate
 
-    path = animate(
-        Path(image),
-        Path(checkpoints),
-        Path(out),
-        frames=frames,
-        fps=fps,
-        device=device,
-        background=background,
-    )
-    click.echo(f"wrote {frames} frames to {path}")
+    done = animate(
+        Path(image), Path(checkpoints), Path(out), frames=frames, fps=fps, device=device,
+        background=background, mp4=mp4,
+    )  # fmt: skip
+    click.echo(f"wrote {done.frames} frames ({done.system.upper()}) to {done.gif}")
+    if done.mp4 is not None:
+        click.echo(f"wrote {done.mp4}")
+    elif mp4:
+        click.echo("no MP4: ffmpeg is not on PATH")

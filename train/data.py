@@ -1,26 +1,30 @@
 """Streaming the renderer's tar shards into batches, with an exactly resumable order.
 
-Why not `webdataset`: the shard format is plain tar (thagen.render.output.shards reads it in a few lines),
-and exact resume needs control over which worker produces which batch, which is easier to get
-from a small IterableDataset than from a pipeline library. No extra dependency either.
+Why not `webdataset`: the shard format is plain tar (thagen.render.output.shards reads it in a
+few lines), and exact resume needs control over which worker produces which batch, which is
+easier to get from a small IterableDataset than from a pipeline library. No extra dependency.
 
 Each epoch:
 1. The split's shards are permuted with a generator seeded by (seed, epoch).
 2. The permuted list is dealt to the global workers (rank * workers + worker) round-robin, so no
    shard is read twice. With fewer shards than workers every worker reads every shard and keeps
    the samples whose running index modulo the worker count is its own: still no duplicates.
-3. Each worker keeps `open_shards` shards open and draws the next sample from a random one (mixing
-   characters: a shard holds one character), then passes samples through a shuffle buffer.
+3. Mixing. A shard holds one character, so reading shards one after another gives batches in
+   character blocks. Each worker keeps `open_shards` shards open (many: 32 by default) and
+   draws each next sample from one of them with probability proportional to the samples it has
+   left, so the open shards drain together and every stretch of the stream interleaves all of
+   them; a shard that runs out is replaced by the next one. A shuffle buffer then shuffles
+   across that window. `character_coverage` measures the result (characters per batch).
 4. Each worker collates its own batches and tags them with its id. The main process consumes
    batches in a canonical order (round-robin over the workers that still have batches), which
    only depends on per-worker batch counts known in advance. A checkpoint stores (epoch, number
-   of batches consumed); on resume each worker skips its already consumed batches *without
-   decoding them*, so the rest of the epoch is exactly what an uninterrupted run would see.
+   of batches consumed); on resume each worker replays its random draws and skips its consumed
+   batches *without decoding them*, so the rest of the epoch is exactly what an uninterrupted
+   run would see.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import tarfile
 from collections import deque
@@ -32,69 +36,39 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from thagen.errors import ThagenError
-from thagen.render.output.shards import POSE_NAMES, iter_shard
-from thagen.train.images import decode_png_rgba8, scale_rgba8
+from thagen.render.output.shards import iter_shard
+from thagen.train.samples import THA1_FORMAT, RawSample, SampleFormat, collate, parse_pose
+from thagen.train.shard_index import (
+    DatasetError,
+    ShardInfo,
+    count_samples,
+    journalled_shards,
+    list_shards,
+    require_images,
+)
 
+# Bumped when the sample order for a given (seed, epoch, setup) changes, so that a checkpoint
+# written by an older loader is refused on resume instead of silently continuing differently.
+LOADER_ORDER_VERSION = 2
 
-class DatasetError(ThagenError):
-    """A split directory or shard is missing, empty or malformed."""
-
-
-@dataclass(frozen=True)
-class ShardInfo:
-    path: Path
-    count: int
-
-
-def count_samples(path: Path) -> int:
-    """Number of samples in a shard, from tar headers only (no image data is read)."""
-    keys = set()
-    try:
-        with tarfile.open(path, mode="r") as tar:
-            for info in tar:
-                if info.isfile():
-                    name = info.name
-                    head, _, tail = name.rpartition("/")
-                    keys.add(head + "/" + tail.partition(".")[0])
-    except (tarfile.TarError, OSError) as exc:
-        raise DatasetError(f"{path}: unreadable shard ({exc})") from exc
-    return len(keys)
-
-
-def list_shards(split_dir: Path) -> list[ShardInfo]:
-    """The complete shards of one split, sorted by name.
-
-    When the dataset root has thagen's `journal.jsonl`, only shards of journalled (finished)
-    characters count: a run that was killed and not yet resumed can hold complete shards of a
-    character that is not done, and those would be rendered again on resume.
-    """
-    split_dir = Path(split_dir)
-    if not split_dir.is_dir():
-        raise DatasetError(f"{split_dir}: split directory not found")
-    paths = sorted(split_dir.glob("*.tar"))
-    finished = journalled_shards(split_dir.parent)
-    if finished is not None:
-        paths = [p for p in paths if p.resolve() in finished]
-    if not paths:
-        raise DatasetError(f"{split_dir}: no *.tar shards of finished characters in this split")
-    return [ShardInfo(p, count_samples(p)) for p in paths]
-
-
-def journalled_shards(root: Path) -> set[Path] | None:
-    """Resolved paths of the shards named in `root/journal.jsonl`, or None without a journal."""
-    journal = Path(root) / "journal.jsonl"
-    if not journal.is_file():
-        return None
-    found: set[Path] = set()
-    for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a half-written last line from a killed run
-        for rel in record.get("shards", []) if isinstance(record, dict) else []:
-            found.add((Path(root) / rel).resolve())
-    return found
+__all__ = [
+    "LOADER_ORDER_VERSION",
+    "DatasetError",
+    "EpochBatches",
+    "SampleFormat",
+    "ShardInfo",
+    "ShardStream",
+    "WorkerPlan",
+    "batch_counts",
+    "canonical_order",
+    "character_coverage",
+    "count_samples",
+    "epoch_plans",
+    "journalled_shards",
+    "list_shards",
+    "parse_pose",
+    "require_images",
+]
 
 
 @dataclass(frozen=True)
@@ -152,20 +126,6 @@ def consumed_per_worker(order: list[int], consumed: int, workers: int) -> list[i
     return done
 
 
-def parse_pose(raw: bytes, where: str) -> tuple[np.ndarray, str]:
-    """pose.json -> (6-vector in POSE_NAMES order, character id)."""
-    try:
-        rec = json.loads(raw)
-        pose = rec["pose"]
-        vec = np.array([float(pose[n]) for n in POSE_NAMES], dtype=np.float32)
-        character = str(rec.get("character", where.split("/")[0]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(
-            f"{where}: bad pose.json ({exc!r}); needs pose.{{{', '.join(POSE_NAMES)}}}"
-        ) from exc
-    return vec, character
-
-
 class ShardStream(IterableDataset):
     """Yields collated, worker-tagged batches from a split's shards (see module doc)."""
 
@@ -179,12 +139,13 @@ class ShardStream(IterableDataset):
         epoch: int,
         shuffle: bool = True,
         shuffle_buffer: int = 256,
-        open_shards: int = 4,
+        open_shards: int = 32,
         drop_last: bool = False,
         num_workers: int = 0,
         rank: int = 0,
         world_size: int = 1,
         skip_batches: list[int] | None = None,
+        sample_format: SampleFormat = THA1_FORMAT,
     ) -> None:
         super().__init__()
         self.shards = shards
@@ -200,6 +161,7 @@ class ShardStream(IterableDataset):
         self.rank = rank
         self.world_size = world_size
         self.skip_batches = skip_batches or [0] * self.local_workers
+        self.sample_format = sample_format
 
     def plans(self) -> list[WorkerPlan]:
         """This rank's local worker plans."""
@@ -209,8 +171,9 @@ class ShardStream(IterableDataset):
         )
         return every[self.rank * self.local_workers : (self.rank + 1) * self.local_workers]
 
-    def _raw_samples(self, plan: WorkerPlan, rng: np.random.Generator) -> Iterator[dict]:
-        """Samples of the worker's shards, interleaving up to `open_shards` shards at random.
+    def _raw_samples(self, plan: WorkerPlan, rng: np.random.Generator) -> Iterator[RawSample]:
+        """Samples of the worker's shards, `open_shards` at a time, each next sample drawn from an
+        open shard with probability proportional to the samples it has left.
 
         When workers share shards (stride > 1) they must all see the same interleaved sequence,
         so the interleaving then uses a generator common to all of them.
@@ -218,27 +181,33 @@ class ShardStream(IterableDataset):
         if plan.stride > 1:
             rng = np.random.default_rng([self.seed, self.epoch, 0x1E])
         pending = deque(plan.shards)
-        live: list[Iterator[dict]] = []
+        live: list[Iterator[RawSample]] = []
+        left: list[int] = []
         running = 0
         while pending or live:
             while pending and len(live) < self.open_shards:
-                path = self.shards[pending.popleft()].path
-                live.append(iter_shard_checked(path))
-            j = int(rng.integers(len(live))) if len(live) > 1 else 0
-            try:
-                sample = next(live[j])
-            except StopIteration:
+                info = self.shards[pending.popleft()]
+                live.append(iter_shard_checked(info.path))
+                left.append(max(1, info.count))
+            j = 0
+            if len(live) > 1:
+                j = int(np.searchsorted(np.cumsum(left), rng.integers(sum(left)), side="right"))
+            sample = next(live[j], None)
+            left[j] -= 1
+            if sample is None or left[j] <= 0:  # drained (the header count says so)
                 live.pop(j)
-                continue
+                left.pop(j)
+                if sample is None:
+                    continue
             if running % plan.stride == plan.offset:
                 yield sample
             running += 1
 
-    def _shuffled(self, samples: Iterator[dict], rng: np.random.Generator) -> Iterator[dict]:
+    def _shuffled(self, samples: Iterator[RawSample], rng: np.random.Generator) -> Iterator[RawSample]:
         if self.shuffle_buffer <= 1:
             yield from samples
             return
-        buf: list[dict] = []
+        buf: list[RawSample] = []
         for s in samples:
             if len(buf) < self.shuffle_buffer:
                 buf.append(s)
@@ -249,27 +218,26 @@ class ShardStream(IterableDataset):
         for j in rng.permutation(len(buf)):
             yield buf[int(j)]
 
-    def _collate(self, raws: list[dict]) -> dict:
-        """Images stay uint8 (B, 4, H, W) here; `thagen.train.images.to_network` converts them."""
-        size = self.image_size
-        out: dict = {k: [] for k in ("rest", "expr", "rot", "pose", "key", "character")}
-        for r in raws:
-            where = f"{r['__shard__']}: {r['__key__']}"
-            native = None  # the sample's own size: all three images must share it
-            for part in ("rest", "expr", "rot"):
-                at = f"{where}.{part}.png"
-                rgba = decode_png_rgba8(r[f"{part}.png"], where=at, size=native)
-                native = native or rgba.shape[0]
-                rgba = scale_rgba8(rgba, size, where=at)
-                out[part].append(rgba.transpose(2, 0, 1))
-            vec, character = parse_pose(r["pose.json"], where)
-            out["pose"].append(vec)
-            out["key"].append(str(r["__key__"]))
-            out["character"].append(character)
-        batch = {k: torch.from_numpy(np.stack(out[k])) for k in ("rest", "expr", "rot", "pose")}
-        batch["key"] = out["key"]
-        batch["character"] = out["character"]
-        return batch
+    def raw_batches(self, w: int, skip: int = 0) -> Iterator[tuple[int, list[RawSample] | None]]:
+        """(sequence number, raw samples) of local worker `w`'s batches; the first `skip` come as
+        (seq, None): their random draws are replayed but nothing is kept."""
+        plan = self.plans()[w]
+        g = self.rank * self.local_workers + w
+        rng = np.random.default_rng([self.seed, self.epoch, g, 0xB0])
+        group: list[RawSample] = []
+        seq = 0
+        for i, raw in enumerate(self._shuffled(self._raw_samples(plan, rng), rng)):
+            if i < skip * self.batch_size:  # consumed before a resume: keep the RNG stream only
+                if (i + 1) % self.batch_size == 0:
+                    yield seq, None
+                    seq += 1
+                continue
+            group.append(raw)
+            if len(group) == self.batch_size:
+                yield seq, group
+                group, seq = [], seq + 1
+        if group and not self.drop_last:
+            yield seq, group
 
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
@@ -278,26 +246,12 @@ class ShardStream(IterableDataset):
             raise RuntimeError(
                 f"ShardStream built for {self.local_workers} workers, run with {info.num_workers}"
             )
-        plan = self.plans()[w]
-        g = self.rank * self.local_workers + w
-        rng = np.random.default_rng([self.seed, self.epoch, g, 0xB0])
-        skip = self.skip_batches[w] * self.batch_size
-        group: list[dict] = []
-        seq = 0
-        for i, raw in enumerate(self._shuffled(self._raw_samples(plan, rng), rng)):
-            if i < skip:  # already consumed before a resume: keep the RNG stream, skip decoding
-                if (i + 1) % self.batch_size == 0:
-                    seq += 1
-                continue
-            group.append(raw)
-            if len(group) == self.batch_size:
-                yield {**self._collate(group), "worker": w, "seq": seq}
-                group, seq = [], seq + 1
-        if group and not self.drop_last:
-            yield {**self._collate(group), "worker": w, "seq": seq}
+        for seq, group in self.raw_batches(w, self.skip_batches[w]):
+            if group is not None:
+                yield {**collate(group, self.sample_format, self.image_size), "worker": w, "seq": seq}
 
 
-def iter_shard_checked(path: Path) -> Iterator[dict]:
+def iter_shard_checked(path: Path) -> Iterator[RawSample]:
     """`iter_shard` with the shard's name attached and errors as DatasetError."""
     try:
         for s in iter_shard(path):
@@ -321,12 +275,13 @@ class EpochBatches:
         start: int = 0,
         shuffle: bool = True,
         shuffle_buffer: int = 256,
-        open_shards: int = 4,
+        open_shards: int = 32,
         drop_last: bool = False,
         num_workers: int = 0,
         rank: int = 0,
         world_size: int = 1,
         pin_memory: bool = False,
+        sample_format: SampleFormat = THA1_FORMAT,
     ) -> None:
         self.workers = max(1, num_workers)
         probe = ShardStream(
@@ -341,6 +296,7 @@ class EpochBatches:
             shuffle_buffer=shuffle_buffer, open_shards=open_shards, drop_last=drop_last,
             num_workers=num_workers, rank=rank, world_size=world_size,
             skip_batches=consumed_per_worker(self.order, self.start, self.workers),
+            sample_format=sample_format,
         )  # fmt: skip
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -378,3 +334,59 @@ class EpochBatches:
                     ) from None
                 stash[b["worker"]].append(b)
             yield stash[w].popleft()
+
+    def character_batches(self, limit: int | None = None) -> Iterator[list[str]]:
+        """The characters of each batch, in training order, read from the keys alone (the tar
+        members are read, no image is decoded): what `character_coverage` counts."""
+        streams = [self.dataset.raw_batches(w) for w in range(self.workers)]
+        for n, w in enumerate(self.order):
+            if limit is not None and n >= limit:
+                return
+            _, group = next(streams[w])
+            assert group is not None
+            yield [str(r["__key__"]).split("/")[0] for r in group]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How well an epoch's first batches mix characters."""
+
+    batches: int
+    characters_total: int  # characters in the split
+    characters_seen: int  # distinct characters in the first `batches` batches
+    mean_per_batch: float  # distinct characters in one batch, averaged over those batches
+    first_seen: tuple[int, ...]  # characters seen after 1, 2, ... batches
+
+
+def character_coverage(
+    shards: list[ShardInfo],
+    *,
+    batches: int,
+    batch_size: int,
+    seed: int = 0,
+    epoch: int = 0,
+    open_shards: int = 32,
+    shuffle_buffer: int = 256,
+    num_workers: int = 0,
+) -> Coverage:
+    """Characters covered by the first `batches` batches of an epoch, as the trainer would see
+    them with these loader settings (a character is a key's prefix, `<character_id>/<index>`)."""
+    epoch_batches = EpochBatches(
+        shards, batch_size=batch_size, image_size=8, seed=seed, epoch=epoch, open_shards=open_shards,
+        shuffle_buffer=shuffle_buffer, num_workers=num_workers,
+    )  # fmt: skip
+    seen: set[str] = set()
+    growth: list[int] = []
+    per_batch: list[int] = []
+    for chars in epoch_batches.character_batches(batches):
+        seen.update(chars)
+        growth.append(len(seen))
+        per_batch.append(len(set(chars)))
+    every = {s.path.name.removesuffix(".tar").rsplit("-", 1)[0] for s in shards}
+    return Coverage(
+        batches=len(growth),
+        characters_total=len(every),
+        characters_seen=len(seen),
+        mean_per_batch=sum(per_batch) / max(1, len(per_batch)),
+        first_seen=tuple(growth),
+    )

@@ -1,15 +1,14 @@
-"""Evaluation of the full system (morpher -> rotator -> combiner) on a held-out split.
+"""Evaluation of THA1's full system (morpher -> rotator -> combiner) on a held-out split.
 
 THA1 reports RMSE and SSIM of the full system's output against the rendered expression+rotation
 image on characters kept out of training. We do the same: the rest image and the sample's pose
-go in, `rot.png` is the target. Metric space: see thagen.train.metrics.
+go in, `rot.png` is the target. Each figure is printed beside copy-the-input on the same samples
+(`thagen.train.scoring`), and THA1's published figures only when the run is comparable with them
+(256 px, full width). Metric space: see thagen.train.metrics.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,18 +20,12 @@ from torch import nn
 from thagen.errors import ConfigError
 from thagen.train import checkpoints
 from thagen.train.data import EpochBatches, list_shards
-from thagen.train.images import srgb_to_linear
 from thagen.train.logs import save_grid
-from thagen.train.metrics import rmse, ssim, to_metric_space
+from thagen.train.loop import select_device, to_device
 from thagen.train.networks import Network
-from thagen.train.trainer import select_device, to_device
+from thagen.train.scoring import METRIC_SPACE, Figure, figure_line, heat, write_report
 
 THA1_REPORTED = {"rmse": [0.00979, 0.01008], "ssim": [0.8508, 0.8541]}
-METRIC_SPACE = (
-    "per-image figures on RGBA in [0, 1]: sRGB-encoded colour premultiplied by alpha, straight alpha; "
-    "SSIM: 11x11 Gaussian window, sigma 1.5, K1=0.01, K2=0.03, valid positions, mean over channels; "
-    "then averaged over images"
-)
 
 
 @dataclass
@@ -44,6 +37,7 @@ class System:
     combiner: nn.Module
     image_size: int
     config: dict
+    spec: dict[str, object]
 
     @torch.no_grad()
     def __call__(self, rest: torch.Tensor, pose: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -58,24 +52,25 @@ def load_system(checkpoints_dir: Path, device: torch.device | str = "cpu") -> Sy
     nets: dict[str, Network] = {}
     sizes: set[int] = set()
     config: dict[str, Any] = {}
+    spec: dict[str, object] = {}
     for stage in ("morpher", "rotator", "combiner"):
         nets[stage], state = checkpoints.load_network(
             checkpoints.stage_model_path(checkpoints_dir, stage), stage, device
         )
         sizes.add(state["image_size"])
         config = state.get("config") or config
+        spec = dict(state["spec"])
     if len(sizes) != 1:
         raise ConfigError(
             f"{checkpoints_dir}: the three networks were trained at different image sizes {sorted(sizes)}"
         )
-    return System(nets["morpher"], nets["rotator"], nets["combiner"], sizes.pop(), config)
+    return System(nets["morpher"], nets["rotator"], nets["combiner"], sizes.pop(), config, spec)
 
 
-def _heat(a: torch.Tensor, b: torch.Tensor, gain: float = 4.0) -> torch.Tensor:
-    """|a - b| (metric space, max over channels) as an opaque grey network-space image."""
-    err = ((a - b).abs().amax(1, keepdim=True) * gain).clamp(0, 1)
-    grey = srgb_to_linear(err).expand(-1, 3, -1, -1)
-    return torch.cat([grey, torch.ones_like(err)], 1) * 2 - 1
+def tha1_comparable(image_size: int, spec: dict[str, object]) -> bool:
+    """THA1's published figures are for 256 px images and full-width networks (64 channels, 6
+    residual blocks) on its own data: only then are they printed beside ours."""
+    return image_size == 256 and spec.get("width") == 64 and spec.get("blocks") == 6
 
 
 def evaluate(
@@ -93,10 +88,7 @@ def evaluate(
     """Run the system over a split; writes report.json and comparison.png; returns the report."""
     dev = select_device(device)
     system = load_system(Path(checkpoints_dir), dev)
-    if data_dir is None:
-        data_dir = system.config.get("data_dir")
-        if not data_dir:
-            raise ConfigError(f"{checkpoints_dir}: the checkpoints do not record a data_dir; pass --data DIR")
+    data_dir = eval_data_dir(checkpoints_dir, system.config, data_dir)
     split_name = (system.config.get("splits") or {}).get(split, split)
     shards = list_shards(Path(data_dir) / split_name)
     out_dir = Path(out_dir) if out_dir else Path(checkpoints_dir) / f"eval-{split}"
@@ -105,8 +97,8 @@ def evaluate(
         shards, batch_size=batch_size, image_size=system.image_size, seed=0, epoch=0, shuffle=False,
         num_workers=num_workers,
     )  # fmt: skip
-    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # character -> rmse, ssim, n
-    morph_rmse = morph_ssim = 0.0
+    full = Figure("rot.png")
+    morph = Figure("expr.png")
     n = 0
     comparison = None
     for batch in batches:
@@ -117,16 +109,8 @@ def evaluate(
             batch = {k: v[:keep] for k, v in batch.items() if k not in ("worker", "seq")}
         batch = to_device(batch, dev, False)
         outs = system(batch["rest"], batch["pose"])
-        pred, target = to_metric_space(outs["final"]), to_metric_space(batch["rot"])
-        r, s = rmse(pred, target).cpu(), ssim(pred, target).cpu()
-        m_pred, m_target = to_metric_space(outs["morphed"]), to_metric_space(batch["expr"])
-        morph_rmse += float(rmse(m_pred, m_target).sum())
-        morph_ssim += float(ssim(m_pred, m_target).sum())
-        for i, ch in enumerate(batch["character"]):
-            acc = sums[ch]
-            acc[0] += float(r[i])
-            acc[1] += float(s[i])
-            acc[2] += 1
+        full.add(outs["final"], batch["rest"], batch["rot"], batch["character"])
+        morph.add(outs["morphed"], batch["rest"], batch["expr"])
         n += len(batch["character"])
         if comparison is None:
             comparison = save_grid(
@@ -135,39 +119,51 @@ def evaluate(
                     ("morphed", outs["morphed"]),
                     ("output", outs["final"]),
                     ("rot.png", batch["rot"]),
-                    ("|err|x4", _heat(pred, target)),
+                    ("|err|x4", heat(outs["final"], batch["rot"])),
                 ],
                 out_dir / "comparison.png",
                 rows=6,
             )
     if n == 0:
         raise ConfigError(f"{Path(data_dir) / split_name}: no samples to evaluate")
-    total_r = sum(v[0] for v in sums.values())
-    total_s = sum(v[1] for v in sums.values())
+    spec = system.spec
+    comparable = tha1_comparable(system.image_size, spec)
     report: dict[str, Any] = {
+        "system": "tha1",
         "split": split,
         "data_dir": str(data_dir),
         "checkpoints": str(checkpoints_dir),
         "image_size": system.image_size,
+        "network": spec,
         "samples": n,
-        "characters": len(sums),
+        "characters": len(full.per_character),
         "metric_space": METRIC_SPACE,
-        "full_system": {"rmse": total_r / n, "ssim": total_s / n},
-        "morpher_only": {"rmse": morph_rmse / n, "ssim": morph_ssim / n, "target": "expr.png"},
-        "per_character": {
-            ch: {"samples": int(v[2]), "rmse": v[0] / v[2], "ssim": v[1] / v[2]}
-            for ch, v in sorted(sums.items())
-        },
-        "tha1_reported_full_system": THA1_REPORTED,
+        "full_system": full.result(),
+        "morpher_only": morph.result(),
+        "per_character": full.characters(),
+        "tha1_reported_full_system": {**THA1_REPORTED, "comparable": comparable},
         "comparison_image": str(comparison),
     }
-    path = out_dir / "report.json"
-    tmp = path.with_name(f"report.json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, path)
+    path = write_report(out_dir / "report.json", report)
     report["report_path"] = str(path)
-    echo(
-        f"{split}: {n} samples, {len(sums)} characters: RMSE {report['full_system']['rmse']:.5f}, "
-        f"SSIM {report['full_system']['ssim']:.4f} (THA1: RMSE 0.0098-0.0101, SSIM 0.851-0.854) -> {path}"
-    )
+    echo(f"{split}: {n} samples, {len(full.per_character)} characters, {system.image_size} px -> {path}")
+    echo("  " + figure_line("full system", report["full_system"]))
+    echo("  " + figure_line("morpher only", report["morpher_only"]))
+    if comparable:
+        echo("  THA1 reported (256 px, full width, its own test set): RMSE 0.0098-0.0101, SSIM 0.851-0.854")
+    else:
+        echo(
+            f"  (THA1's published figures are for 256 px full-width networks; not comparable with "
+            f"{system.image_size} px, width {spec.get('width')}, {spec.get('blocks')} blocks)"
+        )
     return report
+
+
+def eval_data_dir(checkpoints_dir: Path, config: dict, data_dir: Path | None) -> Path:
+    """--data, else the data_dir the checkpoints were trained on."""
+    if data_dir is not None:
+        return Path(data_dir)
+    recorded = config.get("data_dir")
+    if not recorded:
+        raise ConfigError(f"{checkpoints_dir}: the checkpoints do not record a data_dir; pass --data DIR")
+    return Path(recorded)

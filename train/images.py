@@ -110,14 +110,15 @@ def tensor_to_image(x: torch.Tensor) -> Image.Image:
     return Image.fromarray(tensor_to_rgba8(x), "RGBA")
 
 
-def load_front_image(path: Path, size: int = 256) -> torch.Tensor:
+def load_front_image(path: Path, size: int = 256, *, need: str | None = None) -> torch.Tensor:
     """Read a user's front image for the demo: it must already be framed like a reset image.
 
     A square image of another size keeps its framing when scaled, so it is scaled to the
     network's size (a 256-px reset image drives a 64-px tiny network); anything else is refused.
+    `need` words the requirement in errors ("must be ...", THA1's reset-image framing by default).
     """
     path = Path(path)
-    need = (
+    need = need or (
         f"must be framed like a reset image: {size}x{size} RGBA with a transparent background "
         "(a square image of another size is scaled)"
     )

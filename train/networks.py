@@ -7,10 +7,22 @@ exactly (33,878,720 / 33,884,992 / 34,960,704); smaller widths make CPU tests ch
 
 All images are 4-channel RGBA tensors in [-1, 1] (see `thagen.train.images`); the pose
 channels are broadcast to the image size. Any image size divisible by 8 works.
+
+Initialisation (our choice; THA1 is silent): an untrained network returns its input. Flow heads
+start at zero (the identity warp) and every "keep" alpha starts at `INITIAL_KEEP` everywhere, so
+the first steps refine a good answer (the input: most pixels do not change) instead of undoing
+random noise. THA1's heads are bias-free 7x7 convolutions, and a bias would change THA1's exact
+parameter counts, so the constant comes from the features instead: channel 0 of the decoder's
+last normalisation starts with scale 0 and shift 1 (a constant 1 after the ReLU), and an alpha
+head reads it at its centre tap with weight logit(INITIAL_KEEP), all other weights 0. Both are
+ordinary trainable parameters that move away from these values as soon as gradients say so.
+The stage key `keep_input_init: false` turns this off per network (docs/training.md has the
+measured effect).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -21,6 +33,7 @@ IMAGE_CHANNELS = 4
 EXPRESSION_PARAMS = 3  # left_eye, right_eye, mouth
 ROTATION_PARAMS = 3  # head_x, head_y, neck_z
 DOWNSAMPLINGS = 3  # 256 -> 32
+INITIAL_KEEP = 0.99  # how much of the input each untrained "keep" alpha keeps (see module doc)
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,22 @@ def apply_flow(image: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     )
 
 
+def constant_feature(norm: nn.Module) -> None:
+    """Make channel 0 after `norm` (an affine InstanceNorm followed by ReLU) the constant 1."""
+    assert isinstance(norm, nn.InstanceNorm2d) and norm.weight is not None and norm.bias is not None
+    with torch.no_grad():
+        norm.weight[0] = 0.0
+        norm.bias[0] = 1.0
+
+
+def start_at(head: nn.Conv2d, value: float) -> None:
+    """A bias-free head whose sigmoid starts at `value` everywhere (reads the constant channel 0)."""
+    k = head.kernel_size[0] // 2
+    with torch.no_grad():
+        head.weight.zero_()
+        head.weight[:, 0, k, k] = math.log(value / (1.0 - value))
+
+
 class Network(nn.Module):
     """A THA1 network: its size (`spec`) travels with its weights in checkpoints."""
 
@@ -167,12 +196,15 @@ class Network(nn.Module):
 class FaceMorpher(Network):
     """Rest image + (left_eye, right_eye, mouth) -> the image with that expression."""
 
-    def __init__(self, spec: NetSpec = NetSpec()) -> None:
+    def __init__(self, spec: NetSpec = NetSpec(), *, keep_input: bool = True) -> None:
         super().__init__()
         self.spec = spec
         self.body = EncoderDecoder(IMAGE_CHANNELS + EXPRESSION_PARAMS, spec)
         self.change = head(spec.width, IMAGE_CHANNELS)
         self.alpha = head(spec.width, IMAGE_CHANNELS)
+        if keep_input:
+            constant_feature(self.body.body[-1][1])
+            start_at(self.alpha, INITIAL_KEEP)
 
     def forward(self, image: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         f = self.body(torch.cat([image, pose_channels(expression, image)], dim=1))
@@ -182,7 +214,7 @@ class FaceMorpher(Network):
 class FaceRotator(Network):
     """Morphed image + (head_x, head_y, neck_z) -> two rotated images (colour change, flow warp)."""
 
-    def __init__(self, spec: NetSpec = NetSpec()) -> None:
+    def __init__(self, spec: NetSpec = NetSpec(), *, keep_input: bool = True) -> None:
         super().__init__()
         self.spec = spec
         self.body = EncoderDecoder(IMAGE_CHANNELS + ROTATION_PARAMS, spec)
@@ -192,24 +224,35 @@ class FaceRotator(Network):
         # Our choice (THA1 is silent): start from the identity warp. A randomly initialised
         # offset head scatters pixels by up to a quarter of the image and trains much slower.
         nn.init.zeros_(self.flow.weight)
+        if keep_input:
+            constant_feature(self.body.body[-1][1])
+            start_at(self.alpha, INITIAL_KEEP)
 
     def forward(self, image: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.body(torch.cat([image, pose_channels(rotation, image)], dim=1))
         by_change = compose(torch.sigmoid(self.alpha(f)), image, torch.tanh(self.change(f)))
-        by_flow = apply_flow(image, self.flow(f))
+        # The flow head runs in float32 even under autocast: its weight gradient sums the offset
+        # gradient over every pixel, which overflows float16 at GradScaler's starting scale.
+        with torch.autocast(device_type=f.device.type, enabled=False):
+            offset = self.flow(f.float())
+        by_flow = apply_flow(image, offset)
         return by_change, by_flow
 
 
 class Combiner(Network):
     """Both rotator outputs + rotation -> one image: mix them by A, then retouch by (B, C)."""
 
-    def __init__(self, spec: NetSpec = NetSpec()) -> None:
+    def __init__(self, spec: NetSpec = NetSpec(), *, keep_input: bool = True) -> None:
         super().__init__()
         self.spec = spec
         self.body = UNet(2 * IMAGE_CHANNELS + ROTATION_PARAMS, spec)
         self.combine_alpha = head(spec.width, IMAGE_CHANNELS)
         self.retouch_change = head(spec.width, IMAGE_CHANNELS)
         self.retouch_alpha = head(spec.width, IMAGE_CHANNELS)
+        if keep_input:  # keep the mix (B near 1) of both rotator outputs, evenly (A = 0.5)
+            constant_feature(self.body.merge[1])
+            start_at(self.retouch_alpha, INITIAL_KEEP)
+            nn.init.zeros_(self.combine_alpha.weight)
 
     def forward(self, by_change: torch.Tensor, by_flow: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
         f = self.body(torch.cat([by_change, by_flow, pose_channels(rotation, by_change)], dim=1))
@@ -218,13 +261,18 @@ class Combiner(Network):
         return compose(torch.sigmoid(self.retouch_alpha(f)), mix, torch.tanh(self.retouch_change(f)))
 
 
-NETWORKS: dict[str, type[Network]] = {"morpher": FaceMorpher, "rotator": FaceRotator, "combiner": Combiner}
+NETWORKS: dict[str, type[FaceMorpher | FaceRotator | Combiner]] = {
+    "morpher": FaceMorpher,
+    "rotator": FaceRotator,
+    "combiner": Combiner,
+}
 THA1_PARAMETERS = {"morpher": 33_878_720, "rotator": 33_884_992, "combiner": 34_960_704}
 
 
-def build(name: str, spec: NetSpec = NetSpec()) -> Network:
-    """A network by name ('morpher', 'rotator', 'combiner')."""
-    return NETWORKS[name](spec)
+def build(name: str, spec: NetSpec = NetSpec(), *, keep_input: bool = True) -> Network:
+    """A network by name ('morpher', 'rotator', 'combiner'); `keep_input=False` leaves every head
+    at PyTorch's default initialisation (the flow head still starts at zero)."""
+    return NETWORKS[name](spec, keep_input=keep_input)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -22,11 +22,26 @@ _HAIR = [(60, 40, 30), (220, 180, 90), (40, 60, 160), (170, 40, 60), (30, 30, 30
 _EYES = [(40, 110, 200), (150, 60, 30), (40, 160, 80), (120, 40, 160)]
 
 
-def face(pose: dict[str, float], size: int = 64, character: int = 0, supersample: int = 4) -> np.ndarray:
-    """(size, size, 4) uint8 RGBA face for a pose (rotations applied as shift + tilt)."""
+def face(
+    pose: dict[str, float],
+    size: int = 64,
+    character: int = 0,
+    supersample: int = 4,
+    *,
+    brows: tuple[float, float] | None = None,
+    layer: str = "all",
+) -> np.ndarray:
+    """(size, size, 4) uint8 RGBA face for a pose (rotations applied as shift + tilt).
+
+    `brows` (left, right) draws eyebrows raised (+) or lowered (-) by up to 1; `layer` "all" draws
+    everything, "brows" the eyebrows alone, "no_brows" everything but the eyebrows (THA3's
+    eyebrow decomposition). THA1 data has no eyebrows (`brows=None`).
+    """
     s = size * supersample
     im = Image.new("RGBA", (s, s), (0, 0, 0, 0))
     d = ImageDraw.Draw(im)
+    if layer == "brows":
+        d = ImageDraw.Draw(Image.new("RGBA", (s, s)))  # draw the face nowhere, the brows on `im`
     hair, iris = _HAIR[character % len(_HAIR)], _EYES[character % len(_EYES)]
     cx = s / 2 + pose.get("head_y", 0.0) * s * 0.08
     cy = s / 2 - pose.get("head_x", 0.0) * s * 0.05
@@ -45,6 +60,14 @@ def face(pose: dict[str, float], size: int = 64, character: int = 0, supersample
             fill=(40, 20, 20, 255),
             width=supersample * 2,
         )
+        if brows is not None and layer != "no_brows":
+            lift = brows[0 if name == "left_eye" else 1]
+            by = ey - r * 0.34 - lift * r * 0.1
+            ImageDraw.Draw(im).line(
+                [ex - r * 0.24, by + side * lift * r * 0.04, ex + r * 0.24, by - side * lift * r * 0.04],
+                fill=(*[c // 2 for c in hair], 255),
+                width=supersample * 3,
+            )
     mh = pose.get("mouth", 0.0) * r * 0.22
     my = cy + r * 0.62
     d.ellipse([cx - r * 0.2, my - mh - 1, cx + r * 0.2, my + mh + 1], fill=(150, 40, 50, 255))

@@ -176,6 +176,15 @@ function showInfo() {
     for (const r of s.reasons) ul.append(el("li", {}, r));
     sug.append(ul);
   }
+  const reasons = Object.entries(detail.reasons || {});
+  if (detail.held_back || reasons.length) {
+    sug.append(el("p", { class: detail.held_back ? "error" : "" }, detail.held_back
+      ? "Held back from the training data by QA: fix it here (or in a rig override), then run thagen render … --redo flagged."
+      : "QA flags of the last render:"));
+    const qa = el("ul", {});
+    for (const [flag, why] of reasons) qa.append(el("li", {}, `${flag}: ${why}`));
+    sug.append(qa);
+  }
   const saved = document.getElementById("saved");
   saved.replaceChildren();
   if (detail.annotation) {

@@ -1,4 +1,5 @@
-// The queue page: every character, its status, confidence and flags; least confident first.
+// The queue page: every character, its status, confidence and flags; the ones a render held back
+// (QA, --qa OUT) first, then least confident first. Hovering a flag shows why it was raised.
 "use strict";
 
 const LOW = 0.8;
@@ -10,7 +11,7 @@ let selected = -1;
 function visible(row) {
   if (filter === "todo") return row.status === "todo" || row.status === "auto";
   if (filter === "low") return row.confidence !== null && row.confidence < LOW;
-  if (filter === "flagged") return row.flags.length > 0;
+  if (filter === "flagged") return row.flags.length > 0 || row.held_back;
   return true;
 }
 
@@ -19,6 +20,16 @@ function placeholder(state) {
   if (state === "failed") return el("span", { class: "nothumb failed", title: "no render" }, "✕");
   if (state === "off") return el("span", { class: "nothumb" }, "·");
   return el("span", { class: "nothumb pending", title: "rendering the thumbnail…" }, el("span", { class: "spinner" }));
+}
+
+function flagsCell(row) {
+  const td = el("td", { class: "flags" });
+  if (row.held_back) td.append(el("span", { class: "held", title: "held back from the training data until fixed and re-rendered (--redo flagged)" }, "held back"), " ");
+  row.flags.forEach((f, i) => {
+    const why = (row.reasons || {})[f];
+    td.append(why ? el("span", { title: why, class: "why" }, f) : f, i + 1 < row.flags.length ? ", " : "");
+  });
+  return td;
 }
 
 function render(data) {
@@ -39,7 +50,7 @@ function render(data) {
       el("td", { class: "mono" }, row.id),
       el("td", { class: "status" }, row.status),
       el("td", { class: row.confidence !== null && row.confidence < LOW ? "low" : "" }, fmtConfidence(row.confidence)),
-      el("td", { class: "flags" }, row.flags.join(", "))
+      flagsCell(row)
     );
     tr.addEventListener("click", (ev) => {
       if (ev.target.tagName !== "A") location.href = annotateUrl(row.id);

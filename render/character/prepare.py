@@ -111,7 +111,8 @@ class Timer:
 
 
 class Shot:
-    """Pose + render through the renderer, counting images and Blender time."""
+    """Pose + render through the renderer, counting images and Blender time; `layer` renders
+    THA3's eyebrow layer images (render/poses/sample_images.py), once per character."""
 
     def __init__(self, renderer: Renderer, job: CharacterJob, timer: Timer, on_images: ImagesCallback | None):
         self.r = renderer
@@ -120,8 +121,21 @@ class Shot:
         self.on_images = on_images
         self.images = 0
         self._ambient: float | None = None
+        self._layers: dict[tuple[str, tuple[tuple[str, float], ...]], bytes] = {}
 
-    def __call__(self, pose: dict[str, float]) -> bytes:
+    def layer(self, which: str, pose: dict[str, float]) -> bytes:
+        """`pose` rendered as eyebrow layer `which`; the same pose again (every sample's rest
+        pose) reuses the render."""
+        key = (which, tuple(sorted(pose.items())))
+        if key not in self._layers:
+            self._layers[key] = self(pose, which)
+        else:
+            self.images += 1
+            if self.on_images is not None:
+                self.on_images(1)
+        return self._layers[key]
+
+    def __call__(self, pose: dict[str, float], layer: str | None = None) -> bytes:
         t0 = time.perf_counter()
         ambient = float(pose.get("ambient", self.lighting.ambient))
         if ambient != self._ambient:
@@ -129,7 +143,7 @@ class Shot:
             self._ambient = ambient
         self.r.set_pose(shot_pose(pose))
         t1 = time.perf_counter()
-        png = self.r.render_png()
+        png = self.r.render_png() if layer is None else self.r.render_layer(layer)
         t2 = time.perf_counter()
         self.timer.add("pose", t1 - t0)
         self.timer.add("blender_render", t2 - t1)

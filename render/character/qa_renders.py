@@ -13,12 +13,15 @@ import numpy as np
 
 from thagen.render.character import qa_checks as qa_mod
 from thagen.render.character.contact_sheet import make_contact_sheet
+from thagen.render.character.flags import FRAMING_CONFIDENCE_THRESHOLD, FRAMING_UNCONFIRMED
 from thagen.render.character.fonts import sheet_title
 from thagen.render.character.records import suppress_all
 from thagen.render.character.vector_hooks import vector_label
 from thagen.render.framing.presets import preset_rows
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from thagen.render.framing.estimate import Framing
     from thagen.render.scene.renderer import Renderer
     from thagen.rigs.model import Model
@@ -92,6 +95,10 @@ def expected_regions(
         near = fallback[name]
         regions[name] = list(box) if box else list(near) if near else None
         regions[f"{name}_source"] = "projected" if box else "framing"
+    from thagen.render.character.texture_qa import texture_record
+
+    if (textures := texture_record(model, rig, renderer, framing, size)) is not None:
+        regions["textures"] = textures  # missing textures and their share of the head box
     return regions
 
 
@@ -105,6 +112,9 @@ def run_checks(
 ) -> qa_mod.QAResult:
     """All pixel checks of one character (the same function `thagen qa` runs from OUT)."""
     res = qa_mod.check_framing(rest, head_top_row=rows["head_top"], chin_row=rows["chin"])
+    from thagen.render.character.texture_qa import check_textures
+
+    res.merge(check_textures(regions.get("textures")))
     if "eyes_closed" in qa_images and rest_pose.get("left_eye", 0.0) < 0.5:
         res.merge(qa_mod.check_region_change(rest, qa_images["eyes_closed"], regions.get("eyes"), "eyes"))
     if "mouth_closed" in qa_images and rest_pose.get("mouth", 1.0) > 0.5:
@@ -144,3 +154,38 @@ def contact_sheet_for(
         boxes=boxes,
         columns=3 + 2 * 2,
     )
+
+
+def framing_confidence_check(
+    model: Model, rig: RigReport, framing: Framing, annotation_path: Path | None, mouth_weight: float
+) -> qa_mod.QAResult:
+    """`framing_unconfirmed` when no person confirmed the head top / chin and the estimate
+    doubts itself (confidence below FRAMING_CONFIDENCE_THRESHOLD, render/character/flags.py).
+
+    The pixel checks only see whether the head fills the rows the framing chose; a wrong
+    framing that happens to fill them (a hat taken as skull) passes them, and the estimate's
+    own confidence is what catches it. A `source: auto` annotation file is the estimate
+    written down (it carries its confidence); a person's annotation is a confirmation.
+    """
+    from thagen.render.framing.annotation_file import load_annotation
+    from thagen.render.framing.confidence import estimate_confidence
+
+    res = qa_mod.QAResult()
+    if framing.source == "estimate":
+        try:
+            conf = estimate_confidence(model, rig, framing, mouth_weight=mouth_weight)
+            score, reasons = conf.score, list(conf.reasons)
+        except (ValueError, IndexError, FloatingPointError) as exc:  # unscored is unconfirmed
+            score, reasons = 0.0, [f"the confidence could not be computed ({type(exc).__name__}: {exc})"]
+    elif annotation_path is not None:
+        ann = load_annotation(annotation_path)
+        if ann.kind != "auto" or ann.confidence is None:
+            return res  # a person's answer
+        score, reasons = float(ann.confidence), list(ann.reasons)
+    else:
+        return res
+    res.metrics["framing_confidence"] = round(float(score), 4)
+    res.metrics["framing_confidence_reasons"] = reasons
+    if score < FRAMING_CONFIDENCE_THRESHOLD:
+        res.flags.append(FRAMING_UNCONFIRMED)
+    return res

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from thagen.files import atomic_write_bytes
 from thagen.render.character import qa_checks as qa_mod
+from thagen.render.character.flags import hard_flags, held_back
 from thagen.render.character.qa_renders import (
     CONTACT_SAMPLES,
     contact_sheet_for,
     expected_regions,
+    framing_confidence_check,
     framing_rows,
     keep_for_qa,
     qa_renders,
@@ -184,9 +186,15 @@ def _render_all(
         qa_imgs = {k: f.result() for k, f in zip(qa_pngs, qa_futures.values(), strict=True)}
         pairs = [f.result() for f in pair_futures]
         qa_res = run_checks(rest, qa_imgs, pairs, regions, rows, rest_pose)
+        if settings.qa:
+            mouth = float(job.rest_pose["mouth"])  # the weight the estimate was made with
+            qa_res.merge(
+                framing_confidence_check(prep.model, prep.rig, prep.framing, job.annotation_path, mouth)
+            )
         qa_dict = {**qa_res.to_dict(), "regions": regions, "rows": rows, "rest_pose": rest_pose}
         writes.append(helper.submit(atomic_write_bytes, cdir / "qa.json", json_bytes(qa_dict)))
-        excluded = bool(settings.exclude_flagged and qa_res.flags)
+        # hard flags hold the character back (render/character/flags.py); soft ones are listed
+        excluded = held_back(qa_res.flags, settings.exclude_flagged)
         if excluded:
             shards = [_move_to_excluded(out_dir, s) for s in shards]
         sheet = contact_sheet_for(
@@ -204,7 +212,7 @@ def _render_all(
         samples=len(poses),
         images=1 + (2 + len(job.images)) * len(poses),
         shards=shards,
-        qa=qa_res.to_dict(),
+        qa={**qa_res.to_dict(), "hard": hard_flags(qa_res.flags)},
         excluded=excluded,
         framing_source=prep.framing.source,
         seconds=0.0,

@@ -2,7 +2,9 @@
 
 `estimate_framing` (render/framing/estimate.py) always answers; this says when its answer is worth a
 person's look, so the annotation tool can show the least confident characters first. It only
-reads the model, the rig and the estimate's notes: the estimate itself is never changed.
+reads the model, the rig and the estimate's notes: the estimate itself is never changed. An
+estimate that failed its cross-check (crosscheck.py) was replaced by a fallback: each failed
+check is a reason of its own, heavy enough to keep it under 0.5 for a person to confirm.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from thagen.render.framing.estimate import (
+from thagen.render.framing.crosscheck import CHECKS
+from thagen.render.framing.estimate import Framing
+from thagen.render.framing.head_mesh import (
     HEAD_WEIGHT,
-    Framing,
     _descendants,
     _mouth_morph,
     _role_index,
     _weight_on,
+    is_worn,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +45,17 @@ CONFIDENCE_PENALTIES = {
     "proportions": 0.35,
     "off_centre": 0.25,
     "detached_top": 0.3,
+    # the estimate disagreed with the head's geometry and was replaced (crosscheck.py): the
+    # answer comes from a fallback, so each alone keeps it under 0.5, for a person to confirm
+    "profile_gaps": 0.6,
+    "spike_took_head": 0.6,
+    "thin_top": 0.6,
+    "short_head": 0.6,
+    "below_face": 0.6,
+    "chin_above_mouth": 0.6,
+    "proportion_fallback": 0.5,
+    "crosscheck_failed": 0.7,
+    "accessory_like": 0.45,
 }
 # A head top on a thin piece standing clear of the head (a hair loop, a halo, a band held up):
 # looked at in the front view, in head heights
@@ -61,6 +76,7 @@ HAT_WORDS = (
     "フード",
     "冠",
 )
+ACCESSORY_REACH = 0.15  # of the head height: something worn reaching this close to the head top counts
 HEAD_HEIGHT_PER_HALF_WIDTH = (1.6, 3.4)  # plausible head height / face half-width of anime heads
 WIDE_UPWARD_RISE = 0.12  # of the head height: a wide mass this far above the chosen top is suspect
 SPIKE_RISE = 0.05  # of the head height: geometry left out above the top that a person should check
@@ -107,16 +123,29 @@ def _note_codes(notes: list[str]) -> list[tuple[str, str]]:
             found.append(("no_throat", "no neck vertices: the throat plane was guessed"))
         elif note.startswith("head top: every column looked like a spike"):
             found.append(("all_spikes", "the head top profile is all spikes"))
+        elif note.startswith("cross-check"):
+            found += _crosscheck_codes(note)
     return found
 
 
-def _head_materials(model: Model, head_v: np.ndarray) -> list[str]:
-    """Names of the materials drawn mostly with head vertices."""
+def _crosscheck_codes(note: str) -> list[tuple[str, str]]:
+    """A cross-check note's failed checks (crosscheck.py), each a reason of its own."""
+    if note.startswith("cross-check failed"):
+        return [("crosscheck_failed", f"the estimate disagrees with the head's geometry: {note}")]
+    found = [(code, f"the estimate was replaced ({code}): {note}") for code in CHECKS if f"{code} (" in note]
+    if "from the eye-to-mouth proportions" in note:
+        found.append(("proportion_fallback", f"only the eye-to-mouth proportions were left: {note}"))
+    return found
+
+
+def _head_materials(model: Model, head_v: np.ndarray, above: float | None = None) -> list[str]:
+    """Names of the materials drawn mostly with head vertices (reaching above `above` if given)."""
     names = []
     for mat in model.materials:
         faces = model.faces[mat.face_start : mat.face_start + mat.face_count]
         if len(faces) and np.mean(head_v[faces]) > 0.5:
-            names.append(f"{mat.name} {mat.name_en}".strip())
+            if above is None or model.positions[faces, 1].max() >= above:
+                names.append(f"{mat.name} {mat.name_en}".strip())
     return names
 
 
@@ -205,6 +234,12 @@ def estimate_confidence(
         hats = [n for n in _head_materials(model, head_v) if any(w in n.lower() for w in HAT_WORDS)]
         if hats:
             found.append(("hat_like", f"hat-like material on the head: {', '.join(hats)}"))
+        near_top = framing.head_top[1] - ACCESSORY_REACH * framing.height
+        worn = [n for n in _head_materials(model, head_v, near_top) if is_worn(n) and n not in hats]
+        if worn:
+            found.append(
+                ("accessory_like", f"something worn on the head reaches the head top: {', '.join(worn)}")
+            )
         pos = model.positions.astype(np.float64)
         mouth = _mouth_morph(model, rig)
         if mouth is not None and mouth_weight:

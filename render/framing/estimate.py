@@ -23,7 +23,7 @@ morph applied at the rest pose's weight, THA1: 1):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,6 +31,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from thagen.errors import RigError
+from thagen.render.framing.crosscheck import HeadGeometry, cross_check
+from thagen.render.framing.head_mesh import (
+    HEAD_WEIGHT,
+    _components,
+    _descendants,
+    _mouth_morph,
+    _role_index,
+    _weight_on,
+    eye_height,
+    worn_vertices,
+)
+from thagen.render.framing.profile import PROFILE_BINS, head_top_profile
 
 if TYPE_CHECKING:
     from typing_extensions import TypeIs
@@ -38,11 +50,7 @@ if TYPE_CHECKING:
     from thagen.rigs.model import Model
     from thagen.rigs.normalize import RigReport
 
-PROFILE_BINS = 64
-OPENING_FRACTION = 0.30  # of the head's width: spikes narrower than this are not the head top
-SPIKE_TOLERANCE = 0.03  # of the head's width: a column this far above the opened profile is a spike
 CHIN_BAND = 0.25  # chin candidates within this fraction of the face half-width of the centre line
-HEAD_WEIGHT = 0.5
 
 
 @dataclass
@@ -76,137 +84,23 @@ class Framing:
         }
 
 
-# ---------------------------------------------------------------- helpers
-
-
-def _descendants(model: Model, root: int) -> np.ndarray:
-    """Bool mask over bones: root and every bone below it."""
-    parents = np.array([b.parent for b in model.bones], np.int64)
-    mask = np.zeros(len(parents), bool)
-    mask[root] = True
-    valid = (parents >= 0) & (parents < len(parents))
-    safe = np.where(valid, parents, 0)
-    while True:
-        new = mask | (valid & mask[safe])
-        if np.array_equal(new, mask):
-            return mask
-        mask = new
-
-
-def _weight_on(model: Model, bones: np.ndarray) -> np.ndarray:
-    """Per-vertex total weight on a set of bones (bool mask over bones)."""
-    idx = model.bone_indices
-    if idx.size == 0:
-        return np.zeros(model.vertex_count)
-    ok = (idx >= 0) & (idx < len(bones))
-    hit = ok & bones[np.where(ok, idx, 0)]
-    return np.where(hit, model.bone_weights, 0.0).sum(axis=1)
-
-
-def _components(n: int, faces: np.ndarray) -> np.ndarray:
-    """Connected-component label per vertex (min vertex index of its component)."""
-    labels = np.arange(n)
-    if faces.size == 0:
-        return labels
-    while True:
-        face_min = labels[faces].min(axis=1)
-        new = labels.copy()
-        for k in range(3):
-            np.minimum.at(new, faces[:, k], face_min)
-        new = new[new]  # pointer jumping: follow labels to their labels
-        if np.array_equal(new, labels):
-            return labels
-        labels = new
-
-
-def _role_index(rig: RigReport | None, role: str) -> int | None:
-    if rig is None:
-        return None
-    match = rig.matches.get(role)
-    if match is None or match.index is None or not match.found:
-        return None
-    return int(match.index)
-
-
-def _mouth_morph(model: Model, rig: RigReport | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(vertex indices, offsets) of the mouth-open morph, or None."""
-    index = _role_index(rig, "mouth_open")
-    if index is None:
-        index = model.morph_index("あ")
-        if index < 0:
-            return None
-    morph = model.morphs[index]
-    if morph.values.ndim != 2 or morph.values.shape[1] != 3 or len(morph.indices) == 0:
-        return None
-    indices, values = morph.indices.astype(np.int64), morph.values.astype(np.float64)
-    ok = (indices >= 0) & (indices < model.vertex_count) & (np.linalg.norm(values, axis=1) > 1e-7)
-    if not np.any(ok):
-        return None  # a morph that moves nothing says nothing about where the mouth is
-    return indices[ok], values[ok]
-
-
-def _sliding(values: np.ndarray, window: int, reduce: Callable[..., np.ndarray]) -> np.ndarray:
-    half = window // 2
-    padded = np.pad(values, half, mode="edge")
-    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    return reduce(view, axis=1)
-
-
-def head_top_profile(points: np.ndarray, cx: float, half_width: float) -> tuple[float, int | None, list[str]]:
-    """Top of the head from the front-view silhouette of `points`, without narrow upward spikes.
-
-    Returns (top y, index into points of the top vertex, notes).
-    """
-    notes: list[str] = []
-    x = points[:, 0]
-    in_band = np.abs(x - cx) <= half_width
-    if not np.any(in_band):
-        return (
-            float(points[:, 1].max()),
-            int(np.argmax(points[:, 1])),
-            ["head top: no vertex in the head band"],
-        )
-    idx = np.nonzero(in_band)[0]
-    bins = np.clip(
-        ((x[idx] - (cx - half_width)) / (2 * half_width) * PROFILE_BINS).astype(np.int64), 0, PROFILE_BINS - 1
-    )
-    prof = np.full(PROFILE_BINS, -np.inf)
-    np.maximum.at(prof, bins, points[idx, 1])
-    filled = np.isfinite(prof)
-    # empty columns (sparse meshes) take their neighbours' heights, so they neither make nor hide spikes
-    cols = np.arange(PROFILE_BINS)
-    dense = np.interp(cols, cols[filled], prof[filled])
-    window = max(3, int(round(OPENING_FRACTION * PROFILE_BINS)))
-    opened = _sliding(_sliding(dense, window, np.min), window, np.max)
-    spike = dense - opened > SPIKE_TOLERANCE * 2 * half_width
-    keep = filled & ~spike
-    if not np.any(keep):
-        keep = filled
-        notes.append("head top: every column looked like a spike; used the raw top")
-    if np.any(filled & spike):
-        top_spike = float(prof[filled & spike].max())
-        top_keep = float(prof[keep].max())
-        if top_spike > top_keep:
-            notes.append(
-                f"head top: ignored an upward spike (ahoge?) reaching {top_spike - top_keep:.3f} above the head"
-            )
-    best_col = int(cols[keep][np.argmax(prof[keep])])
-    top = float(prof[best_col])
-    in_col = idx[bins == best_col]
-    top_vertex = int(in_col[np.argmax(points[in_col, 1])])
-    return top, top_vertex, notes
-
-
 # ---------------------------------------------------------------- estimate
 
 
-def estimate_framing(model: Model, rig: RigReport | None = None, *, mouth_weight: float = 1.0) -> Framing:
-    """Geometric head top / chin (flagged `source="estimate"`), see the module docstring.
+@dataclass
+class _Head:
+    """What the chin and head-top steps share: the head's geometry and how it was found."""
 
-    `rig`: a RigReport from thagen.rigs.normalize (roles head, neck, mouth_open); without one
-    the bones 頭 / 首 and the morph あ are looked up by name. `mouth_weight`: the mouth-open
-    weight of the reset pose (THA1: 1, THA2-style rest: 0), applied before measuring.
-    """
+    geom: HeadGeometry
+    notes: list[str]
+    neck: int | None
+    head_bone: np.ndarray  # the head bone's position
+    mouth_front_z: float  # the open mouth's frontmost depth
+    head_tri: np.ndarray  # every triangle of head vertices (geom's leave out worn things)
+
+
+def _measure(model: Model, rig: RigReport | None, mouth_weight: float) -> _Head:
+    """The head's vertices, triangles, face, centre line, width, mouth and eyes, in the reset pose."""
     notes: list[str] = []
     if model.vertex_count == 0:
         raise RigError(f"{model.source_path or model.name}: the model has no vertices to frame")
@@ -255,30 +149,51 @@ def estimate_framing(model: Model, rig: RigReport | None = None, *, mouth_weight
     labels = _components(model.vertex_count, head_tri)
     face_labels = np.unique(labels[seeds[head_v[seeds]]]) if seeds.size else np.zeros(0, np.int64)
     face = np.isin(labels, face_labels) & head_v
-    if np.count_nonzero(face) < 4:
+    face_found = np.count_nonzero(face) >= 4
+    if not face_found:
         face = head_v
         notes.append("the mouth is not on a head-weighted surface; used every head vertex as the face")
     above = face & (pos[:, 1] >= mouth_y)
     face_half_width = float(np.abs(pos[above if np.any(above) else face, 0] - cx).max())
     if face_half_width <= 0:
         face_half_width = 1.0
+    eye_y = eye_height(model, rig) if mouth is not None else None  # eyes to mouth: the yardstick
+    # the head top is measured without what is worn on the head (hats, bows, animal ears)
+    top_v, top_tri = head_v, head_tri
+    worn, worn_names = worn_vertices(model)
+    if worn_names and np.any(head_v & worn) and np.count_nonzero(head_v & ~worn) >= 4:
+        top_v = head_v & ~worn
+        top_tri = head_tri[np.all(top_v[head_tri], axis=1)] if head_tri.size else head_tri
+        notes.append(f"head top: left out what is worn on the head ({', '.join(worn_names)})")
+    geom = HeadGeometry(pos, top_v, top_tri, labels, face, cx, face_half_width, mouth_y, eye_y, face_found)
+    return _Head(geom, notes, neck, head_bone_pos, mouth_front_z, head_tri)
 
-    # chin: lowest face vertex under the mouth, near the centre line, in front of the throat
-    cand = face & (pos[:, 1] < mouth_y) & (np.abs(pos[:, 0] - cx) <= CHIN_BAND * face_half_width)
+
+def head_geometry(model: Model, rig: RigReport | None = None, *, mouth_weight: float = 1.0) -> HeadGeometry:
+    """The head's geometry as `estimate_framing` measures it (for crosscheck.py and its tests)."""
+    return _measure(model, rig, mouth_weight).geom
+
+
+def _chin(model: Model, m: _Head) -> np.ndarray:
+    """The lowest face point under the mouth, near the centre line, in front of the throat."""
+    g = m.geom
+    pos, face, cx, mouth_y, half = g.pos, g.face, g.cx, g.mouth_y, g.half_width
+    cand = face & (pos[:, 1] < mouth_y) & (np.abs(pos[:, 0] - cx) <= CHIN_BAND * half)
     throat_z = None
-    if neck is not None:
-        neck_w = _weight_on(model, np.eye(len(model.bones), dtype=bool)[neck])
-        neck_front = (neck_w >= HEAD_WEIGHT) & (np.abs(pos[:, 0] - cx) <= CHIN_BAND * face_half_width)
+    if m.neck is not None:
+        neck_w = _weight_on(model, np.eye(len(model.bones), dtype=bool)[m.neck])
+        neck_front = (neck_w >= HEAD_WEIGHT) & (np.abs(pos[:, 0] - cx) <= CHIN_BAND * half)
         if np.any(neck_front):
             throat_z = float(pos[neck_front, 2].min())
     if throat_z is None:
-        throat_z = 0.5 * (mouth_front_z + float(head_bone_pos[2]))
-        notes.append("no neck vertices: the throat is taken halfway between the mouth and the head bone")
-    limit = throat_z - 0.02 * face_half_width
+        throat_z = 0.5 * (m.mouth_front_z + float(m.head_bone[2]))
+        m.notes.append("no neck vertices: the throat is taken halfway between the mouth and the head bone")
+    limit = throat_z - 0.02 * half
     front = cand & (pos[:, 2] < limit)
     if np.any(front):
         # where the face's edges cross the throat plane: the chin's visible edge against the
         # neck, finer than the tessellation
+        head_tri = m.head_tri
         edges = head_tri[np.all(face[head_tri], axis=1)][:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
         edges = edges[cand[edges[:, 0]] & cand[edges[:, 1]]]
         za, zb = pos[edges[:, 0], 2], pos[edges[:, 1], 2]
@@ -286,42 +201,61 @@ def estimate_framing(model: Model, rig: RigReport | None = None, *, mouth_weight
         a, b = edges[crossing, 0], edges[crossing, 1]
         t = ((limit - pos[a, 2]) / (pos[b, 2] - pos[a, 2]))[:, None]
         points = np.concatenate([pos[front], pos[a] + t * (pos[b] - pos[a])])
-        chin = points[np.argmin(points[:, 1])].copy()
+        return points[np.argmin(points[:, 1])].copy()
+    if np.any(cand):
+        m.notes.append(
+            "no face vertex in front of the throat under the mouth; used the lowest under the mouth"
+        )
     else:
-        if np.any(cand):
-            notes.append(
-                "no face vertex in front of the throat under the mouth; used the lowest under the mouth"
-            )
-        else:
-            cand = face
-            notes.append("no face vertex under the mouth; used the lowest face vertex")
-        chin = pos[int(np.nonzero(cand)[0][np.argmin(pos[cand, 1])])].copy()
+        cand = face
+        m.notes.append("no face vertex under the mouth; used the lowest face vertex")
+    return pos[int(np.nonzero(cand)[0][np.argmin(pos[cand, 1])])].copy()
 
-    # head top: the silhouette of the head vertices (plus points along head triangles' edges, so
-    # sparse low-poly domes have no empty columns) above the mouth, within the face's width
-    pts = pos[head_v]
+
+def _top(m: _Head, chin: np.ndarray) -> np.ndarray:
+    """The highest column of the head's front-view profile that is not a spike (profile.py)."""
+    g = m.geom
+    pos, head_tri, cx, mouth_y, half = g.pos, g.head_tri, g.cx, g.mouth_y, g.half_width
+    # the silhouette of the head vertices (plus points along head triangles' edges, so sparse
+    # low-poly domes have no empty columns) above the mouth, within the face's width
+    pts = pos[g.head]
     if head_tri.size:
         # only triangles above the mouth, in the band, wider than half a profile column need it
         upper = head_tri[np.all(pos[head_tri, 1] >= mouth_y, axis=1)]
         xs = pos[upper, 0]
-        wide = (xs.max(axis=1) - xs.min(axis=1) > face_half_width / PROFILE_BINS) & np.any(
-            np.abs(xs - cx) <= face_half_width, axis=1
+        wide = (xs.max(axis=1) - xs.min(axis=1) > half / PROFILE_BINS) & np.any(
+            np.abs(xs - cx) <= half, axis=1
         )
         corners = pos[upper[wide]]
         steps = np.array([0.25, 0.5, 0.75])[:, None, None]
         extra = [corners[:, a] + steps * (corners[:, b] - corners[:, a]) for a, b in ((0, 1), (1, 2), (2, 0))]
         pts = np.concatenate([pts, *(e.reshape(-1, 3) for e in extra)])
     pts = pts[pts[:, 1] >= mouth_y]
-    top_y, top_i, top_notes = head_top_profile(pts, cx, face_half_width)
-    notes.extend(top_notes)
-    head_top = pts[top_i].copy() if top_i is not None else np.array([cx, top_y, chin[2]])
+    top_y, top_i, top_notes = head_top_profile(pts, cx, half)
+    m.notes.extend(top_notes)
+    return pts[top_i].copy() if top_i is not None else np.array([cx, top_y, chin[2]])
+
+
+def estimate_framing(model: Model, rig: RigReport | None = None, *, mouth_weight: float = 1.0) -> Framing:
+    """Geometric head top / chin (flagged `source="estimate"`), see the module docstring.
+
+    `rig`: a RigReport from thagen.rigs.normalize (roles head, neck, mouth_open); without one
+    the bones 頭 / 首 and the morph あ are looked up by name. `mouth_weight`: the mouth-open
+    weight of the reset pose (THA1: 1, THA2-style rest: 0), applied before measuring. The answer
+    is then checked against the rest of the head (crosscheck.py) and kept unless impossible.
+    """
+    m = _measure(model, rig, mouth_weight)
+    chin = _chin(model, m)
+    checked = cross_check(m.geom, _top(m, chin), chin)
+    head_top, chin = checked.head_top, checked.chin
+    notes = m.notes + checked.notes
     if head_top[1] <= chin[1]:
         raise RigError(
             f"{model.source_path or model.name}: framing estimate failed (head top below the chin)"
         )
     if mouth_weight:
         notes.append(f"measured with the mouth-open morph at {mouth_weight:g}")
-    return Framing(head_top=head_top, chin=chin, center_x=cx, source="estimate", notes=notes)
+    return Framing(head_top=head_top, chin=chin, center_x=m.geom.cx, source="estimate", notes=notes)
 
 
 # ---------------------------------------------------------------- annotations

@@ -2,9 +2,10 @@
 (duplicates), from compact signals; the groups file, split pins and the survey columns.
 
 Modules: signals.py (per-model signatures), names.py (name keys), cache.py (the sqlite cache),
-sign.py (signing in parallel), grouping.py (groups and duplicates), group_file.py (a person's
-groups file), pins.py (splits an output already holds), plan.py (identity in a manifest),
-survey.py (`thagen rig survey` columns). See docs/identity.md.
+sign.py (signing in parallel), grouping.py (groups and duplicates), shown.py (the THA2 / THA3
+parameters a duplicate can show, to keep the richest), group_file.py (a person's groups file),
+pins.py (splits an output already holds), plan.py (identity in a manifest), survey.py (`thagen
+rig survey` columns). See docs/identity.md.
 """
 
 from __future__ import annotations

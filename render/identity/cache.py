@@ -5,6 +5,11 @@ version, the stat of every file the signals depend on (the model file or zip and
 and the signals as JSON. A row counts only when the sha256, the version and every stat still
 match: a recoloured texture beside an unchanged model is signed again. Like the hash cache,
 any problem with the file only means computing again (render/discovery/hash_cache.py).
+
+A second table holds how many THA2 / THA3 parameters a duplicate can show (render/identity/
+shown.py): finding them normalizes the model again, so a resumed render of a collection with
+many duplicates reads none of them twice. Its key names the location, the vector and the rig
+override used; its deps are the model file and that override.
 """
 
 from __future__ import annotations
@@ -23,7 +28,17 @@ _SCHEMA = (
     "(key TEXT PRIMARY KEY, sha256 TEXT, version INTEGER, deps TEXT, signals TEXT)"
 )
 
+_SHOWN_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS identity_shown "
+    "(key TEXT PRIMARY KEY, sha256 TEXT, version TEXT, deps TEXT, shown INTEGER)"
+)
+
 Dep = tuple[str, int, int]  # path, size, mtime_ns
+
+
+def location_key(path: Path, member: str | None) -> str:
+    """The cache's key of a model file or zip member."""
+    return f"{path.resolve()}\0{member}" if member else str(path.resolve())
 
 
 def file_deps(paths: Iterable[Path]) -> tuple[Dep, ...]:
@@ -95,6 +110,49 @@ def store_many(rows: Sequence[tuple[str, str, ModelSignals, tuple[Dep, ...]]]) -
                         (key, sha, SIGNALS_VERSION, json.dumps(deps), json.dumps(sig.to_dict()))
                         for key, sha, sig, deps in rows
                     ],
+                )
+        except sqlite3.Error:
+            pass
+
+
+def lookup_shown(items: Sequence[tuple[str, str]], version: str) -> dict[str, int]:
+    """Stored parameter counts for (key, sha256) pairs whose version and files are unchanged."""
+    conn = hash_cache.connect(_SHOWN_SCHEMA)
+    if conn is None:
+        return {}
+    out: dict[str, int] = {}
+    with closing(conn):
+        for key, sha in items:
+            try:
+                row = conn.execute(
+                    "SELECT sha256, version, deps, shown FROM identity_shown WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.Error:
+                return out
+            if row is None or row[0] != sha or row[1] != version:
+                continue
+            try:
+                if _deps_unchanged(json.loads(row[2])):
+                    out[key] = int(row[3])
+            except (ValueError, TypeError):
+                continue
+    return out
+
+
+def store_shown(rows: Sequence[tuple[str, str, int, tuple[Dep, ...]]], version: str) -> None:
+    """Store (key, sha256, count, deps) rows of parameter counts."""
+    if not rows:
+        return
+    conn = hash_cache.connect(_SHOWN_SCHEMA)
+    if conn is None:
+        return
+    with closing(conn):
+        try:
+            with conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO identity_shown (key, sha256, version, deps, shown) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(key, sha, version, json.dumps(deps), count) for key, sha, count, deps in rows],
                 )
         except sqlite3.Error:
             pass

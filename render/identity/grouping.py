@@ -16,7 +16,7 @@ automatic evidence (a new outfit follows its character).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +59,17 @@ class Group:
     @property
     def signals(self) -> tuple[str, ...]:
         return tuple(s for s in SIGNAL_ORDER if any(s in link.signal.split("+") for link in self.links))
+
+
+@dataclass(frozen=True)
+class ShownParameters:
+    """How many parameters of a pose vector each model can show (exact or derived), asked only
+    for the members of duplicate sets: of a set, the one showing the most is rendered, so a
+    perfect-sync re-release wins over the plain release of the same mesh. `count` takes ids and
+    returns id -> count (reading the models is the caller's business: render/identity/shown.py)."""
+
+    vector: str  # "tha2" or "tha3", for the reasons in dataset.yaml and the survey
+    count: Callable[[Sequence[str]], Mapping[str, int]]
 
 
 @dataclass
@@ -236,9 +247,11 @@ def group_models(
     signals: Mapping[str, ModelSignals],
     manual: Mapping[str, str] | None = None,
     prefer: Collection[str] = (),
+    shown: ShownParameters | None = None,
 ) -> IdentityResult:
     """Groups and duplicates of the models (id -> signals); `manual` maps ids to group names;
-    of a set of duplicates, one in `prefer` (rendered already) is the one kept."""
+    of a set of duplicates, one in `prefer` (rendered already) is the one kept, else the one
+    `shown` says can show the most parameters (THA2 / THA3), else _keep_order's rule."""
     manual = dict(manual or {})
     ids = sorted(signals)
     sigs = [signals[i] for i in ids]
@@ -286,7 +299,7 @@ def group_models(
         result.groups[gid] = Group(gid, tuple(ids[k] for k in members), group_links, manual=bool(group_label))
         for k in members:
             result.group_of[ids[k]] = gid
-    _find_duplicates(result, ids, sigs, uf, _duplicate_candidates(sigs), set(prefer))
+    _find_duplicates(result, ids, sigs, uf, _duplicate_candidates(sigs), set(prefer), shown)
     return result
 
 
@@ -308,10 +321,24 @@ def _duplicate_candidates(
     return pairs
 
 
-def _keep_order(cid: str, s: ModelSignals, prefer: Collection[str] = ()) -> tuple:
-    """Which of several duplicates is rendered: one rendered already, then a PMX, then more
+def _keep_order(
+    cid: str, s: ModelSignals, prefer: Collection[str] = (), shown: Mapping[str, int] | None = None
+) -> tuple[bool, int, bool, int, str]:
+    """Which of several duplicates is rendered: one rendered already, then the one that can
+    show the most parameters of the pose vector (THA2 / THA3 only), then a PMX, then more
     textures, then the id."""
-    return (cid not in prefer, s.format != "pmx", -len(s.all_textures), cid)
+    return (cid not in prefer, -(shown or {}).get(cid, 0), s.format != "pmx", -len(s.all_textures), cid)
+
+
+def _shown_counts(
+    sets: Sequence[Sequence[int]], ids: Sequence[str], prefer: Collection[str], shown: ShownParameters | None
+) -> dict[str, int]:
+    """Parameter counts of the members of the duplicate sets that have no rendered member (one
+    call for all of them, so the caller can read the models in parallel and cache them)."""
+    if shown is None:
+        return {}
+    asked = [ids[k] for members in sets if not any(ids[k] in prefer for k in members) for k in members]
+    return dict(shown.count(asked)) if asked else {}
 
 
 def _find_duplicates(
@@ -321,6 +348,7 @@ def _find_duplicates(
     uf: _Union,
     pairs: set[tuple[int, int]],
     prefer: Collection[str] = (),
+    shown: ShownParameters | None = None,
 ) -> None:
     dup = _Union(len(ids), [None] * len(ids))
     reason: dict[tuple[int, int], str] = {}
@@ -334,14 +362,19 @@ def _find_duplicates(
     sets: dict[int, list[int]] = {}
     for k in range(len(ids)):
         sets.setdefault(dup.find(k), []).append(k)
-    for members in sets.values():
-        if len(members) < 2:
-            continue
-        kept = min(members, key=lambda k: _keep_order(ids[k], sigs[k], prefer))
+    several = [members for members in sets.values() if len(members) > 1]
+    counts = _shown_counts(several, ids, prefer, shown)
+    for members in several:
+        kept = min(members, key=lambda k: _keep_order(ids[k], sigs[k], prefer, counts))
         for k in members:
             if k == kept:
                 continue
             why = reason.get((min(k, kept), max(k, kept))) or next(
                 (r for (i, j), r in sorted(reason.items()) if k in (i, j)), "duplicate"
             )
+            if shown is not None and ids[kept] in counts and counts[ids[kept]] != counts.get(ids[k], 0):
+                why += (
+                    f"; the kept one shows {counts[ids[kept]]} {shown.vector} parameters, "
+                    f"this one {counts.get(ids[k], 0)}"
+                )
             result.duplicate_of[ids[k]] = (ids[kept], why)

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 from thagen.errors import ConfigError
 from thagen.render.discovery import characters as chars
 from thagen.render.identity import cache as identity_cache
+from thagen.render.identity.cache import location_key
 from thagen.render.identity.group_file import GroupFile, read_group_file
-from thagen.render.identity.grouping import IdentityResult, group_models
+from thagen.render.identity.grouping import IdentityResult, ShownParameters, group_models
 from thagen.render.identity.pins import GroupMap, SplitPin, pinned_splits
+from thagen.render.identity.shown import SHOWN_VECTORS, OverrideOf, shown_counts
 from thagen.render.identity.sign import sign_models
 from thagen.render.identity.signals import ModelSignals, signals_for_file
 
@@ -72,11 +74,6 @@ class JobIdentity:
 
 
 # --------------------------------------------------------------------------- signals
-
-
-def location_key(path: Path, member: str | None) -> str:
-    """The signal cache's key of a model file or zip member."""
-    return f"{path.resolve()}\0{member}" if member else str(path.resolve())
 
 
 def ref_key(ref: chars.ModelRef) -> str:
@@ -133,10 +130,17 @@ def manual_assignments(group_file: GroupFile, refs: Sequence[chars.ModelRef]) ->
 
 
 def plan_identity(
-    options: IdentityOptions, refs: Sequence[chars.ModelRef], groups_file: Path | None, cache_dir: Path
+    options: IdentityOptions,
+    refs: Sequence[chars.ModelRef],
+    groups_file: Path | None,
+    cache_dir: Path,
+    pose_vector: str = "tha1",
+    override_of: OverrideOf | None = None,
 ) -> IdentityResult:
     """Groups and duplicates of a manifest's models (the group file, `identity.groups` resolved
-    against the manifest, wins); signals are computed in parallel and cached under cache_dir."""
+    against the manifest, wins); signals are computed in parallel and cached under cache_dir.
+    For a THA2 / THA3 `pose_vector`, the duplicate kept is the one showing the most of its
+    parameters, rigged with the override `override_of` gives (default: the one beside it)."""
     manual: dict[str, str] = {}
     if groups_file is not None:
         manual = manual_assignments(read_group_file(groups_file), refs)
@@ -145,7 +149,16 @@ def plan_identity(
     else:
         signals = {r.id: ModelSignals(problem="identity.auto is false") for r in refs}
     pins = {cid: pin for cid, pin in options.pins.items() if cid in signals}
-    result = group_models(signals, manual, prefer=pins)
+    shown = None
+    if pose_vector in SHOWN_VECTORS:
+        by_id = {r.id: r for r in refs}
+
+        def count(ids: Sequence[str]) -> Mapping[str, int]:
+            asked = [by_id[cid] for cid in ids]
+            return shown_counts(asked, pose_vector, override_of, options.sign_jobs)
+
+        shown = ShownParameters(pose_vector, count)
+    result = group_models(signals, manual, prefer=pins, shown=shown)
     result.group_of = GroupMap(result.group_of, pins)
     for cid, problem in sorted(result.problems.items()):
         if options.auto:

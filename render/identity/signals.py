@@ -35,7 +35,7 @@ from thagen.rigs.normalize import RigReport
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-SIGNALS_VERSION = 2  # 2: a VRM's embedded images are hashed too
+SIGNALS_VERSION = 3  # 2: VRM embedded images hashed; 3: version and edition words leave name keys
 HASH_SIZE = 32  # the image is reduced to HASH_SIZE^2 before the DCT
 COLOUR_GRID = 4
 FLAT_STD = 2.0  # luminance std (0..255) below which a texture carries no identity

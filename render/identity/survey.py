@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from thagen.render.discovery import characters as chars
 from thagen.render.identity import cache as identity_cache
+from thagen.render.identity.cache import location_key
 from thagen.render.identity.group_file import write_group_file
-from thagen.render.identity.grouping import group_models
-from thagen.render.identity.plan import location_key
+from thagen.render.identity.grouping import ShownParameters, group_models
+from thagen.render.identity.shown import SHOWN_VECTORS
 from thagen.render.identity.signals import ModelSignals, compute_signals, texture_files
 
 if TYPE_CHECKING:
@@ -38,6 +39,28 @@ def sign_row(row: dict[str, Any], path: Path, member: str | None, model: Model, 
     )
 
 
+def _shown_from_rows(rows: list[dict[str, Any]]) -> ShownParameters | None:
+    """With `--pose-vector tha2 / tha3` each row holds every parameter's availability already:
+    of a set of duplicates the survey then names the one showing the most as kept, as a render
+    with that vector does (render/identity/shown.py)."""
+    from thagen.pose_vectors import pose_vector_def
+
+    counts: dict[str, int] = {}
+    columns: set[str] = set()
+    for row in rows:
+        cells = {k: v for k, v in row.items() if k.startswith("avail_") and k != "avail_missing"}
+        if row.get("id") and cells:
+            columns |= cells.keys()
+            counts.setdefault(row["id"], sum(v in ("exact", "derived") for v in cells.values()))
+    if not counts:
+        return None
+    vector = next(
+        (v for v in SHOWN_VECTORS if {f"avail_{n}" for n in pose_vector_def(v).names} == columns),
+        "pose vector",
+    )
+    return ShownParameters(vector, lambda ids: {cid: counts.get(cid, 0) for cid in ids})
+
+
 def group_rows(rows: list[dict[str, Any]]) -> None:
     """Fill the identity columns of every signed row (same bytes twice: a duplicate)."""
     signals: dict[str, ModelSignals] = {}
@@ -45,7 +68,7 @@ def group_rows(rows: list[dict[str, Any]]) -> None:
         sig = row.get(SIGNALS_FIELD)
         if sig is not None and row["id"] not in signals:
             signals[row["id"]] = sig
-    result = group_models(signals)
+    result = group_models(signals, shown=_shown_from_rows(rows))
     seen: set[str] = set()
     for row in rows:
         cid = row.get("id")

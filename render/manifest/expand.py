@@ -15,6 +15,7 @@ from pathlib import Path
 from thagen.errors import ArchiveError, ConfigError
 from thagen.render.discovery import characters as chars
 from thagen.render.identity.plan import job_identity, kept_refs, plan_identity
+from thagen.render.manifest.licenses import LicenseExclusion, filter_by_license
 from thagen.render.manifest.splits import assign_splits, pose_counts
 from thagen.render.manifest.types import CharacterEntry, CharacterJob, Manifest
 from thagen.yaml_checks import Checker
@@ -91,6 +92,13 @@ def _default_override_path(ref: chars.ModelRef) -> Path | None:
     return find_override_file(ref.path, ref.member)
 
 
+def _override_for(manifest: Manifest, ref: chars.ModelRef) -> Path | None:
+    """The rig override a model is rendered with: its entry's `rig_override`, else the one
+    beside it (the identity plan rigs duplicates with it to count the parameters they show)."""
+    named = _named_file(manifest, manifest.characters[ref.entry], "rig_override")
+    return named or _default_override_path(ref)
+
+
 def discover_characters(manifest: Manifest) -> list[chars.ModelRef]:
     """Every model the manifest names, one per distinct file (duplicates dropped with a warning)."""
     refs: list[chars.ModelRef] = []
@@ -100,7 +108,11 @@ def discover_characters(manifest: Manifest) -> list[chars.ModelRef]:
 
 
 def expand_characters(
-    manifest: Manifest, *, flagged: Iterable[str] = (), annotations: Path | None = None
+    manifest: Manifest,
+    *,
+    flagged: Iterable[str] = (),
+    annotations: Path | None = None,
+    license_excluded: list[LicenseExclusion] | None = None,
 ) -> list[CharacterJob]:
     """One CharacterJob per character, ordered by split (manifest order) then id.
 
@@ -110,6 +122,8 @@ def expand_characters(
     moves their shards to OUT/excluded/, so a resume never changes finished characters' poses.
     `annotations`: a folder of `<id>.annotation.yaml` files (replaces the manifest's
     `annotations`); an entry's own `annotation:` wins over it, and it wins over a file beside the model.
+    `license_excluded`: filled with the models the manifest's `licenses:` filter leaves out, and
+    why (render/manifest/licenses.py); each job carries its model's license record.
     """
     refs = discover_characters(manifest)
     flagged_ids = set(flagged)
@@ -120,9 +134,17 @@ def expand_characters(
         refs = [r for r in refs if r.id not in flagged_ids]
     if not refs:
         raise ConfigError(f"{manifest.path}: characters: no model found")
+    refs, licenses = filter_by_license(manifest, refs, license_excluded)
     options = manifest.identity
     groups_file = manifest.resolve(options.groups) if options.groups else None
-    identity = plan_identity(options, refs, groups_file, manifest.output_dir / ".cache")
+    identity = plan_identity(
+        options,
+        refs,
+        groups_file,
+        manifest.output_dir / ".cache",
+        pose_vector=manifest.pose_vector,
+        override_of=lambda ref: _override_for(manifest, ref),
+    )
     all_refs, refs = refs, kept_refs(identity, refs, manifest.identity.keep_duplicates)
     split_of = assign_splits(manifest, refs, identity.group_of)
     counts = pose_counts(manifest, refs, split_of)
@@ -163,6 +185,7 @@ def expand_characters(
                 vector_motion=dict(manifest.vector_motion),
                 images=manifest.images,
                 framing_preset=manifest.framing_preset,
+                license=licenses.get(ref.id),
             )
         )
     jobs.sort(key=lambda j: (order[j.split], j.id))

@@ -15,6 +15,7 @@ from typing import Any
 
 from thagen.render.framing.presets import FRAMING_PRESETS
 from thagen.render.identity.plan import parse_identity_options
+from thagen.render.manifest.licenses import parse_license_options
 from thagen.render.manifest.types import (
     CHARACTER_KEYS,
     DEFAULT_SPLITS,
@@ -265,9 +266,11 @@ def parse_manifest(data: object, path: str | Path) -> Manifest:
     kw["characters"] = tuple(_parse_character(c, i, v, split_names) for i, v in enumerate(d["characters"]))
     if "qa" in d:
         q = c.mapping(d["qa"], "qa", QA_KEYS)
-        kw["qa"] = QAOptions(exclude_flagged=c.boolean(q.get("exclude_flagged", False), "qa.exclude_flagged"))
+        kw["qa"] = QAOptions(exclude_flagged=c.boolean(q.get("exclude_flagged", True), "qa.exclude_flagged"))
     if "identity" in d:
         kw["identity"] = parse_identity_options(c, d["identity"])
+    if "licenses" in d:
+        kw["licenses"] = parse_license_options(c, d["licenses"])
     return Manifest(**kw)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thagen.render.identity.plan import IdentityOptions, JobIdentity
+from thagen.render.manifest.licenses import LicenseOptions
 from thagen.render.poses.sample_images import ImageSpec
 from thagen.render.poses.sampling import PoseSpec, resolve_rest_pose, sample_poses
 from thagen.render.poses.vector_sampling import VectorPoseSpec, sample_vector_poses, vector_rest_pose
@@ -57,6 +58,7 @@ TOP_KEYS = (
     "vector_motion",
     "framing_preset",
     "images",
+    "licenses",
 )
 RENDER_KEYS = ("engine", "device", "samples")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
@@ -116,9 +118,11 @@ class RenderSettings:
 
 @dataclass(frozen=True)
 class QAOptions:
-    """What a re-plan does with characters an earlier run's QA flagged (render/character/qa_checks.py)."""
+    """What happens to characters QA flagged (render/character/qa_checks.py): with
+    `exclude_flagged` (the default) a hard flag (render/character/flags.py) holds the character
+    back, its shards in OUT/excluded/<split>/; false keeps every character in its split."""
 
-    exclude_flagged: bool = False
+    exclude_flagged: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {"exclude_flagged": self.exclude_flagged}
@@ -213,6 +217,7 @@ class Manifest:
     framing_preset: str = "tha1"  # tha1 | tha3 (render/framing/presets.py)
     images_preset: str = "tha1"  # a preset of render/poses/sample_images.py, or "custom"
     images: tuple[ImageSpec, ...] = ()  # extra images per sample, beyond rest / expr / rot
+    licenses: LicenseOptions = field(default_factory=LicenseOptions)  # render/manifest/licenses.py
 
     @property
     def base_dir(self) -> Path:
@@ -289,6 +294,7 @@ class Manifest:
                 if self.images_preset != "tha1"
                 else {}
             ),
+            **({"licenses": self.licenses.to_dict()} if self.licenses != LicenseOptions() else {}),
         }
 
 
@@ -320,6 +326,7 @@ class CharacterJob:
     vector_motion: Mapping[str, float] = field(default_factory=dict)
     images: tuple[ImageSpec, ...] = ()
     framing_preset: str = "tha1"
+    license: Mapping[str, Any] | None = None  # its license record, compact (render/manifest/licenses.py)
 
     def poses(self) -> list[dict[str, float]]:
         """The character's pose dicts (with "ambient" when the lighting has an ambient range)."""

@@ -8,6 +8,8 @@
                                               processes ever append to one file
     OUT/run.json                              what is being rendered (status and merge read it)
     OUT/dataset.yaml, OUT/index.json          written by merge (and a whole-manifest run)
+    OUT/.redo/                                `--redo`: new renders staged beside the old ones,
+                                              and commit-<id>.json intents (render/run/commit.py)
 
 Locks: a whole-manifest run holds OUT/.thagen.lock exclusively; a part run holds it shared
 plus its own OUT/.thagen-part-K-of-N.lock exclusively, so parts run side by side, the same
@@ -32,9 +34,28 @@ JOURNAL = "journal.jsonl"
 FAILURES = "failures.jsonl"
 DATASET_YAML = "dataset.yaml"
 INDEX_JSON = "index.json"
+# The dataset card (render/run/dataset_card.py): thagen rewrites (and --restart removes) only
+# files that carry its marker, so a README.md a person keeps in OUT is never overwritten.
+CARD_FILES = ("README.md", "CREDITS.md")
+CARD_MARKER = (
+    "<!-- thagen dataset card: rewritten by every merge; correct the models' licenses, not this file -->"
+)
+LICENSE_FILES = ("licenses.json", "license-excluded.jsonl")
+
+
+def is_thagen_card(path: Path) -> bool:
+    """True for a card file thagen wrote (it carries CARD_MARKER); False for anything else."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return CARD_MARKER in fh.read(64 * 1024)
+    except OSError:
+        return False
+
+
 RUN_JSON = "run.json"
 CHARACTERS = "characters"
 EXCLUDED = "excluded"
+STAGING = ".redo"  # re-renders are written here first, then committed over the old outputs
 LOCK = ".thagen.lock"
 DEFAULT_SPLITS = ("train", "val", "test")
 # files thagen writes into characters/<id>/ (the only ones --restart deletes there)
@@ -194,8 +215,12 @@ def clear_output(out: Path, splits: Iterable[str]) -> None:
         _rmdir_if_empty(chars)
     for p in [*journal_files(out), *failure_files(out)]:
         p.unlink(missing_ok=True)
-    for name in (DATASET_YAML, INDEX_JSON, RUN_JSON):
+    shutil.rmtree(out / STAGING, ignore_errors=True)
+    for name in (DATASET_YAML, INDEX_JSON, RUN_JSON, *LICENSE_FILES):
         (out / name).unlink(missing_ok=True)
+    for name in (*CARD_FILES, *(f"DATASET_{n}" for n in CARD_FILES)):
+        if is_thagen_card(out / name):
+            (out / name).unlink()
     if out.is_dir():
         remove_stray_temps(out, splits)
 

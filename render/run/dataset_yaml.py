@@ -20,9 +20,13 @@ from thagen.errors import ConfigError
 from thagen.files import atomic_write_bytes
 from thagen.render.output.jsonl import read_jsonl
 from thagen.render.output.layout import DATASET_YAML, EXCLUDED, RUN_JSON, failure_files, journal_files
+from thagen.render.output.licenses import add_license_sections
 from thagen.render.settings import RunSettings
 
-# manifest fields whose change makes already rendered characters inconsistent with new ones
+# manifest fields whose change makes already rendered characters inconsistent with new ones.
+# `qa` is deliberately not one: its settings only decide where a finished character's shards
+# live (its split or excluded/), and the flags are in the journal, so a run with other QA
+# settings re-files the finished characters (render/run/redo.py, `refile`) instead of refusing.
 RESUME_KEYS = ("seed", "image_size", "render", "lighting", "rest_pose", "pose_sampling", "shard_size")
 # written only when not THA1's default, so compared even when absent on one side
 VECTOR_RESUME_KEYS = ("pose_vector", "images", "framing_preset", "vector_motion")
@@ -113,6 +117,7 @@ def write_dataset_yaml(
         ],
         "pending": sorted(i for i in character_ids if i not in journal and i not in failures),
     }
+    add_license_sections(out, data)  # each character's license record; the filter's exclusions
     identity = identity if identity is not None else old.get("identity")
     if identity is not None:
         data["identity"] = identity

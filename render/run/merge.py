@@ -26,6 +26,8 @@ from thagen.errors import ConfigError
 from thagen.files import atomic_write_bytes
 from thagen.render.output.jsonl import read_jsonl
 from thagen.render.output.layout import INDEX_JSON, RUN_JSON, journal_files, part_of_file
+from thagen.render.run.commit import pending_ids
+from thagen.render.run.dataset_card import write_dataset_card
 from thagen.render.run.dataset_yaml import read_failures, write_dataset_yaml
 from thagen.render.settings import RunSettings
 
@@ -153,6 +155,11 @@ def check_output(out: Path) -> MergeReport:
         report.done.append(cid)
     extra = sorted(set(journal) - set(wanted))
     report.problems += [f"{cid}: journalled but not in the manifest ({RUN_JSON})" for cid in extra]
+    report.problems += [
+        f"{cid}: a re-render (--redo) was interrupted before its commit finished ({path}); "
+        "the next `thagen render` of its part finishes it"
+        for cid, path in sorted(pending_ids(out).items())
+    ]
     report.shards.sort(key=lambda s: s.path)
     return report
 
@@ -201,4 +208,5 @@ def _merge(out: Path, settings: RunSettings | None, manifest_dict: dict[str, Any
         "shards": [asdict(s) for s in report.shards],
     }
     atomic_write_bytes(out / INDEX_JSON, (json.dumps(index, indent=1, sort_keys=True) + "\n").encode())
+    write_dataset_card(out)  # OUT/README.md and OUT/CREDITS.md, from dataset.yaml and index.json
     return report

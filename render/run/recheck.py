@@ -52,6 +52,7 @@ def qa_character(out: Path, rec: dict[str, Any], *, sheet: bool = True) -> dict[
     the eyes/mouth checks. Rewrites qa.json and, with `sheet`, contact_sheet.png.
     """
     from thagen.render.character import qa_checks as qa_mod
+    from thagen.render.character.flags import carried_flags
     from thagen.render.character.qa_renders import contact_sheet_for, framing_rows, run_checks
     from thagen.render.output.shards import iter_shard
 
@@ -132,6 +133,12 @@ def qa_character(out: Path, rec: dict[str, Any], *, sheet: bool = True) -> dict[
     rows = saved.get("rows") or framing_rows(size)
     rest_pose = saved.get("rest_pose") or {"left_eye": 0.0, "right_eye": 0.0, "mouth": 1.0}
     res = run_checks(rest, qa_imgs, pairs_rot, saved.get("regions") or {}, rows, rest_pose)
+    # flags made at render time from the model, not the pixels (an unconfirmed framing): kept
+    carried = [f for f in carried_flags(saved.get("flags") or []) if f not in res.flags]
+    res.flags += carried
+    res.metrics.update(
+        {k: v for k, v in (saved.get("metrics") or {}).items() if k.startswith("framing_confidence")}
+    )
     if rest_differs:
         res.flags.append("rest_images_differ")
     if problems:

@@ -23,21 +23,21 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from thagen.errors import ConfigError
 from thagen.files import fsync_dir
-from thagen.progress import Progress, fmt_duration
+from thagen.progress import Progress
 from thagen.render.identity.plan import identity_section
 from thagen.render.output.jsonl import append_jsonl, read_jsonl, write_jsonl
 from thagen.render.output.layout import (
-    CHARACTERS,
     DATASET_YAML,
     FAILURES,
     JOURNAL,
     RUN_JSON,
+    STAGING,
     PartFiles,
     clear_output,
     journal_files,
@@ -50,6 +50,9 @@ from thagen.render.run.backends import Backend, FarmOptions, Outcome
 from thagen.render.run.dataset_yaml import RESUME_KEYS, check_same_settings, read_journals, write_dataset_yaml
 from thagen.render.run.partition import Part, jobs_of_part, part_cost
 from thagen.render.run.recheck import qa_character, qa_output
+from thagen.render.run.redo import RedoEvents, check_redo, clean_staging, parse_redo, refile, select_redo
+from thagen.render.run.review import flagged_characters
+from thagen.render.run.summary import RunSummary
 from thagen.render.settings import RunSettings, expected_images
 
 if TYPE_CHECKING:
@@ -71,52 +74,6 @@ __all__ = [
     "shard_pattern",
     "write_dataset_yaml",
 ]
-
-
-@dataclass
-class RunSummary:
-    out: Path
-    done: int = 0
-    failed: int = 0
-    skipped: int = 0
-    excluded: int = 0
-    images: int = 0
-    seconds: float = 0.0
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    part: Part | None = None
-    merged: bool = False
-    failures_file: Path | None = None
-
-    @property
-    def images_per_second(self) -> float:
-        return self.images / self.seconds if self.seconds > 0 else 0.0
-
-    def text(self) -> str:
-        what = "thagen render" + (f" part {self.part[0]}/{self.part[1]}" if self.part else "")
-        lines = [
-            f"{what}: {self.done} characters done, {self.failed} failed, {self.skipped} skipped"
-            + (f" (already done), {self.excluded} excluded by QA" if self.excluded else " (already done)"),
-            f"  {self.images} images in {fmt_duration(self.seconds)} ({self.images_per_second:.2f} images/s)",
-            f"  output: {self.out}",
-        ]
-        sheets = sorted((self.out / CHARACTERS).glob("*/contact_sheet.png"))
-        if len(sheets) == 1:
-            lines.append(f"  contact sheet: {sheets[0]}")
-        elif sheets:
-            lines.append(f"  contact sheets: {self.out / CHARACTERS}/<id>/contact_sheet.png ({len(sheets)})")
-        for f in self.failures:
-            lines.append(
-                f"  FAILED {f.get('id')}: [{f.get('stage')}] {f.get('error_type')}: {f.get('message')}"
-            )
-        if self.failures:
-            lines.append(f"  details: {self.failures_file or self.out / FAILURES}")
-        if self.merged:
-            lines.append(f"  complete: merged into {self.out / DATASET_YAML} and {self.out / 'index.json'}")
-        elif self.part:
-            lines.append(
-                f"  when every part is done: thagen merge {self.out}   (progress: thagen status {self.out})"
-            )
-        return "\n".join(lines)
 
 
 class _Journaler:
@@ -239,15 +196,23 @@ def run_jobs(
     farm: FarmOptions | None = None,
     manifest_path: Path | None = None,
     render_options: list[str] | None = None,
+    redo: Sequence[str] = (),
 ) -> RunSummary:
-    """Render `jobs` (or part `part` of them) into `out`; see the module docstring for the guarantees."""
+    """Render `jobs` (or part `part` of them) into `out`; see the module docstring for the
+    guarantees. `redo` (`flagged` and/or ids, render/run/redo.py) also renders those finished
+    characters again, replacing their outputs only once the new ones are complete."""
     out = Path(out)
     farm = farm or FarmOptions()
     ids = [j.id for j in jobs]
     dup = sorted(i for i, n in collections.Counter(ids).items() if n > 1)
     if dup:
         raise ConfigError(f"character ids are not unique: {', '.join(dup)}")
+    redo_words = parse_redo(redo)
+    if redo_words and not resume:
+        raise ConfigError("--redo renders characters of an existing output again; not with --restart")
+    check_redo(redo_words, jobs, part)
     mine = jobs_of_part(jobs, part) if part else list(jobs)
+    mine_ids = {j.id for j in mine}
     splits = sorted({str(j.split) for j in jobs})
     files = PartFiles(out, part)
     t0 = time.monotonic()
@@ -257,13 +222,14 @@ def run_jobs(
             clear_output(out, splits)
         elif not resume:
             others = [p for p in journal_files(out) if p != files.journal]
-            elsewhere = sorted({j.id for j in mine} & {r.get("id") for p in others for r in read_jsonl(p)})
+            elsewhere = sorted(mine_ids & {r.get("id") for p in others for r in read_jsonl(p)})
             if elsewhere:  # journalled by a whole-manifest run or another partition: not ours to drop
                 raise ConfigError(
                     f"{out}: {', '.join(elsewhere[:5])} of part {files.label} are journalled outside "
                     f"{files.journal.name}; restart the whole output (--restart without --part)"
                 )
-            remove_character_outputs(out, [j.id for j in mine], splits)
+            clean_staging(out, mine_ids, splits)
+            remove_character_outputs(out, mine_ids, splits)
             files.journal.unlink(missing_ok=True)
             files.failures.unlink(missing_ok=True)
         elif manifest_dict:
@@ -278,33 +244,61 @@ def run_jobs(
             render_options=render_options or [],
         )
         read_jsonl(files.journal, repair=True)
+        # a commit a crash interrupted is finished, half-staged re-renders go (render/run/redo.py)
+        clean_staging(out, None if part is None else mine_ids, splits)
+        # finished characters follow the current QA settings (held back or not) without a re-render
+        scope = journal_files(out) if part is None else [files.journal]
+        summary.refiled = refile(
+            out, scope, mine_ids, settings.exclude_flagged, files.label.replace("/", "-of-")
+        )
         done_ids = set(read_journals(out))
+        redo_jobs, redo_homes = select_redo(redo_words, mine, out, files) if redo_words else ([], {})
         todo = [j for j in mine if j.id not in done_ids]
-        summary.skipped = len(mine) - len(todo)
+        summary.skipped = len(mine) - len(todo) - len(redo_jobs)
         # Failures of characters tried again now are dropped; they are re-recorded if they fail again.
         todo_ids = {j.id for j in todo}
-        old_failures = [f for f in read_jsonl(files.failures, repair=True) if f.get("id") not in todo_ids]
+        again = todo_ids | set(redo_homes)
+        old_failures = [f for f in read_jsonl(files.failures, repair=True) if f.get("id") not in again]
         if files.failures.exists() or old_failures:
             write_jsonl(files.failures, old_failures)
-        remove_stray_temps(out, splits, None if part is None else [j.id for j in mine])
+        remove_stray_temps(out, splits, None if part is None else list(mine_ids))
         remove_character_outputs(out, todo_ids, splits)
         fsync_dir(out)
 
         progress = Progress(
-            sum(expected_images(j, settings) for j in todo),
+            sum(expected_images(j, settings) for j in [*todo, *redo_jobs]),
             stream=progress_stream,
             interval=progress_interval,
-            characters=len(todo),
+            characters=len(todo) + len(redo_jobs),
         )
-        if summary.skipped:
+        if summary.skipped or redo_jobs:
             progress.message(
                 f"[thagen] resuming: {summary.skipped} characters already done, {len(todo)} to render"
+                + (f", {len(redo_jobs)} to render again (--redo)" if redo_jobs else "")
+            )
+        if redo_words and not redo_jobs:
+            progress.message(
+                "[thagen] --redo: no finished character to render again (none it names is flagged)"
+            )
+        if summary.refiled:
+            progress.message(
+                f"[thagen] QA settings changed: re-filed {len(summary.refiled)} finished characters "
+                "(shards moved in or out of excluded/)"
             )
         events = _Journaler(out, files, splits, summary, progress)
+        blender_version = ""
         try:
-            blender_version = make_backend(farm).run(todo, out, settings, events) if todo else ""
+            if todo:
+                blender_version = make_backend(farm).run(todo, out, settings, events)
+            if redo_jobs:  # rendered beside the old outputs, each committed when complete
+                staged = RedoEvents(events, out, files, splits, redo_homes, summary, progress)
+                blender_version = (
+                    make_backend(farm).run(redo_jobs, out / STAGING, settings, staged) or blender_version
+                )
         finally:
             progress.finish()
+        if part is None:
+            clean_staging(out, None, splits)  # empty now: every re-render was committed or dropped
         summary.seconds = time.monotonic() - t0
         if part is None:
             write_dataset_yaml(
@@ -320,4 +314,14 @@ def run_jobs(
             from thagen.render.run.merge import merge_output
 
             summary.merged = merge_output(out, settings=settings if part is None else None).ok
+        summary.flagged = flagged_characters(out)
+        summary.run = _read_run(out)
     return summary
+
+
+def _read_run(out: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((out / RUN_JSON).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

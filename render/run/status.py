@@ -1,5 +1,6 @@
 """`thagen status OUT`: done / failed / missing per part and in total, speed, ETA, and the
-command that finishes what is missing. Read-only: safe while parts are still rendering.
+command that finishes what is missing; then every character QA held back, why, and the two
+commands that fix them (render/run/review.py). Read-only: safe while parts are still rendering.
 
 Speed comes from the journals: each part's images over the span from its first character's
 start to its last one's end, summed over parts (they render side by side).
@@ -14,9 +15,13 @@ from typing import Any
 
 from thagen.progress import fmt_duration
 from thagen.render.output.layout import is_running
+from thagen.render.run.commit import pending_ids
 from thagen.render.run.dataset_yaml import read_failures
 from thagen.render.run.merge import journal_records, load_run
 from thagen.render.run.partition import assign_parts
+from thagen.render.run.review import Flagged, flagged_characters, render_command, review_lines
+
+__all__ = ["OutputStatus", "PartStatus", "output_status", "render_command"]
 
 
 @dataclass
@@ -37,6 +42,9 @@ class OutputStatus:
     images_left: int
     images_per_second: float
     commands: list[str]
+    flagged: list[Flagged] = field(default_factory=list)
+    run: dict[str, Any] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)  # commits a crash interrupted (render/run/commit.py)
 
     @property
     def complete(self) -> bool:
@@ -65,21 +73,19 @@ class OutputStatus:
             f"total: {done}/{total} done, {failed} failed, {missing} missing; "
             f"{self.images_done} images, {rate:.2f} images/s, ETA {eta}"
         )
+        if self.pending:
+            lines.append(
+                f"interrupted re-renders (--redo) not yet committed: {', '.join(self.pending)}; "
+                "the next run of their part finishes them"
+            )
         if self.complete:
             lines.append(f"complete: thagen merge {shlex.quote(str(self.out))}")
         else:
             lines.append("to finish what is missing (failed characters are tried again):")
             lines += [f"  {c}" for c in self.commands]
             lines.append(f"then: thagen merge {shlex.quote(str(self.out))}")
+        lines += review_lines(self.flagged, self.run, self.out)
         return "\n".join(lines)
-
-
-def render_command(run: dict[str, Any], out: Path, part: str | None) -> str:
-    manifest = run.get("manifest_path") or "MANIFEST"
-    words = ["thagen", "render", manifest, "--out", str(out), *run.get("render_options", [])]
-    if part:
-        words += ["--part", part]
-    return " ".join(shlex.quote(w) for w in words)
 
 
 def output_status(out: Path) -> OutputStatus:
@@ -128,4 +134,6 @@ def output_status(out: Path) -> OutputStatus:
         commands.append(f"(or all at once, when no part is running: {render_command(run, out, None)})")
     elif unfinished:
         commands.append(render_command(run, out, None))
-    return OutputStatus(out, parts, done_images, left, rate, commands)
+    return OutputStatus(
+        out, parts, done_images, left, rate, commands, flagged_characters(out), run, sorted(pending_ids(out))
+    )

@@ -31,8 +31,12 @@ from thagen.render.poses.posing import eye_morph_weights, mmd_to_blender, rotati
 from thagen.render.poses.vector_posing import is_vector_pose, vector_targets
 from thagen.render.scene.blender_lighting import apply_lighting
 from thagen.render.scene.blender_split import remove_static, split_static_geometry
+from thagen.render.scene.eyebrow_layer import MeshPart, mesh_parts, render_eyebrow_layer
+from thagen.render.scene.material_mask import render_material_mask
+from thagen.render.scene.png import strip_png_text
 from thagen.rigs.blender.import_model import import_model
 from thagen.rigs.blender.imported import ImportedModel
+from thagen.rigs.blender.report import TextureMiss
 from thagen.rigs.model import Model
 
 if TYPE_CHECKING:
@@ -122,6 +126,7 @@ class BlenderRenderer:
         self.framing_preset = "tha1"  # render/framing/presets.py; set per character
         self.split_static = bool(split_static)
         self.static: bpy.types.Object | None = None  # the character's split-off never-moving faces
+        self.parts: list[MeshPart] = []  # its mesh objects and their model triangles (eyebrow_layer.py)
         self.log = log
         self.warnings: list[str] = []
         self.character: ImportedModel | None = None
@@ -256,12 +261,14 @@ class BlenderRenderer:
             self.character = import_model(
                 model, rig=rig, model_path=model_path, shading=shading or self.preset, morphs=driven
             )
+            static_faces = None
             if self.split_static:
                 try:
-                    self.static = split_static_geometry(self.character, model, rig)
+                    self.static, static_faces = split_static_geometry(self.character, model, rig)
                 except BaseException:
                     self.unload_character()
                     raise
+            self.parts = mesh_parts(model, self.character.mesh, self.static, static_faces)
         self._emit(out.text)
         self.rig = rig
         if shading is not None:
@@ -277,7 +284,7 @@ class BlenderRenderer:
                 except ReferenceError:  # the scene was reset under us: nothing left to remove
                     pass
             self._emit(out.text)
-        self.character, self.rig, self.static = None, None, None
+        self.character, self.rig, self.static, self.parts = None, None, None, []
 
     # ----------------------------------------------------------------- camera
     def frame(
@@ -338,6 +345,18 @@ class BlenderRenderer:
             raise RenderError("set_pose needs a loaded character and its rig report")
         apply_pose(imported, rig, pose, max_degrees=max_degrees)
 
+    def texture_misses(self) -> list[TextureMiss]:
+        """The loaded character's missing texture files, per material (its import report)."""
+        return list(self.character.report.texture_misses) if self.character is not None else []
+
+    def render_material_mask(self, colors: Mapping[int, tuple[float, float, float]]) -> bytes:
+        """The current pose with material i as flat `colors[i]`, the rest held out (material_mask.py)."""
+        return render_material_mask(self.character, colors, self.render_png)
+
+    def render_layer(self, which: str) -> bytes:
+        """The current pose as THA3's `eyebrow_layer` or `no_eyebrow` image (eyebrow_layer.py)."""
+        return render_eyebrow_layer(self.character, self.parts, self.rig, which, self.render_png)
+
     def render_png(self) -> bytes:
         """Render the current state and return the PNG bytes."""
         path = self.scene.render.filepath
@@ -359,22 +378,6 @@ class BlenderRenderer:
         for name in os.listdir(self._tmp):
             os.unlink(os.path.join(self._tmp, name))
         os.rmdir(self._tmp)
-
-
-def strip_png_text(png: bytes) -> bytes:
-    """Drop tEXt/zTXt/iTXt chunks: Cycles writes render times there, so identical pixels would
-    otherwise give different bytes."""
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
-        raise RenderError("Blender wrote something that is not a PNG")
-    out, pos = [png[:8]], 8
-    while pos + 8 <= len(png):
-        length = int.from_bytes(png[pos : pos + 4], "big")
-        kind = png[pos + 4 : pos + 8]
-        end = pos + 12 + length
-        if kind not in (b"tEXt", b"zTXt", b"iTXt"):
-            out.append(png[pos:end])
-        pos = end
-    return b"".join(out)
 
 
 def apply_pose(

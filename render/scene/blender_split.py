@@ -271,23 +271,25 @@ def _drop_static_faces(
 
 def split_static_geometry(
     imported: ImportedModel, model: Model, rig: RigReport | None
-) -> bpy.types.Object | None:
-    """Move the never-moving faces of `imported.mesh` into a new plain mesh object and return it.
+) -> tuple[bpy.types.Object | None, np.ndarray | None]:
+    """Move the never-moving faces of `imported.mesh` into a new plain mesh object and return it
+    with the mask, over the imported polygons, of those it took (both parts keep the polygons'
+    order, so eyebrow_layer.py maps each part's polygons back to the model's triangles).
 
-    Call right after import (rest pose, morphs at 0). None (and nothing changed) when every
+    Call right after import (rest pose, morphs at 0). (None, None) and nothing changed when every
     face moves or none does.
     """
     obj = imported.mesh
     mesh = obj.data
     if len(mesh.polygons) == 0 or len(mesh.vertices) != model.vertex_count:
-        return None
+        return None, None
     topo = _Topology.of(mesh)
     dynamic = dynamic_vertices(imported, model, rig)
     dynamic_face = np.zeros(len(mesh.polygons), bool)
     np.logical_or.at(dynamic_face, topo.corner_face, dynamic[topo.corner_vert[topo.face_corners]])
     static_faces = ~dynamic_face
     if not static_faces.any() or static_faces.all():
-        return None
+        return None, None
     in_static = np.zeros(len(dynamic), bool)
     in_static[topo.corner_vert[topo.face_corners[static_faces[topo.corner_face]]]] = True
     in_dynamic = np.zeros(len(dynamic), bool)
@@ -313,7 +315,7 @@ def split_static_geometry(
         if static_mesh.users == 0:
             bpy.data.meshes.remove(static_mesh)
         raise
-    return static
+    return static, static_faces
 
 
 def _ramp(totals: np.ndarray) -> np.ndarray:

@@ -61,6 +61,9 @@ class Renderer(Protocol):
 
     def render_png(self) -> bytes: ...
 
+    def render_layer(self, which: str) -> bytes:
+        """The current pose as THA3's eyebrow layer image `which` (render/scene/eyebrow_layer.py)."""
+
     def close(self) -> None: ...
 
 

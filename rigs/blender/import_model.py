@@ -87,6 +87,7 @@ def import_model(
         for spec in specs:
             mesh_data.materials.append(spec.material)
         report.missing_textures = list(images.missing)
+        report.texture_misses = list(images.misses)
         report.warnings.extend(images.warnings)
         t2 = time.perf_counter()
         arm, bone_names = build_armature(model, f"{name}_armature")

@@ -31,10 +31,10 @@ def build_materials(model: Model, images: ImageCache, shading: str, prefix: str)
         if mmd.toon_shared:
             toon = images.shared_toon(mmd.toon_index)
         else:
-            toon = images.optional(mmd.toon_index, "toon", mmd.name)
+            toon = images.optional(mmd.toon_index, "toon", i)
         sphere = None
         if mmd.sphere_mode in (1, 2):
-            sphere = images.optional(mmd.sphere_texture, "sphere", mmd.name)
+            sphere = images.optional(mmd.sphere_texture, "sphere", i)
         diffuse = np.clip(np.asarray(mmd.diffuse, np.float64).reshape(-1)[:4], 0.0, None)
         vrm = model.vrm.materials[i] if model.vrm is not None and i < len(model.vrm.materials) else None
         if vrm is not None and toon is None and vrm.shade_color is not None:
@@ -43,7 +43,7 @@ def build_materials(model: Model, images: ImageCache, shading: str, prefix: str)
             material=material,
             diffuse=(float(diffuse[0]), float(diffuse[1]), float(diffuse[2]), float(min(diffuse[3], 1.0))),
             double_sided=mmd.double_sided,
-            texture=images.texture(mmd.texture, mmd.name),
+            texture=images.texture(mmd.texture, i),
             sphere=sphere,
             sphere_mode=mmd.sphere_mode,
             toon=toon,

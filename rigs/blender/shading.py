@@ -14,6 +14,9 @@ emission shader (no real lights); the lighting values come from the shared group
 
 Kept apart from `materials` (which makes the materials and picks their images) so that the node
 graphs, the part that decides every pixel, read on their own, one builder per preset.
+
+`build_mask_tree` is the QA variant (render/scene/material_mask.py): a flat ID colour or a
+holdout, with the material's own alpha, so one render shows which pixels a material covers.
 """
 
 from __future__ import annotations
@@ -59,6 +62,24 @@ def build_tree(spec: MaterialSpec, shading: str) -> None:
     else:
         color = _point_color(nodes, links, light, spec, base)
     _surface(nodes, links, out, color, alpha, a)
+
+
+def build_mask_tree(spec: MaterialSpec, color: tuple[float, float, float] | None) -> None:
+    """A QA tree: emission of `color` (linear RGB) or, for None, a holdout, cut by the same alpha
+    as the render's tree. A holdout still hides what lies behind it but leaves alpha 0, so the
+    render's alpha marks exactly the pixels where the coloured materials are seen in the image.
+    `build_tree` restores the material afterwards."""
+    tree = spec.material.node_tree
+    nodes, links = tree.nodes, tree.links
+    nodes.clear()
+    out = nodes.new("ShaderNodeOutputMaterial")
+    _base, alpha, a = _base_and_alpha(nodes, spec)
+    if color is None:
+        shader = nodes.new("ShaderNodeHoldout")
+    else:
+        shader = nodes.new("ShaderNodeEmission")
+        shader.inputs["Color"].default_value = (*color, 1.0)
+    _mix_alpha(nodes, links, out, shader.outputs[0], alpha, a)
 
 
 def _base_and_alpha(
@@ -197,7 +218,18 @@ def _surface(
     """Emission of `color`, mixed with transparency by the alpha, into the material output."""
     emission = nodes.new("ShaderNodeEmission")
     links.new(color, emission.inputs["Color"])
-    surface = emission.outputs[0]
+    _mix_alpha(nodes, links, out, emission.outputs[0], alpha, a)
+
+
+def _mix_alpha(
+    nodes: bpy.types.Nodes,
+    links: bpy.types.NodeLinks,
+    out: bpy.types.ShaderNodeOutputMaterial,
+    surface: bpy.types.NodeSocket,
+    alpha: bpy.types.NodeSocket | None,
+    a: float,
+) -> None:
+    """`surface` mixed with a transparent shader by the alpha (when not opaque), into `out`."""
     if alpha is not None or a < 1.0:
         transparent = nodes.new("ShaderNodeBsdfTransparent")
         mix = nodes.new("ShaderNodeMixShader")

@@ -2,9 +2,13 @@
 
 Each texture file is loaded once per import however many materials use it (`ImageCache`);
 images embedded in VRM / GLB files are loaded through a temp file and packed. What a model does
-not ship is generated: MMD's shared toon01..toon10.bmp as toon ramps, MToon shade colours as
-toon ramps, and a magenta placeholder for a missing diffuse texture. Kept apart from the node
-trees (`shading`) because `set_shading` swaps trees while keeping every image loaded here.
+not ship is generated: MMD's shared toon01..toon10.bmp as toon ramps and MToon shade colours as
+toon ramps. A missing diffuse texture gets no stand-in at all: the material then renders in its
+own diffuse colour, as MMD draws it (a magenta placeholder would put a colour into the dataset
+that the model never had). Every miss is recorded per material (`TextureMiss`), so QA can say
+which files are missing and how much of the head they leave uncoloured
+(render/character/texture_qa.py). Kept apart from the node trees (`shading`) because
+`set_shading` swaps trees while keeping every image loaded here.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from thagen.rigs.blender.report import TextureMiss
 from thagen.rigs.model import Model
 
-MISSING_COLOR = (1.0, 0.0, 1.0, 1.0)
 # Shadow colours of generated stand-ins for MMD's shared toon01..toon10.bmp (not shipped with
 # models and never downloaded): approximations, white on the lit half, this colour in shadow.
 SHARED_TOON_SHADOWS = (
@@ -46,15 +50,8 @@ def toon_ramp(shadow: tuple[float, float, float], name: str, size: int = 32) -> 
     return image
 
 
-def missing_image(name: str = "thagen_missing") -> bpy.types.Image:
-    image = bpy.data.images.new(name, 4, 4, alpha=True)
-    image.pixels.foreach_set(np.tile(np.asarray(MISSING_COLOR, np.float32), 16))
-    image.pack()
-    return image
-
-
 class ImageCache:
-    """Loads each texture file once per import and makes placeholders and toon ramps on demand."""
+    """Loads each texture file once per import, makes toon ramps on demand, records misses."""
 
     def __init__(self, model: Model, model_path: Path | None, prefix: str) -> None:
         from thagen.rigs.formats.textures import resolve_texture
@@ -65,7 +62,8 @@ class ImageCache:
         self.prefix = prefix
         self.by_path: dict[str, bpy.types.Image] = {}
         self.generated: dict[str, bpy.types.Image] = {}
-        self.missing: list[str] = []
+        self.missing: list[str] = []  # stored names of the files not found, once each
+        self.misses: list[TextureMiss] = []  # which material lacks which file, for QA
         self.warnings: list[str] = []
 
     @property
@@ -117,27 +115,29 @@ class ImageCache:
             self.by_path[stored] = image
         return self.by_path[stored]
 
-    def _note_missing(self, stored: str, use: str, material: str) -> None:
+    def _note_missing(self, stored: str, use: str, material: int, warning: str = "not found") -> None:
+        name = self.model.materials[material].name
         if stored not in self.missing:
             self.missing.append(stored)
-        self.warnings.append(f"material {material!r}: {use} texture {stored!r} not found")
+        self.misses.append(TextureMiss(material, name, stored, use))
+        self.warnings.append(f"material {name!r}: {use} texture {stored!r} {warning}")
 
-    def texture(self, index: int, material: str) -> bpy.types.Image | None:
-        """The diffuse texture, or a magenta placeholder when the file is missing."""
+    def texture(self, index: int, material: int) -> bpy.types.Image | None:
+        """Material `material`'s diffuse texture; None when it has none or the file is missing
+        (the material then renders in its diffuse colour, as in MMD)."""
         if index < 0:
             return None
         if index >= len(self.model.textures):
-            self.warnings.append(f"material {material!r}: texture index {index} out of range")
-            return self._placeholder()
+            self._note_missing(f"#{index}", "diffuse", material, "index out of range")
+            return None
         stored = self.model.textures[index]
         image = self._load(stored)
         if image is None:
             self._note_missing(stored, "diffuse", material)
-            return self._placeholder()
         return image
 
-    def optional(self, index: int, use: str, material: str) -> bpy.types.Image | None:
-        """A sphere or toon texture, or None (the effect is dropped) when missing."""
+    def optional(self, index: int, use: str, material: int) -> bpy.types.Image | None:
+        """Material `material`'s sphere or toon texture, or None (the effect is dropped) when missing."""
         if index < 0 or index >= len(self.model.textures):
             return None
         stored = self.model.textures[index]
@@ -168,8 +168,3 @@ class ImageCache:
             r, g, b = (float(v) for v in shadow[:3])
             self.generated[key] = toon_ramp((r, g, b), f"{self.prefix}_{key}")
         return self.generated[key]
-
-    def _placeholder(self) -> bpy.types.Image:
-        if "missing" not in self.generated:
-            self.generated["missing"] = missing_image(f"{self.prefix}_missing")
-        return self.generated["missing"]

@@ -1,5 +1,6 @@
 """The built-in character's hair: a cap with zigzag bangs, side locks, long back strands and one
-upward "ahoge" strand (which framing must ignore).
+upward "ahoge" strand (which framing must ignore; variants.py may make it a tall antenna or
+leave it out).
 
 The cap, side locks and ahoge are weighted to 頭; the long back hair hangs from its own bone 後髪
 under 頭, as in most real models.
@@ -16,11 +17,16 @@ from thagen.rigs.builtin.mesh import Part, _ellipsoid_grid, _grid_faces, _n, _or
 from thagen.rigs.builtin.skeleton import _blend, _single
 from thagen.rigs.builtin.textures import _uv_region
 
+# the cap: the head ellipsoid grown by these radii and moved back a little; its top pole is the
+# head top framing aims at (rigs/builtin/truth.py)
+CAP_RADII = HEAD_RADII + [0.14, 0.12, 0.14]
+CAP_CENTER = HEAD_CENTER + [0.0, 0.0, 0.04]
+
 
 def _hair_cap(k: float) -> Part:
     n_lon = _n(56, k)
-    radii = HEAD_RADII + [0.14, 0.12, 0.14]
-    center = HEAD_CENTER + [0.0, 0.0, 0.04]
+    radii = CAP_RADII
+    center = CAP_CENTER
     phi = np.linspace(-math.pi, math.pi, n_lon + 1)
     front = np.clip(np.cos(phi), 0, 1)
     # bottom edge: bangs above the eyes in front, lower over the ears, down to the nape at the back
@@ -68,7 +74,12 @@ def _strand(
     return _orient(part, lambda c: c - HEAD_CENTER)
 
 
-def _strands(k: float) -> list[Part]:
+# the "tall" ahoge of rigs/builtin/variants.py: a thick antenna rising 1.9 above the skull
+TALL_AHOGE = [(0.0, 17.85, -0.1), (0.05, 19.3, -0.2), (0.55, 20.3, -0.65), (1.0, 19.9, -1.05)]
+
+
+def _strands(k: float, ahoge: str = "strand") -> list[Part]:
+    """Side locks, back hair and the ahoge: the default "strand", a "tall" antenna or "none"."""
     parts = []
     for s in (1.0, -1.0):  # side locks framing the face
         parts.append(
@@ -89,6 +100,11 @@ def _strands(k: float) -> list[Part]:
                 hair_bone="後髪",
             )
         )
+    if ahoge == "none":
+        return parts
+    if ahoge == "tall":
+        parts.append(_strand(k, TALL_AHOGE, (0.42, 0.04), np.array([1.0, 0.0, 0.0])))
+        return parts
     # ahoge: one strand standing up from the crown, curling forward
     parts.append(
         _strand(

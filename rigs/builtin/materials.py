@@ -11,8 +11,10 @@ import numpy as np
 from thagen.rigs.builtin.mesh import Part
 from thagen.rigs.model import Material, MaterialFlag
 
+MaterialRow = tuple[str, str, str, bool, bool]  # key, name, name_en, double sided, edge
+
 # material key -> (name, name_en, double sided, edge)
-MATERIALS = [
+MATERIALS: list[MaterialRow] = [
     ("face", "顔", "face", False, True),
     ("eye", "目", "eyes", False, False),
     ("lash", "まつげ", "eyelashes", False, False),
@@ -21,13 +23,25 @@ MATERIALS = [
     ("skin", "肌", "skin", False, True),
     ("body", "服", "clothes", False, True),
 ]
+# only in variants that have them (rigs/builtin/accessories.py), after the default ones, so the
+# default character's materials stay as they are
+ACCESSORY_MATERIALS: list[MaterialRow] = [
+    ("ribbon", "リボン", "ribbon", True, True),
+    ("hat", "帽子", "hat", True, True),
+]
 
 
-def _materials(parts: list[Part]) -> list[Material]:
-    """One Material per MATERIALS entry over `parts` (already sorted into material order)."""
-    order = [m[0] for m in MATERIALS]
+def material_table(parts: list[Part]) -> list[MaterialRow]:
+    """MATERIALS, plus the accessory materials some of `parts` use (the default: MATERIALS)."""
+    used = {p.material for p in parts}
+    return MATERIALS + [m for m in ACCESSORY_MATERIALS if m[0] in used]
+
+
+def _materials(parts: list[Part], table: list[MaterialRow] = MATERIALS) -> list[Material]:
+    """One Material per `table` entry over `parts` (already sorted into the table's order)."""
+    order = [m[0] for m in table]
     materials = []
-    for key, name, name_en, double_sided, edge in MATERIALS:
+    for key, name, name_en, double_sided, edge in table:
         mat_faces = sum(len(p.faces) for p in parts if p.material == key)
         first = sum(len(p.faces) for p in parts if order.index(p.material) < order.index(key))
         flags = MaterialFlag.GROUND_SHADOW | MaterialFlag.SELF_SHADOW_MAP | MaterialFlag.SELF_SHADOW

@@ -7,7 +7,9 @@ commercial, sexual, violent and political/religious use, each with the evidence 
 
 Pure Python (no Blender): `collect_license` reads the VRM meta, the PMX/PMD comments, the readme
 and license files beside the model (up to the collection root) and a zip's text members; the
-modules below each do one part of that. `unknown` is the default and never turns into allow;
+modules below each do one part of that; `model_license` is the one entry point every command
+uses (a read `Model`'s inputs, the files beside it, the licenses file, the override), and
+`LicenseTally` counts a collection. `unknown` is the default and never turns into allow;
 when sources disagree the field is forbid. docs/licenses.md describes the rules and term table.
 """
 
@@ -16,11 +18,19 @@ from __future__ import annotations
 from thagen.rigs.licenses.collect import collect_license, collect_url
 from thagen.rigs.licenses.interpret import TextReading, interpret_text
 from thagen.rigs.licenses.merge import build_record
+from thagen.rigs.licenses.model_license import (
+    LicenseInputs,
+    license_inputs,
+    model_license,
+    read_model_license,
+    unreadable_inputs,
+)
 from thagen.rigs.licenses.overrides import (
     LicenseFile,
     LicenseRule,
     apply_license_override,
     load_license_file,
+    override_file_license,
     validate_license_mapping,
 )
 from thagen.rigs.licenses.records import (
@@ -32,6 +42,7 @@ from thagen.rigs.licenses.records import (
     Permission,
     SourceText,
 )
+from thagen.rigs.licenses.tally import LicenseTally
 from thagen.rigs.licenses.terms import TERMS
 from thagen.rigs.licenses.vrm_meta import meta_from_gltf, vrm_meta_findings
 
@@ -42,8 +53,10 @@ __all__ = [
     "Evidence",
     "Finding",
     "LicenseFile",
+    "LicenseInputs",
     "LicenseRecord",
     "LicenseRule",
+    "LicenseTally",
     "Permission",
     "SourceText",
     "TextReading",
@@ -52,8 +65,13 @@ __all__ = [
     "collect_license",
     "collect_url",
     "interpret_text",
+    "license_inputs",
     "load_license_file",
     "meta_from_gltf",
+    "model_license",
+    "override_file_license",
+    "read_model_license",
+    "unreadable_inputs",
     "validate_license_mapping",
     "vrm_meta_findings",
 ]

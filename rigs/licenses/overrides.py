@@ -3,8 +3,8 @@
 Readmes are free text and the reader is deliberately timid, so a curator must be able to state
 the license outright: after reading the terms on the author's site, after getting permission by
 mail, or to correct a misreading. Two places say it:
-- a `license:` mapping (for instance in a model's override file), applied by
-  `apply_license_override`;
+- a `license:` mapping (for instance in a model's override file, read by
+  `override_file_license`), applied by `apply_license_override`;
 - a collection-wide licenses file, read by `load_license_file`:
 
       version: 1
@@ -193,3 +193,23 @@ def load_license_file(path: Path) -> LicenseFile:
             raise ConfigError(f"{where}: must be relative to the licenses file's folder, without '..'")
         rules.append(LicenseRule(pattern, validate_license_mapping(fields, where)))
     return LicenseFile(path, tuple(rules))
+
+
+def override_file_license(path: Path) -> dict[str, str | None]:
+    """The checked `license:` section of a model's override file (docs/overrides.md); {} when it
+    has none. Only this section is read: the roles are checked where the rig is normalized."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read override file ({exc})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping, got {type(data).__name__}")
+    section = data.get("license")
+    return {} if section is None else validate_license_mapping(section, f"{path}: license")

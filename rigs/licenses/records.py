@@ -188,6 +188,15 @@ class LicenseRecord:
         object.__setattr__(self, "urls", tuple(self.urls))
         object.__setattr__(self, "notes", tuple(self.notes))
 
+    @property
+    def nothing_found(self) -> bool:
+        """True when no source said anything: no license name, credit and every permission unknown."""
+        return (
+            self.license_name is None
+            and self.credit is Credit.UNKNOWN
+            and all(getattr(self, name) is Permission.UNKNOWN for name in PERMISSION_FIELDS)
+        )
+
     def evidence_for(self, name: str) -> tuple[Evidence, ...]:
         """The evidence for one field (empty when nothing spoke about it)."""
         return self.evidence.get(name, ())
@@ -210,8 +219,29 @@ class LicenseRecord:
         count = len(self.sources)
         return f"{name}; {credit}; {fields}; {count} source{'s' if count != 1 else ''}"
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (plain str / int / list / dict / None)."""
+    def describe(self) -> list[str]:
+        """A few aligned lines for `thagen inspect` / `thagen rig check`: the summary's facts with
+        the full credit line (to copy), the author, the URL and the sources read."""
+        name = self.license_name or "no license found"
+        url = f" ({self.license_url})" if self.license_url else ""
+        credit = self.credit.value + (f": {self.credit_line}" if self.credit_line else "")
+        sources = ", ".join(source.source for source in self.sources) or "none"
+        lines = [
+            f"license      {name}{url}",
+            f"  author     {self.author or '-'}",
+            f"  credit     {credit}",
+            "  uses       " + " ".join(f"{n}={getattr(self, n).value}" for n in PERMISSION_FIELDS),
+            f"  sources    {sources}",
+        ]
+        if self.avatar_use:
+            lines.insert(4, f"  avatar use {self.avatar_use}")
+        return lines
+
+    def to_json(self, *, texts: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict (plain str / int / list / dict / None).
+
+        `texts=False` leaves out the verbatim texts of the sources (their names, sizes and notes
+        stay): the compact form a dataset.yaml holds for thousands of characters."""
         data: dict[str, Any] = {"version": JSON_VERSION}
         for name in ("license_name", "license_url", "author", "credit_line"):
             data[name] = getattr(self, name)
@@ -220,7 +250,10 @@ class LicenseRecord:
             data[name] = getattr(self, name).value
         data["avatar_use"] = self.avatar_use
         data["evidence"] = {key: [ev.to_json() for ev in value] for key, value in self.evidence.items()}
-        data["sources"] = [source.to_json() for source in self.sources]
+        data["sources"] = [
+            source.to_json() if texts else {k: v for k, v in source.to_json().items() if k != "text"}
+            for source in self.sources
+        ]
         data["urls"] = list(self.urls)
         data["notes"] = list(self.notes)
         return data

@@ -15,6 +15,7 @@ import numpy as np
 import yaml
 
 from thagen.rigs.model import Model, Morph
+from thagen.rigs.normalize.eyebrows import EyebrowGeometry
 from thagen.rigs.normalize.roles import NAMES_FILE
 
 AVAILABILITY = ("exact", "derived", "missing")
@@ -60,6 +61,8 @@ class ExtendedRig:
     iris_calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
     # the manifest's vector_motion (degrees for body rotation and breathing), set by the renderer
     motion: dict[str, float] = field(default_factory=dict)
+    # the eyebrow triangles THA3's eyebrow decomposer images hide / show (rigs/normalize/eyebrows.py)
+    eyebrows: EyebrowGeometry = field(default_factory=EyebrowGeometry)
 
     def availability(self) -> dict[str, str]:
         return {n: r.availability for n, r in self.params.items()}
@@ -87,6 +90,7 @@ class ExtendedRig:
             "mouth_line_y": self.mouth_line_y,
             "iris_calibration": self.iris_calibration,
             "params": {n: r.to_dict() for n, r in self.params.items()},
+            "eyebrows": self.eyebrows.to_dict(),
             "summary": {a: sum(r.availability == a for r in self.params.values()) for a in AVAILABILITY},
         }
 

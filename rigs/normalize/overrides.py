@@ -1,7 +1,9 @@
 """Per-model override files: a person's word on which bone or morph fills a role.
 
 Schema in docs/overrides.md. Every mistake is a ConfigError naming the file and the key, since
-a silently ignored override would produce a wrong dataset.
+a silently ignored override would produce a wrong dataset. The file's `license:` section is a
+person's word on the model's license (docs/licenses.md, "Overrides"): checked here with the
+rest of the file, applied by rigs/licenses/model_license.py.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from thagen.errors import ConfigError
+from thagen.rigs.licenses import validate_license_mapping
 from thagen.rigs.model import Bone, Model, Morph
 from thagen.rigs.normalize.roles import RoleSpec, RoleTable, fold_name
 
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
 
 ABSENT = "absent"
 SPLIT = "split"
-TOP_KEYS = {"version", "roles", "params", "note"}
+TOP_KEYS = {"version", "roles", "params", "license", "note"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Overrides:
     entries: dict[str, OverrideEntry]
     # THA2 / THA3 parameter -> its override (the `params` section)
     params: dict[str, ParamOverride] = field(default_factory=dict)
+    # the `license` section, checked and normalized (rigs/licenses/overrides.py)
+    license: dict[str, str | None] = field(default_factory=dict)
 
 
 def find_override_file(model_path: Path | None, member: str | None = None) -> Path | None:
@@ -122,7 +127,15 @@ def parse_overrides(
     from thagen.rigs.normalize.extended_overrides import parse_params
 
     params = parse_params(data.get("params"), source, (lines or {}).get("params", {}))
-    return Overrides(source, entries, params)
+    return Overrides(source, entries, params, _license_section(data, source))
+
+
+def _license_section(data: dict[Any, Any], source: str) -> dict[str, str | None]:
+    """The `license:` mapping checked (an empty or absent section states nothing); license-only
+    readers use rigs/licenses/overrides.py's `override_file_license`, which checks it the same way."""
+    if data.get("license") is None:
+        return {}
+    return validate_license_mapping(data["license"], f"{source}: license")
 
 
 def load_overrides(source: Path | str | dict, table: RoleTable) -> Overrides:

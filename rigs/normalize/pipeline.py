@@ -7,8 +7,8 @@ shaped most like the both-eyes blink wins (THA1 used normal closes, not smile wi
 a blink, its offsets are split at the head's mid-plane into two synthetic one-eye morphs.
 
 This module only orders the run (override file, head and neck first so that the head region is
-known, the other bones, the plain morphs, the one-eye pool, then THA2 / THA3 parameters) and
-assembles the report; the matching itself is matcher.py and one_eye.py, the geometry
+known, the other bones, the plain morphs, the one-eye pool, then THA2 / THA3 parameters and the
+eyebrow geometry) and assembles the report; the matching itself is matcher.py and one_eye.py, the geometry
 geometry.py, the report types report.py.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from thagen.rigs.model import Model
 from thagen.rigs.normalize.extended_rig import ExtendedRig
 from thagen.rigs.normalize.extended_roles import find_extended_roles
+from thagen.rigs.normalize.eyebrows import find_eyebrows
 from thagen.rigs.normalize.matcher import Normalizer
 from thagen.rigs.normalize.one_eye import match_pool
 from thagen.rigs.normalize.overrides import Overrides, find_override_file, load_overrides
@@ -78,6 +79,7 @@ def normalize(
     if pose_vector not in (None, "tha1"):
         extended = find_extended_roles(norm, pose_vector)
         norm.synthetic.update(extended.synthetic_morphs)
+        extended.eyebrows = find_eyebrows(model, extended.params, norm.head, extended.eye_line_y)
     matches = {spec.name: norm.matches[spec.name] for spec in specs}
     missing = [spec.name for spec in specs if spec.required and not matches[spec.name].found]
     head = norm.head

@@ -200,7 +200,7 @@ def test_defaults_fill_everything(tmp_path: Path) -> None:
     assert d["lighting"] == {"preset": "phong", "ambient": 0.5, "diffuse": 0.5, "ambient_range": None}
     assert d["rest_pose"] == "tha1" and d["seed"] == 0 and d["shard_size"] == 1000
     assert d["pose_sampling"]["head_x"] == {"dist": "tha1_linear", "low": -1.0, "high": 1.0}
-    assert d["splits"] == {"train": {"ratio": 1.0}} and d["qa"] == {"exclude_flagged": False}
+    assert d["splits"] == {"train": {"ratio": 1.0}} and d["qa"] == {"exclude_flagged": True}
     assert m.output_dir == tmp_path / "m-out"
 
 
@@ -447,9 +447,10 @@ def test_qa_flagged_characters_are_excluded(tmp_path: Path) -> None:
     data = {"characters": [{"glob": "models/*.pmx"}], "splits": {"train": {"ratio": 1, "poses": 12}}}
     all_jobs = expand_characters(load_manifest(write_manifest(tmp_path, data)))
     flagged = {all_jobs[0].id}
+    data["qa"] = {"exclude_flagged": False}
     kept = expand_characters(load_manifest(write_manifest(tmp_path, data)), flagged=flagged)
-    assert len(kept) == 4  # exclude_flagged defaults to false
-    data["qa"] = {"exclude_flagged": True}
+    assert len(kept) == 4
+    del data["qa"]  # exclude_flagged defaults to true
     kept = expand_characters(load_manifest(write_manifest(tmp_path, data)), flagged=flagged)
     assert [j.id for j in kept] == [j.id for j in all_jobs[1:]]
     assert sum(j.pose_count for j in kept) == 12

@@ -87,7 +87,8 @@ def test_tha3_records_carry_the_named_vector_and_mask(tha3_run) -> None:
         assert set(report["rig"]["extended"]["params"]) == set(NAMES)  # (the file sorts keys)
     by_name = {("builtin" if j.builtin else "gene"): missing_by_model[j.id] for j in jobs}
     ds = yaml.safe_load((out / "dataset.yaml").read_text())
-    assert ds["splits"]["train"]["images"] == 2 * (1 + 4 * 2)  # rest + (expr, rot, eyebrow, face) x 2
+    # rest + (expr, rot, eyebrow, face, eyebrow_layer, face_no_eyebrow) x 2
+    assert ds["splits"]["train"]["images"] == 2 * (1 + 6 * 2)
     assert ds["manifest"]["images"] == "tha3_stages"
     assert by_name == {
         "builtin": ["mouth_delta"],

@@ -12,8 +12,9 @@ from PIL import Image
 from thagen.errors import ModelFormatError, RigError
 from thagen.render.poses.posing import axis_rotation, char_rotation_to_blender, mmd_to_blender
 from thagen.rigs.blender.import_model import import_model
+from thagen.rigs.blender.report import TextureMiss
 from thagen.rigs.blender.skinning import vertex_weights
-from thagen.rigs.blender.textures import MISSING_COLOR, SHARED_TOON_SHADOWS
+from thagen.rigs.blender.textures import SHARED_TOON_SHADOWS
 from thagen.rigs.builtin import write_builtin_character
 from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import Bone, BoneFlag, DeformType, Material, Model, Morph, MorphKind
@@ -308,22 +309,20 @@ def test_character_axes_meaning(tiny):
     assert posed[3, 0] - rest[3, 0] > 0.01
 
 
-def test_materials_textures_and_placeholder(tiny):
+def test_materials_textures_and_missing_texture(tiny):
     model, imported = tiny
     report = imported.report
     assert report.missing_textures == ["missing.png"]
+    assert report.texture_misses == [TextureMiss(2, "lost", "missing.png", "diffuse")]
     assert any("missing.png" in w for w in report.warnings)
     loaded = [im for im in imported.images if im.filepath]
     assert len(loaded) == 1  # two materials share one texture file: loaded once
     assert Path(loaded[0].filepath).name == "skin.png"  # found despite case and backslashes
-    placeholder = [im for im in imported.images if im.name.endswith("_missing")]
-    assert len(placeholder) == 1
-    px = np.empty(4 * 16, np.float32)
-    placeholder[0].pixels.foreach_get(px)
-    np.testing.assert_allclose(px[:4], MISSING_COLOR)
-    lost = imported.materials[2].material
-    images = [n.image for n in lost.node_tree.nodes if n.type == "TEX_IMAGE"]
-    assert images == [placeholder[0]]
+    assert not [im for im in imported.images if im.name.endswith("_missing")]  # no placeholder
+    lost = imported.materials[2].material  # drawn in its diffuse colour, as MMD does
+    assert [n for n in lost.node_tree.nodes if n.type == "TEX_IMAGE"] == []
+    (rgb,) = [n for n in lost.node_tree.nodes if n.type == "RGB"]
+    assert tuple(rgb.outputs[0].default_value)[:3] == tuple(model.materials[2].diffuse[:3])
     assert imported.materials[0].material.cycles.emission_sampling == "NONE"
     assert imported.materials[1].material.use_backface_culling  # single-sided
     assert not imported.materials[0].material.use_backface_culling  # double-sided flag set

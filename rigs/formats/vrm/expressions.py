@@ -224,10 +224,12 @@ def read_meta(g: Gltf, version: str, model: Model, info: VrmInfo) -> None:
         meta = g.obj(ext["VRMC_vrm"].get("meta", {}), "VRMC_vrm.meta")
         title = meta.get("name", "")
         authors = meta.get("authors", [])
+        info.meta = meta  # kept whole: the license reader (rigs/licenses/) reads every key
     elif version == "0.x":
         meta = g.obj(ext["VRM"].get("meta", {}), "VRM.meta")
         title = meta.get("title", "")
         authors = [meta.get("author", "")]
+        info.meta = meta
     info.title = title if isinstance(title, str) else ""
     info.authors = [a for a in authors if isinstance(a, str) and a] if isinstance(authors, list) else []
     scenes = g.array("scenes")
