@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/render.py                       # builtin + Gene, 16 poses, 256 px, 4 spp
     .venv/bin/python bench/render.py --poses 4 --naive 2   # quicker
+    .venv/bin/python bench/render.py --engines cycles,eevee,workbench   # engines side by side
 
 Prints, per model:
 1. thagen's pose-sample loop (expression + rotation images, shards written) in images/s,
@@ -14,6 +15,11 @@ Prints, per model:
    (1 reset + 63 poses = 127 images; goal < 5%), and the share of the sample loop spent outside
    Blender's render call (posing, PNG handling, tar writing).
 Numbers vary by about +-20% between runs on a shared machine (docs/rendering.md).
+
+With `--engines`, instead: per engine (each with its default samples unless --samples is given,
+docs/rendering.md "Engines"), the first render of a fresh process (EEVEE compiles its shaders
+then) and, per model, the warm sample loop's images/s and the whole character's; the OpenGL
+device the rasterizers ran on is printed first (llvmpipe: Mesa on the CPU).
 """
 
 from __future__ import annotations
@@ -204,16 +210,62 @@ def naive_rate(name: str, args: argparse.Namespace) -> float:
     return 1.0 / statistics.median(times)
 
 
+def engine_speeds(args: argparse.Namespace) -> None:
+    """images/s per engine, one after another in this process, and each one's first render."""
+    import bpy
+
+    from thagen.render.character import RunSettings, adhoc_job, make_renderer
+    from thagen.render.manifest.types import DEFAULT_SAMPLES
+    from thagen.render.scene.gl_probe import probe_gl
+
+    probe = probe_gl()
+    gl = f"{probe.renderer} ({probe.device_type})" if probe.ok else f"none ({probe.detail})"
+    print(f"Blender {bpy.app.version_string}, {args.size} px, {args.poses} poses per character; OpenGL: {gl}")
+    models = args.models.split(",")
+    print(
+        "| engine | samples | first render (s) | "
+        + " | ".join(f"{m} loop / character images/s" for m in models)
+        + " |"
+    )
+    print("|---|---|---|" + "---|" * len(models))
+    for engine in args.engines.split(","):
+        samples = args.samples if args.samples is not None else DEFAULT_SAMPLES[engine]
+        settings = RunSettings(image_size=args.size, samples=samples, engine=engine)
+        renderer = make_renderer(settings)
+        # the first render of the process: EEVEE compiles its shaders here (Cycles loads kernels)
+        first = thagen_run(
+            adhoc_job("builtin", poses=1, size=args.size, samples=samples), renderer, settings, 1
+        )
+        cells = []
+        for name in models:
+            job = adhoc_job(model_arg(name), poses=args.poses, size=args.size, samples=samples)
+            run = max(
+                (thagen_run(job, renderer, settings, args.poses) for _ in range(max(1, args.repeat))),
+                key=lambda r: r["loop_rate"],
+            )
+            n = run["res"].images
+            cells.append(f"{run['loop_rate']:.2f} / {n / run['res'].seconds:.2f}")
+        print(f"| {engine} | {samples} | {first['res'].timings['reset']:.1f} | " + " | ".join(cells) + " |")
+        sys.stdout.flush()
+        renderer.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="builtin,gene", help="comma list: builtin, gene or model paths")
     ap.add_argument("--poses", type=int, default=16, help="pose samples per character (THA1: 63)")
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=None, help="default 4 (with --engines: each engine's)")
     ap.add_argument("--repeat", type=int, default=2, help="thagen and bare runs, interleaved; best of each")
     ap.add_argument("--naive", type=int, default=3, help="images rendered the naive way (0: skip)")
     ap.add_argument("--no-bare", action="store_true", help="skip the bare bpy loop")
+    ap.add_argument("--engines", help="comma list (cycles,eevee,workbench): images/s per engine instead")
     args = ap.parse_args()
+    if args.engines:
+        engine_speeds(args)
+        return
+    if args.samples is None:
+        args.samples = 4
 
     import bpy
     import numpy as np

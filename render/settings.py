@@ -24,14 +24,15 @@ class RunSettings:
     """How the ONE renderer of a process is set up, and run-wide options.
 
     Per-character things (poses, lighting, rest pose, shard size, seed) travel in the
-    CharacterJob; the image size and samples must be the same for the whole run because the
-    renderer is built once per process.
+    CharacterJob; the image size, engine and samples must be the same for the whole run because
+    the renderer is built once per process.
     """
 
     image_size: int = 256
     samples: int = 4
-    engine: str = "cycles"
+    engine: str = "cycles"  # cycles | eevee | workbench (render/scene/engines.py)
     device: str = "cpu"
+    adaptive: bool = False  # Cycles' adaptive sampling (render.adaptive)
     threads: int = 0
     qa: bool = True
     exclude_flagged: bool = True  # hard QA flags hold a character back (render/character/flags.py)
@@ -46,6 +47,7 @@ class RunSettings:
             "samples": manifest.render.samples,
             "engine": manifest.render.engine,
             "device": manifest.render.device,
+            "adaptive": manifest.render.adaptive,
             "exclude_flagged": manifest.qa.exclude_flagged,
             "seed": manifest.seed,
         }

@@ -5,7 +5,9 @@ set -euo pipefail
 
 DEB_PACKAGES="libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6 libgl1 libxext6 libxxf86vm1"
 # Not required, but without it Japanese model names on contact sheets fall back to the id.
-OPTIONAL_PACKAGES="fonts-noto-cjk"
+# libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1: OpenGL through EGL (Mesa's llvmpipe on the CPU)
+# for render.engine eevee / workbench; Cycles needs none of them (docs/rendering.md "Engines").
+OPTIONAL_PACKAGES="fonts-noto-cjk libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1"
 PYTHON="${1:-python3.11}"
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
@@ -49,11 +51,11 @@ if command -v dpkg-query >/dev/null 2>&1; then
   done
   if [ -n "$optional" ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-      echo "Installing Debian packages for Japanese labels on contact sheets:$optional"
+      echo "Installing Debian packages for Japanese labels on contact sheets and EEVEE / Workbench:$optional"
       apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $optional || \
-        echo "note: could not install$optional; contact sheets will show ids instead of Japanese names" >&2
+        echo "note: could not install$optional; contact sheets will show ids instead of Japanese names, eevee / workbench need OpenGL" >&2
     else
-      echo "note: optional Debian packages missing:$optional (contact sheets show ids instead of Japanese names)" >&2
+      echo "note: optional Debian packages missing:$optional (fonts: contact sheets show ids instead of Japanese names; EGL / Mesa: render.engine eevee and workbench need them without a GPU driver)" >&2
     fi
   fi
 fi

@@ -3,11 +3,13 @@
 #   fonts-noto-cjk          Japanese glyphs for contact sheets and QA images (also used at run time)
 #   slurm-wlm, munge        a real one-node Slurm cluster for the farm tests
 #   chromium, chromium-driver  a real browser for the annotation GUI tests
+#   libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1  OpenGL through EGL on the CPU (Mesa llvmpipe)
+#                           for the EEVEE and Workbench renders (tests/render/test_engines.py)
 # Not root or no apt: it says what is missing and the tests that need it report a skip
 # (which .ci/run turns into a failure).
 set -euo pipefail
 
-DEB_PACKAGES="fonts-noto-cjk slurm-wlm munge chromium chromium-driver"
+DEB_PACKAGES="fonts-noto-cjk slurm-wlm munge chromium chromium-driver libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "note: not a Debian system; tests needing $DEB_PACKAGES may be skipped." >&2

@@ -20,7 +20,7 @@ from thagen.errors import ConfigError
 from thagen.train import checkpoints
 from thagen.train.evaluate import load_system
 from thagen.train.images import load_front_image, over_background, tensor_to_rgba8
-from thagen.train.loop import select_device
+from thagen.train.runtime import select_device
 from thagen.train.video import write_gif, write_mp4
 
 THA1_FRAMES = 48

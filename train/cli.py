@@ -141,13 +141,11 @@ def eval_command(
 ) -> None:
     """Report RMSE/SSIM on a split beside copy-the-input (THA1: full system; THA3: each stage and the poser)."""
     from thagen.train.checkpoints import run_system
+    from thagen.train.evaluate import evaluate
+    from thagen.train.tha3_training.evaluate import evaluate_tha3
 
-    if run_system(Path(checkpoints)) == "tha3":
-        from thagen.train.tha3_training.evaluate import evaluate_tha3 as evaluate
-    else:
-        from thagen.train.evaluate import evaluate
-
-    evaluate(
+    run = evaluate_tha3 if run_system(Path(checkpoints)) == "tha3" else evaluate
+    run(
         Path(checkpoints), split=split, data_dir=Path(data_dir) if data_dir else None,
         out_dir=Path(out_dir) if out_dir else None, batch_size=batch_size, max_samples=max_samples,
         device=device, num_workers=num_workers, echo=click.echo,

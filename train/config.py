@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
 
@@ -23,6 +23,17 @@ from thagen.errors import ConfigError
 STAGES = ("morpher", "rotator", "combiner")
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 SYSTEMS = ("tha1", "tha3")
+
+
+class StageSettings(Protocol):
+    """The stage keys every system has (what the shared training loop reads)."""
+
+    batch_size: int
+    epochs: int | None
+    max_steps: int | None
+    lr: float
+    betas: tuple[float, float]
+    perceptual_weight: float
 
 
 @dataclass
@@ -72,7 +83,7 @@ class RunConfig:
     val_batches: int = 20
     perceptual_weights: Path | None = None
 
-    def stage(self, name: str) -> Any:
+    def stage(self, name: str) -> StageSettings:
         """The stage config of `name` (a `STAGE_CLASS` instance)."""
         return getattr(self, name)
 
@@ -115,6 +126,9 @@ class TrainConfig(RunConfig):
     morpher: StageConfig = field(default_factory=StageConfig)
     rotator: StageConfig = field(default_factory=StageConfig)
     combiner: StageConfig = field(default_factory=lambda: StageConfig(batch_size=20, epochs=3))
+
+    def stage(self, name: str) -> StageConfig:
+        return getattr(self, name)
 
 
 STAGE_KEYS = {f.name for f in dataclasses.fields(StageConfig)}
@@ -250,7 +264,7 @@ def parse_config(cls: type[C], raw: object, where: str = "<config>", path: Path 
         if not isinstance(section, dict):
             raise ConfigError(f"{where}: key '{stage}': expected a mapping of stage keys")
         own = {k: v for k, v in stage_defaults.items() if stage in cls.STAGE_ONLY.get(k, (stage,))}
-        sc = dataclasses.replace(cfg.stage(stage), **own)
+        sc = dataclasses.replace(getattr(cfg, stage), **own)  # a STAGE_CLASS dataclass
         for key, value in section.items():
             if key not in stage_keys:
                 raise ConfigError(

@@ -21,8 +21,8 @@ from thagen.errors import ConfigError
 from thagen.train import checkpoints
 from thagen.train.data import EpochBatches, list_shards
 from thagen.train.logs import save_grid
-from thagen.train.loop import select_device, to_device
 from thagen.train.networks import Network
+from thagen.train.runtime import select_device, to_device
 from thagen.train.scoring import METRIC_SPACE, Figure, figure_line, heat, write_report
 
 THA1_REPORTED = {"rmse": [0.00979, 0.01008], "ssim": [0.8508, 0.8541]}

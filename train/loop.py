@@ -10,70 +10,49 @@ Ctrl-C, and resume that reproduces an uninterrupted run bit for bit.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from thagen.errors import ConfigError
 from thagen.train import checkpoints
-from thagen.train.config import RunConfig
+from thagen.train.config import RunConfig, StageSettings
 from thagen.train.data import LOADER_ORDER_VERSION, EpochBatches, SampleFormat, ShardInfo, list_shards
-from thagen.train.images import to_network
 from thagen.train.logs import RunLog, save_grid
+from thagen.train.runtime import (
+    Precision,
+    format_eta,
+    rng_state,
+    seed_everything,
+    select_device,
+    set_rng_state,
+    to_device,
+)
+
+__all__ = [
+    "Echo",
+    "LossTerm",
+    "Precision",
+    "StageResult",
+    "StageSettings",
+    "StageTask",
+    "StepOutput",
+    "Trainer",
+    "data_fingerprint",
+    "format_eta",
+    "select_device",
+    "to_device",
+]
 
 Echo = Callable[[str], None]
 Columns = list[tuple[str, torch.Tensor]]
-
-
-def select_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("key 'device': cuda was asked for but torch sees no CUDA device")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-@dataclass(frozen=True)
-class Precision:
-    """Autocast settings: bf16 where the GPU has it (no loss scaling needed), else fp16 + scaler."""
-
-    enabled: bool
-    dtype: torch.dtype
-    scaler: bool
-
-    @staticmethod
-    def choose(device: torch.device, amp: bool) -> Precision:
-        if device.type != "cuda" or not amp:
-            return Precision(False, torch.float32, False)
-        if torch.cuda.is_bf16_supported():
-            return Precision(True, torch.bfloat16, False)
-        return Precision(True, torch.float16, True)
-
-    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-        if not self.enabled:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=self.dtype)
-
-
-def to_device(batch: dict, device: torch.device, channels_last: bool) -> dict:
-    """Move a loader batch to the device and convert its uint8 images to network values there."""
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    out = dict(batch)
-    for k, v in batch.items():
-        if isinstance(v, torch.Tensor) and v.dtype == torch.uint8 and v.dim() == 4:
-            out[k] = to_network(v.to(device, non_blocking=True)).contiguous(memory_format=fmt)
-    out["pose"] = batch["pose"].to(device, non_blocking=True)
-    return out
 
 
 @dataclass(frozen=True)
@@ -93,24 +72,17 @@ class StepOutput:
     columns: Columns
 
 
-class StageSettings(Protocol):
-    """The stage keys the loop reads (THA1's StageConfig, THA3's Tha3StageConfig)."""
-
-    batch_size: int
-    epochs: int | None
-    max_steps: int | None
-    lr: float
-    betas: tuple[float, float]
-    perceptual_weight: float
-
-
 class StageTask(Protocol):
     """What one stage of one system is: see the module docstring."""
 
     system: str
     stage: str
     stage_index: int  # seeds each stage differently: seed + 1000 * stage_index
-    sample_format: SampleFormat
+
+    @property
+    def sample_format(self) -> SampleFormat:
+        """The images and pose format a batch of this stage holds."""
+        ...
 
     def build(self) -> nn.Module: ...
 
@@ -129,29 +101,6 @@ class StageTask(Protocol):
         ...
 
 
-def rng_state() -> dict:
-    return {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def data_fingerprint(shards: list[ShardInfo], cfg: RunConfig, sc: StageSettings) -> dict:
     """What must match for a resumed run to see the same batches."""
     return {
@@ -165,13 +114,6 @@ def data_fingerprint(shards: list[ShardInfo], cfg: RunConfig, sc: StageSettings)
         "drop_last": cfg.drop_last,
         "loader": LOADER_ORDER_VERSION,
     }
-
-
-def format_eta(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    s = int(seconds)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 @dataclass
@@ -316,6 +258,9 @@ class Trainer:
             shards = list_shards(self.cfg.split_dir("val"))
         except Exception:  # noqa: BLE001 - no val split: no val loss
             return None
+        wanted = {f"{n}.png" for n in self.task.sample_format.images}
+        if any(not wanted <= s.members for s in shards):
+            return None  # a val split without this stage's images (e.g. no eyebrow layers): no val loss
         batches = EpochBatches(
             shards, batch_size=self.sc.batch_size, image_size=self.cfg.image_size, seed=self.cfg.seed, epoch=0,
             shuffle=False, num_workers=0, sample_format=self.task.sample_format,

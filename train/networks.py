@@ -105,6 +105,12 @@ class EncoderDecoder(nn.Module):
         self.body = nn.Sequential(*layers)
         self.out_channels = c
 
+    def final_norm(self) -> nn.Module:
+        """The normalisation of the last upsampling block (before its ReLU)."""
+        last = self.body[-1]
+        assert isinstance(last, nn.Sequential)
+        return last[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
@@ -203,7 +209,7 @@ class FaceMorpher(Network):
         self.change = head(spec.width, IMAGE_CHANNELS)
         self.alpha = head(spec.width, IMAGE_CHANNELS)
         if keep_input:
-            constant_feature(self.body.body[-1][1])
+            constant_feature(self.body.final_norm())
             start_at(self.alpha, INITIAL_KEEP)
 
     def forward(self, image: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
@@ -225,7 +231,7 @@ class FaceRotator(Network):
         # offset head scatters pixels by up to a quarter of the image and trains much slower.
         nn.init.zeros_(self.flow.weight)
         if keep_input:
-            constant_feature(self.body.body[-1][1])
+            constant_feature(self.body.final_norm())
             start_at(self.alpha, INITIAL_KEEP)
 
     def forward(self, image: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

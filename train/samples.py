@@ -87,7 +87,7 @@ def collate(raws: Sequence[RawSample], fmt: SampleFormat, image_size: int) -> di
     keys: list[str] = []
     characters: list[str] = []
     for r in raws:
-        where = f"{r['__shard__']}: {r['__key__']}"
+        where = f"{r['__shard__']!s}: {r['__key__']!s}"
         native = None  # the sample's own size
         for name in fmt.images:
             at = f"{where}.{name}.png"

@@ -18,9 +18,11 @@ from thagen.render.identity.plan import parse_identity_options
 from thagen.render.manifest.licenses import parse_license_options
 from thagen.render.manifest.types import (
     CHARACTER_KEYS,
+    DEFAULT_SAMPLES,
     DEFAULT_SPLITS,
     DEVICES,
     DIST_KEYS,
+    ENGINE_PRESETS,
     ENGINES,
     LIGHTING_KEYS,
     LIGHTING_PRESETS,
@@ -63,11 +65,38 @@ _SPLIT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 def _parse_render(c: Checker, data: object) -> RenderSettings:
     d = c.mapping(data, "render", RENDER_KEYS)
     base = RenderSettings()
+    engine = c.choice(d.get("engine", base.engine), "render.engine", ENGINES)
+    adaptive = c.boolean(d.get("adaptive", False), "render.adaptive")
+    if adaptive and engine != "cycles":
+        raise c.error("render.adaptive", f"adaptive sampling is Cycles' own; render.engine is {engine}")
     return RenderSettings(
-        engine=c.choice(d.get("engine", base.engine), "render.engine", ENGINES),
+        engine=engine,
         device=c.choice(d.get("device", base.device), "render.device", DEVICES),
-        samples=c.integer(d.get("samples", base.samples), "render.samples", 1, 65536),
+        samples=c.integer(d.get("samples", DEFAULT_SAMPLES[engine]), "render.samples", 1, 65536),
+        adaptive=adaptive,
     )
+
+
+def _check_engine(c: Checker, kw: dict[str, Any]) -> None:
+    """Refuse what the engine cannot render: a lighting preset it cannot reproduce (the manifest's
+    or a character's), Workbench's eyebrow layers (they need holdout shading)."""
+    engine = kw["render"].engine if "render" in kw else RenderSettings().engine
+    allowed = ENGINE_PRESETS[engine]
+    presets = [("lighting.preset", kw["lighting"].preset if "lighting" in kw else Lighting().preset)]
+    presets += [
+        (f"characters[{entry.index}].lighting.preset", entry.lighting["preset"])
+        for entry in kw["characters"]
+        if entry.lighting and "preset" in entry.lighting
+    ]
+    for where, preset in presets:
+        if preset not in allowed:
+            raise c.error(
+                "render.engine",
+                f"{engine} does not support {where}: {preset} (it renders {', '.join(allowed)})",
+            )
+    layers = [spec.name for spec in kw.get("images", ()) if spec.layer is not None]
+    if engine == "workbench" and layers:
+        raise c.error("render.engine", f"workbench does not support images: {layers[0]} (an eyebrow layer)")
 
 
 def _parse_lighting_fields(c: Checker, data: object, where: str) -> dict[str, Any]:
@@ -264,6 +293,7 @@ def parse_manifest(data: object, path: str | Path) -> Manifest:
     if not isinstance(d["characters"], list) or not d["characters"]:
         raise c.error("characters", f"expected a non-empty list, got {type_name(d['characters'])}")
     kw["characters"] = tuple(_parse_character(c, i, v, split_names) for i, v in enumerate(d["characters"]))
+    _check_engine(c, kw)
     if "qa" in d:
         q = c.mapping(d["qa"], "qa", QA_KEYS)
         kw["qa"] = QAOptions(exclude_flagged=c.boolean(q.get("exclude_flagged", True), "qa.exclude_flagged"))

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 
 MANIFEST_VERSION = 1
 LIGHTING_PRESETS = ("phong", "toon", "point")
-ENGINES = ("cycles",)
+ENGINES = ("cycles", "eevee", "workbench")  # render/scene/engines.py
+# The lighting presets each engine can render: EEVEE runs the node trees themselves; Workbench
+# rebuilds only phong (texture colour x its studio light, render/scene/studio_light.py).
+ENGINE_PRESETS = {"cycles": LIGHTING_PRESETS, "eevee": LIGHTING_PRESETS, "workbench": ("phong",)}
+# `samples` when the manifest gives none: Cycles' samples per pixel, EEVEE's TAA samples,
+# Workbench's anti-aliasing samples; each the fewest whose edges agree with Cycles at 16 spp
+# (bench/engines.py, docs/rendering.md "Engines").
+DEFAULT_SAMPLES = {"cycles": 4, "eevee": 16, "workbench": 5}
 DEVICES = ("cpu", "gpu")
 DEFAULT_POSES_PER_CHARACTER = 100
 DEFAULT_SHARD_SIZE = 1000
@@ -60,7 +67,7 @@ TOP_KEYS = (
     "images",
     "licenses",
 )
-RENDER_KEYS = ("engine", "device", "samples")
+RENDER_KEYS = ("engine", "device", "samples", "adaptive")
 LIGHTING_KEYS = ("preset", "ambient", "diffuse", "ambient_range")
 CHARACTER_KEYS = (
     "path",
@@ -106,14 +113,21 @@ class Lighting:
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """Blender settings shared by every image of a run (Cycles on the CPU is what CI renders)."""
+    """Blender settings shared by every image of a run (Cycles on the CPU is what CI renders).
+
+    `adaptive` (Cycles only) is written only when on, so outputs rendered before it existed
+    compare equal on resume."""
 
     engine: str = "cycles"
     device: str = "cpu"
     samples: int = 4
+    adaptive: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"engine": self.engine, "device": self.device, "samples": self.samples}
+        out: dict[str, Any] = {"engine": self.engine, "device": self.device, "samples": self.samples}
+        if self.adaptive:
+            out["adaptive"] = True
+        return out
 
 
 @dataclass(frozen=True)

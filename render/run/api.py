@@ -21,6 +21,7 @@ from thagen.render.output.output_dir import prepare_output_dir
 from thagen.render.run.backends import FarmOptions
 from thagen.render.run.partition import Part, parse_part
 from thagen.render.run.runner import RunSummary, run_jobs
+from thagen.render.scene.gl_probe import require_engine
 from thagen.render.settings import RunSettings
 
 
@@ -51,6 +52,8 @@ def render_manifest(
     if isinstance(redo, str):
         redo = [redo]
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
+    if farm is None or farm.address is None:  # a Ray cluster's nodes check for themselves
+        require_engine(m.render.engine, m.path)  # EEVEE / Workbench need OpenGL (gl_probe.py)
     part_spec = parse_part(part) if isinstance(part, str) else part
     out_dir = Path(out if out is not None else m.output_dir).resolve()
     # identity groups stay in the splits OUT rendered them in (render/identity/pins.py)

@@ -28,6 +28,9 @@ from thagen.render.settings import RunSettings
 # live (its split or excluded/), and the flags are in the journal, so a run with other QA
 # settings re-files the finished characters (render/run/redo.py, `refile`) instead of refusing.
 RESUME_KEYS = ("seed", "image_size", "render", "lighting", "rest_pose", "pose_sampling", "shard_size")
+# `render` is compared field by field, naming the one that changed (render.engine: an output
+# rendered with Cycles never resumes with EEVEE); a field an older output lacks has its default.
+RENDER_DEFAULTS: dict[str, Any] = {"engine": "cycles", "device": "cpu", "adaptive": False}
 # written only when not THA1's default, so compared even when absent on one side
 VECTOR_RESUME_KEYS = ("pose_vector", "images", "framing_preset", "vector_motion")
 
@@ -41,13 +44,27 @@ def check_same_settings(out: Path, manifest_dict: dict[str, Any]) -> None:
         old = (yaml.safe_load(path.read_text()) or {}).get("manifest") or {}
     except yaml.YAMLError:
         return
-    changed = [k for k in RESUME_KEYS if k in old and old.get(k) != manifest_dict.get(k)]
+    changed = [k for k in RESUME_KEYS if k != "render" and k in old and old.get(k) != manifest_dict.get(k)]
     changed += [k for k in VECTOR_RESUME_KEYS if old.get(k) != manifest_dict.get(k)]
+    if "render" in old:
+        changed = _render_changes(old["render"], manifest_dict.get("render")) + changed
     if changed:
         raise ConfigError(
             f"{out}: was rendered with different {', '.join(changed)} (see {path}); "
             "resuming would mix two datasets: use --restart, or another output folder"
         )
+
+
+def _render_changes(old: object, new: object) -> list[str]:
+    """`render.<field> (was -> now)` for each field of the render section that differs."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return [] if old == new else ["render"]
+    out = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        was, now = old.get(key, RENDER_DEFAULTS.get(key)), new.get(key, RENDER_DEFAULTS.get(key))
+        if was != now:
+            out.append(f"render.{key} ({was} -> {now})")
+    return out
 
 
 def read_journals(out: Path) -> dict[str, dict[str, Any]]:

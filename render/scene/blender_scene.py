@@ -1,23 +1,18 @@
 """The render scene: one long-lived Blender scene that renders posed characters to PNG bytes.
 
-Set up once (Cycles, orthographic camera, exact colour management), then per image only shape-key
-values, two bone rotations and maybe the ambient value change, so Cycles' persistent data is
-reused. Colour settings keep flat colours exact: view transform Standard, look None, exposure 0,
-gamma 1, no dither. Blender's own stdout/stderr (C level) is captured per import and render and
-handed to `log` instead of being lost or mixed into the caller's output.
+Set up once (the engine: Cycles, EEVEE or Workbench, render/scene/engines.py; orthographic
+camera, exact colour management), then per image only shape-key values, two bone rotations and
+maybe the ambient value change, so Cycles' persistent data is reused. Colour settings keep flat
+colours exact: view transform Standard, look None, exposure 0, gamma 1, no dither. Blender's own
+stdout/stderr (C level) is captured per import and render (render/scene/capture.py) and handed
+to `log` instead of being lost or mixed into the caller's output.
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
-import shutil
-import sys
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,14 +21,18 @@ import numpy as np
 
 from thagen.errors import RenderError, RigError
 from thagen.render.framing.presets import preset_camera
-from thagen.render.output.layout import pid_alive
 from thagen.render.poses.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
 from thagen.render.poses.vector_posing import is_vector_pose, vector_targets
 from thagen.render.scene.blender_lighting import apply_lighting
 from thagen.render.scene.blender_split import remove_static, split_static_geometry
+from thagen.render.scene.capture import TMP_PREFIX, capture_output, private_tmp
+from thagen.render.scene.capture import sweep_dead as _sweep_dead
+from thagen.render.scene.engines import engine_name, set_gl_threads, setup_engine, setup_output
 from thagen.render.scene.eyebrow_layer import MeshPart, mesh_parts, render_eyebrow_layer
 from thagen.render.scene.material_mask import render_material_mask
 from thagen.render.scene.png import strip_png_text
+from thagen.render.scene.studio_light import StudioLight
+from thagen.rigs.blender.engine_materials import prepare_materials
 from thagen.rigs.blender.import_model import import_model
 from thagen.rigs.blender.imported import ImportedModel
 from thagen.rigs.blender.report import TextureMiss
@@ -42,69 +41,10 @@ from thagen.rigs.model import Model
 if TYPE_CHECKING:
     from thagen.rigs.normalize import RigReport
 
+__all__ = ["TMP_PREFIX", "BlenderRenderer", "_sweep_dead", "apply_pose", "capture_output"]
+
 CAMERA_DISTANCE = 10.0  # metres in front of the face; orthographic, so only clipping cares
 MORPH_ROLES = ("eye_close_left", "eye_close_right", "eye_close_both", "mouth_open")
-
-
-@dataclass
-class Captured:
-    text: str = ""
-
-
-TMP_PREFIX = "thagen-render-"
-
-
-def _private_tmp() -> str:
-    """A per-process scratch folder for Blender's PNG output (RAM-backed where /dev/shm exists).
-
-    Its name carries the pid, so folders left by killed workers (kill -9 skips cleanup) are
-    recognised and removed by the next renderer on the machine.
-    """
-    shm = "/dev/shm"
-    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
-    _sweep_dead(base)
-    return tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=base)
-
-
-def _sweep_dead(base: str) -> None:
-    """Remove scratch folders whose owning process no longer exists."""
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return
-    for name in names:
-        if not name.startswith(TMP_PREFIX):
-            continue
-        pid_text = name[len(TMP_PREFIX) :].split("-", 1)[0]
-        if not pid_text.isdigit() or pid_alive(int(pid_text)):
-            continue
-        shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-
-
-@contextmanager
-def capture_output(directory: str | None = None) -> Iterator[Captured]:
-    """Capture C-level writes to fd 1 and 2 (Blender's prints) into `Captured.text`."""
-    libc = ctypes.CDLL(None)
-    result = Captured()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    libc.fflush(None)
-    saved = (os.dup(1), os.dup(2))
-    with tempfile.TemporaryFile(dir=directory) as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield result
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                stream.flush()
-            libc.fflush(None)
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            sink.seek(0)
-            result.text = sink.read().decode("utf-8", "replace")
 
 
 class BlenderRenderer:
@@ -114,12 +54,13 @@ class BlenderRenderer:
         self,
         *,
         image_size: int = 256,
-        engine: str = "CYCLES",
+        engine: str = "cycles",
         device: str = "CPU",
         samples: int = 4,
         threads: int = 0,
         log: Callable[[str], None] | None = None,
         split_static: bool = True,
+        adaptive: bool = False,
     ) -> None:
         self.image_size = int(image_size)
         self.blender_version = ""  # set by make_renderer (render/scene/renderer.py)
@@ -133,12 +74,21 @@ class BlenderRenderer:
         self.rig: RigReport | None = None
         self.preset, self.ambient, self.diffuse = "phong", 0.5, 0.5
         self._head = (np.zeros(3), 1.0)  # framed head centre (world) and height (m)
-        self._tmp = _private_tmp()
+        self.engine = engine_name(engine)  # cycles, eevee or workbench (render/scene/engines.py)
+        if self.engine != "cycles":
+            set_gl_threads(threads)
+        self._tmp = private_tmp()
         with capture_output(self._tmp) as out:
             bpy.ops.wm.read_factory_settings(use_empty=True)
         self._emit(out.text)
         self.scene = bpy.context.scene
-        self._setup_render(engine, device, samples, threads)
+        setup_output(self.scene, self.image_size, os.path.join(self._tmp, "frame.png"), threads)
+        setup_engine(
+            self.scene, self.engine, samples=samples, device=device, adaptive=adaptive, warn=self.warn
+        )
+        self._studio = StudioLight(self.scene) if self.engine == "workbench" else None
+        if self._studio is not None:
+            self._studio.set(self.ambient, self.diffuse)
         self._setup_camera()
 
     # ----------------------------------------------------------------- setup
@@ -146,79 +96,10 @@ class BlenderRenderer:
         if text and self.log is not None:
             self.log(text)
 
-    def _warn(self, message: str) -> None:
+    def warn(self, message: str) -> None:
+        """Record a warning in `warnings` and pass it to the log (blender.log)."""
         self.warnings.append(message)
         self._emit(f"thagen warning: {message}\n")
-
-    def _setup_render(self, engine: str, device: str, samples: int, threads: int) -> None:
-        scene, render = self.scene, self.scene.render
-        render.engine = engine
-        render.resolution_x = render.resolution_y = self.image_size
-        render.resolution_percentage = 100
-        render.film_transparent = True
-        render.use_persistent_data = True
-        render.threads_mode = "AUTO" if threads <= 0 else "FIXED"
-        if threads > 0:
-            render.threads = threads
-        render.dither_intensity = 0.0
-        render.use_compositing = False
-        render.use_sequencer = False
-        for flag in [a for a in dir(render) if a.startswith("use_stamp")]:
-            setattr(render, flag, False)  # no date or render time in the PNG: identical bytes
-        settings = render.image_settings
-        settings.file_format = "PNG"
-        settings.color_mode = "RGBA"
-        settings.color_depth = "8"
-        settings.compression = 15
-        scene.display_settings.display_device = "sRGB"
-        view = scene.view_settings
-        view.view_transform = "Standard"
-        view.look = "None"
-        view.exposure = 0.0
-        view.gamma = 1.0
-        view.use_curve_mapping = False
-        render.filepath = os.path.join(self._tmp, "frame.png")
-        if engine != "CYCLES":
-            return
-        cycles = scene.cycles
-        cycles.samples = int(samples)
-        cycles.use_adaptive_sampling = False
-        cycles.use_denoising = False
-        # One fixed sampling pattern for every character and process, so pixels cannot depend on
-        # render order, worker count or resumes. (With persistent data, Cycles picks up a seed or
-        # sample-count change between renders only when the scene's objects were rebuilt: a
-        # per-character seed would rest on that detail.)
-        cycles.seed = 0
-        cycles.use_animated_seed = False
-        cycles.pixel_filter_type = "BLACKMAN_HARRIS"
-        cycles.filter_width = 1.5
-        # emission-only shading needs no bounces; transparency (cut-outs, culled back faces) does
-        cycles.max_bounces = 0
-        cycles.diffuse_bounces = cycles.glossy_bounces = 0
-        cycles.transmission_bounces = cycles.volume_bounces = 0
-        cycles.transparent_max_bounces = 16
-        cycles.caustics_reflective = cycles.caustics_refractive = False
-        cycles.device = "CPU"
-        if device.upper() == "GPU":
-            if self._enable_gpu():
-                cycles.device = "GPU"
-            else:
-                self._warn("no usable GPU for Cycles; rendering on the CPU")
-
-    def _enable_gpu(self) -> bool:
-        prefs = bpy.context.preferences.addons["cycles"].preferences
-        for backend in ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL"):
-            try:
-                prefs.compute_device_type = backend
-            except TypeError:
-                continue
-            prefs.get_devices()
-            gpus = [d for d in prefs.devices if d.type == backend]
-            if gpus:
-                for d in prefs.devices:
-                    d.use = d.type == backend
-                return True
-        return False
 
     def _setup_camera(self) -> None:
         data = bpy.data.cameras.new("thagen_camera")
@@ -251,6 +132,7 @@ class BlenderRenderer:
         Only the morphs the rig's roles drive become shape keys unless `all_morphs`: the others
         would never be set, and each one costs import time and geometry to split.
         """
+        self._check_preset(shading or self.preset)
         self.unload_character()
         driven = None
         if not all_morphs and rig is not None:
@@ -269,6 +151,9 @@ class BlenderRenderer:
                     self.unload_character()
                     raise
             self.parts = mesh_parts(model, self.character.mesh, self.static, static_faces)
+            if self.engine != "cycles":  # EEVEE's blend mode, Workbench's colours (engine_materials.py)
+                made = prepare_materials(self.character.materials, self.engine, self.character.shading)
+                self.character.images.extend(made)
         self._emit(out.text)
         self.rig = rig
         if shading is not None:
@@ -327,8 +212,16 @@ class BlenderRenderer:
     # ----------------------------------------------------------------- lighting and pose
     def set_lighting(self, preset: str = "phong", ambient: float = 0.5, diffuse: float = 0.5) -> None:
         """Switch the preset (rebuilds material tails only when it changes) and the light values."""
+        self._check_preset(preset)
         apply_lighting(self.scene, self.camera, self.character, preset, ambient, diffuse, *self._head)
+        if self._studio is not None:
+            self._studio.set(ambient, diffuse)
         self.preset, self.ambient, self.diffuse = preset, float(ambient), float(diffuse)
+
+    def _check_preset(self, preset: str) -> None:
+        """Workbench draws `phong` only (its studio light); the others need the node trees."""
+        if self.engine == "workbench" and preset != "phong":
+            raise RenderError(f"render.engine: workbench does not support lighting.preset: {preset}")
 
     def set_pose(
         self,
@@ -350,8 +243,15 @@ class BlenderRenderer:
         return list(self.character.report.texture_misses) if self.character is not None else []
 
     def render_material_mask(self, colors: Mapping[int, tuple[float, float, float]]) -> bytes:
-        """The current pose with material i as flat `colors[i]`, the rest held out (material_mask.py)."""
-        return render_material_mask(self.character, colors, self.render_png)
+        """The current pose with material i as flat `colors[i]`, the rest held out (material_mask.py).
+
+        Always a Cycles render: it holds materials out exactly, and this image is only measured."""
+        engine = self.scene.render.engine
+        self.scene.render.engine = "CYCLES"
+        try:
+            return render_material_mask(self.character, colors, self.render_png)
+        finally:
+            self.scene.render.engine = engine
 
     def render_layer(self, which: str) -> bytes:
         """The current pose as THA3's `eyebrow_layer` or `no_eyebrow` image (eyebrow_layer.py)."""
@@ -375,6 +275,8 @@ class BlenderRenderer:
 
     def close(self) -> None:
         self.unload_character()
+        if self._studio is not None:
+            self._studio.close()
         for name in os.listdir(self._tmp):
             os.unlink(os.path.join(self._tmp, name))
         os.rmdir(self._tmp)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from thagen.render.scene.gl_probe import probe_gl, require_engine
 from thagen.render.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -68,16 +69,25 @@ class Renderer(Protocol):
 
 
 def make_renderer(settings: RunSettings) -> BlenderRenderer:
-    """The one Blender renderer of a process (imports bpy); a `Renderer`."""
+    """The one Blender renderer of a process (imports bpy); a `Renderer`.
+
+    EEVEE and Workbench need OpenGL: asked first in a child process (render/scene/gl_probe.py),
+    since Blender aborts the process where it has none."""
     from thagen.render.scene.blender_scene import BlenderRenderer
 
+    require_engine(settings.engine)
     renderer = BlenderRenderer(
         image_size=settings.image_size,
-        engine=settings.engine.upper(),
+        engine=settings.engine,
         device=settings.device.upper(),
         samples=settings.samples,
         threads=settings.threads,
+        adaptive=settings.adaptive,
     )
+    if settings.engine != "cycles" and settings.device.lower() == "gpu":
+        probe = probe_gl()
+        if probe.software:
+            renderer.warn(f"no GPU for OpenGL ({probe.renderer}); {settings.engine} renders on the CPU")
     renderer.blender_version = blender_version()
     return renderer
 

@@ -4,5 +4,6 @@ Import (entry point `import_model.import_model`): `mesh`, `armature`, `skinning`
 groups), `morphs` (shape keys, bone-morph parts), `report` (ImportReport) and `imported`
 (ImportedModel: posing, shading swap, removal). Materials (entry point `materials`): `textures`
 (image loading and generated ramps), `shading` (per-preset node trees), `lighting` (the shared
-light group the renderer edits per image) and `nodes` (node-building helpers).
+light group the renderer edits per image), `nodes` (node-building helpers) and
+`engine_materials` (what EEVEE and Workbench need of the materials beyond the node trees).
 """

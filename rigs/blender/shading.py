@@ -44,6 +44,9 @@ class MaterialSpec:
     toon: bpy.types.Image | None
     alpha_mode: str = "BLEND"  # MMD: texture alpha always blends; VRM / glTF: OPAQUE, MASK or BLEND
     alpha_cutoff: float = 0.5
+    # Workbench's colour (rigs/blender/workbench.py): the image its texture colour mode shows,
+    # held by an unlinked node made active, so node-tree engines never see it.
+    display_image: bpy.types.Image | None = None
 
 
 def build_tree(spec: MaterialSpec, shading: str) -> None:
@@ -62,6 +65,10 @@ def build_tree(spec: MaterialSpec, shading: str) -> None:
     else:
         color = _point_color(nodes, links, light, spec, base)
     _surface(nodes, links, out, color, alpha, a)
+    if spec.display_image is not None:
+        display = nodes.new("ShaderNodeTexImage")
+        display.image = spec.display_image
+        nodes.active = display  # Workbench's texture colour is the active image node's
 
 
 def build_mask_tree(spec: MaterialSpec, color: tuple[float, float, float] | None) -> None:

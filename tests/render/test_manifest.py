@@ -114,7 +114,7 @@ def error_for(tmp_path: Path, data: dict | str) -> str:
         ({"render": {"samples": "four"}}, "render.samples"),
         ({"render": {"samples": 0}}, "render.samples"),
         ({"render": {"device": "tpu"}}, "render.device"),
-        ({"render": {"engine": "eevee"}}, "render.engine"),
+        ({"render": {"engine": "eevee_legacy"}}, "render.engine"),
         ({"seed": "one"}, "seed"),
         ({"seed": -1}, "seed"),
         ({"seed": True}, "seed"),

@@ -69,6 +69,9 @@ class Tha3Config(RunConfig):
     rotator: Tha3StageConfig = field(default_factory=Tha3StageConfig)
     editor: Tha3StageConfig = field(default_factory=lambda: Tha3StageConfig(batch_size=16, epochs=3))
 
+    def stage(self, name: str) -> Tha3StageConfig:
+        return getattr(self, name)
+
     def widths(self) -> Tha3Widths:
         """Every network's NetWidth from `width_divisor`, `bottleneck_blocks` and `separable`."""
         widths = Tha3Widths.published(self.separable).scaled(self.width_divisor)

@@ -21,7 +21,7 @@ from thagen.errors import ConfigError
 from thagen.train.data import EpochBatches, list_shards
 from thagen.train.evaluate import eval_data_dir
 from thagen.train.logs import save_grid
-from thagen.train.loop import select_device, to_device
+from thagen.train.runtime import select_device, to_device
 from thagen.train.samples import SampleFormat
 from thagen.train.scoring import METRIC_SPACE, Figure, figure_line, heat, write_report
 from thagen.train.tha3 import EYEBROW_POSE, FACE_POSE, ROTATION_POSE

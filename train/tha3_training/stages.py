@@ -43,10 +43,15 @@ from thagen.train.samples import SampleFormat
 from thagen.train.tha3 import EYEBROW_POSE, FACE_POSE, ROTATION_POSE
 from thagen.train.tha3_training.config import STAGES, Tha3Config
 from thagen.train.tha3_training.geometry import identity_decomposition
-from thagen.train.tha3_training.models import build_network, frozen_network, width_spec
+from thagen.train.tha3_training.models import (
+    build_network,
+    frozen_network,
+    start_with_an_empty_eyebrow_layer,
+    width_spec,
+)
 
 LAYER_IMAGES = ("eyebrow_layer", "face_no_eyebrow")  # the eyebrows alone; the rest without them
-HINT = "render with `images: tha3_stages` from a thagen that writes them"
+HINT = "render with `images: tha3_stages`, which writes the eyebrow layers"
 
 
 class Tha3Task:
@@ -76,7 +81,10 @@ class Tha3Task:
         return SampleFormat(tuple(dict.fromkeys(images)), pose="tha3")
 
     def build(self) -> nn.Module:
-        return build_network(self.stage, self.width)
+        network = build_network(self.stage, self.width)
+        if self.stage == "eyebrow_decomposer":
+            start_with_an_empty_eyebrow_layer(network)
+        return network
 
     def record_info(self) -> dict[str, object]:
         if self.stage == "eyebrow_combiner":

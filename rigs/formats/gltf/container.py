@@ -3,8 +3,8 @@
 Hand-written rather than pygltflib (see README, Dependencies): every number in a hostile
 file is checked before it sizes an allocation or indexes a buffer, and every failure is one
 `ModelFormatError` naming the file, the JSON field (``accessors[3].count``) and, for GLB
-framing, the byte offset. Accessors are read with one numpy view per accessor (strided, no
-per-element Python), then copied, so a result never aliases the file's bytes.
+framing, the byte offset. Accessors are decoded in rigs/formats/gltf/accessors.py (one numpy
+view per accessor, then copied, so a result never aliases the file's bytes).
 
 External resources: a buffer or image URI may only name a file inside the model's own
 folder (no absolute paths, no scheme, no ``..``, no symlink leading out); ``data:`` URIs are
@@ -26,6 +26,12 @@ from urllib.parse import unquote
 import numpy as np
 
 from thagen.errors import ModelFormatError
+from thagen.rigs.formats.gltf.accessors import (  # noqa: F401 - MAX_ELEMENTS etc. re-exported
+    COMPONENT_DTYPES,
+    MAX_ELEMENTS,
+    TYPE_WIDTHS,
+    read_accessor,
+)
 
 GLB_MAGIC = b"glTF"
 CHUNK_JSON = 0x4E4F534A
@@ -33,7 +39,6 @@ CHUNK_BIN = 0x004E4942
 MAX_JSON_BYTES = 64 * 1024**2
 MAX_DATA_URI_BYTES = 256 * 1024**2
 MAX_BUFFER_BYTES = 2 * 1024**3
-MAX_ELEMENTS = 1 << 25  # elements in one accessor (33M: far beyond any avatar)
 MAX_NODES = 100_000
 DECODE_FACTOR = 16  # arrays decoded from a model may total this many times its size ...
 DECODE_SLACK = 64 * 1024**2  # ... plus this (zero-filled sparse accessors, small files)
@@ -46,10 +51,6 @@ HANDLED_REQUIRED = (
     "KHR_mesh_quantization",
     "KHR_materials_emissive_strength",
 )
-COMPONENT_DTYPES = {5120: "i1", 5121: "u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
-TYPE_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
-# normalized integers -> float (glTF 2.0, "Animation" / "Meshes" sections)
-_NORMALIZE_DIVISOR = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 
 
 def looks_like_gltf(data: bytes) -> bool:
@@ -221,7 +222,7 @@ class Gltf:
                 )
         return data, start, length, stride
 
-    # ----- accessors
+    # ----- accessors (decoded in rigs/formats/gltf/accessors.py)
 
     def accessor(
         self, index: object, where: str, *, types: tuple[str, ...] | None = None, count: int | None = None
@@ -230,90 +231,7 @@ class Gltf:
 
         `count`: the element count the caller needs (checked before anything is allocated).
         """
-        expected = count
-        acc = self.item("accessors", index, where)
-        here = f"accessors[{index}]"
-        ctype = acc.get("componentType")
-        if isinstance(ctype, bool) or not isinstance(ctype, int) or ctype not in COMPONENT_DTYPES:
-            raise self.error(f"unknown componentType {ctype!r}"[:120], f"{here}.componentType")
-        kind = acc.get("type")
-        if not isinstance(kind, str) or kind not in TYPE_WIDTHS:
-            raise self.error(f"unknown type {kind!r}"[:120], f"{here}.type")
-        if types is not None and kind not in types:
-            raise self.error(f"is {kind}, {where} needs {' or '.join(types)}", f"{here}.type")
-        count = self.integer(acc, "count", here, low=1)
-        if count > MAX_ELEMENTS:
-            raise self.error(f"{count} elements is over the {MAX_ELEMENTS} limit", f"{here}.count")
-        if expected is not None and count != expected:
-            raise self.error(f"has {count} elements, {where} needs {expected}", f"{here}.count")
-        width = TYPE_WIDTHS[kind]
-        dtype = np.dtype(COMPONENT_DTYPES[ctype])
-        element = dtype.itemsize * width
-        cost = count * max(element, 4 * width)  # float32 copies of small ints too
-        if "bufferView" in acc:
-            data, start, length, stride = self.view(
-                self.integer(acc, "bufferView", here), f"{here}.bufferView"
-            )
-            offset = self.integer(acc, "byteOffset", here, default=0)
-            step = stride or element
-            if offset % dtype.itemsize or step % dtype.itemsize:
-                raise self.error(
-                    "byteOffset / byteStride not aligned to the component size", f"{here}.byteOffset"
-                )
-            if step < element:
-                raise self.error(f"byteStride {step} is smaller than an element ({element} bytes)", here)
-            need = offset + step * (count - 1) + element
-            if need > length:
-                raise self.error(
-                    f"{count} x {kind} needs {need} bytes, bufferView holds {length}", f"{here}.count"
-                )
-            self.charge(cost, here)
-            raw: np.ndarray = np.ndarray(
-                (count, width), dtype, buffer=data, offset=start + offset, strides=(step, dtype.itemsize)
-            )
-            out = np.array(raw)
-        else:
-            self.charge(cost, here)
-            out = np.zeros((count, width), dtype)
-        if "sparse" in acc:
-            self._apply_sparse(acc["sparse"], out, f"{here}.sparse", dtype, width)
-        if dtype.kind == "f":
-            out = out.astype(np.float32, copy=False)
-            if not np.isfinite(out).all():
-                raise self.error("holds NaN or infinite values", here)
-        elif acc.get("normalized") is True:
-            out = (out.astype(np.float32) / np.float32(_NORMALIZE_DIVISOR[ctype])).clip(-1.0, None)
-        return out
-
-    def _apply_sparse(self, sparse: object, out: np.ndarray, here: str, dtype: np.dtype, width: int) -> None:
-        if not isinstance(sparse, dict):
-            raise self.error("must be an object", here)
-        count = self.integer(sparse, "count", here, low=1)
-        if count > len(out):
-            raise self.error(f"{count} sparse values for {len(out)} elements", f"{here}.count")
-        idx = sparse.get("indices")
-        val = sparse.get("values")
-        if not isinstance(idx, dict) or not isinstance(val, dict):
-            raise self.error("needs indices and values objects", here)
-        ictype = idx.get("componentType")
-        if isinstance(ictype, bool) or ictype not in (5121, 5123, 5125):
-            raise self.error(f"bad componentType {ictype!r}"[:120], f"{here}.indices.componentType")
-        indices = self._sparse_block(idx, f"{here}.indices", np.dtype(COMPONENT_DTYPES[ictype]), 1, count)
-        values = self._sparse_block(val, f"{here}.values", dtype, width, count)
-        indices = indices.ravel().astype(np.int64)
-        if indices.size and (indices.max() >= len(out)):
-            raise self.error(
-                f"index {int(indices.max())} out of range ({len(out)} elements)", f"{here}.indices"
-            )
-        out[indices] = values
-
-    def _sparse_block(self, obj: dict, here: str, dtype: np.dtype, width: int, count: int) -> np.ndarray:
-        data, start, length, _stride = self.view(self.integer(obj, "bufferView", here), f"{here}.bufferView")
-        offset = self.integer(obj, "byteOffset", here, default=0)
-        need = offset + count * width * dtype.itemsize
-        if need > length:
-            raise self.error(f"needs {need} bytes, bufferView holds {length}", here)
-        return np.frombuffer(data, dtype, count * width, start + offset).reshape(count, width).copy()
+        return read_accessor(self, index, where, types=types, count=count)
 
     # ----- images
 

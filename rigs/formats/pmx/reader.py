@@ -4,7 +4,8 @@ The reader is strict: an unknown version, encoding, deform type, morph kind, enu
 an index out of range, a count the file cannot hold or bytes left over after the last
 section all raise `ModelFormatError` naming the file, the byte offset and the field.
 Vertices (variable-size records) and morph offsets are parsed with numpy, never with a
-per-vertex Python loop: see `record_starts` (rigs/formats/pmx/records.py).
+per-vertex Python loop: see `record_starts` (rigs/formats/pmx/records.py). The physics
+sections (rigid bodies, joints, soft bodies) are read by rigs/formats/pmx/physics.py.
 
 Tolerances: none. A 2.1 file must have its soft-body section (PMX Editor always writes
 it); unknown bone/material flag bits are kept as they are (they do not change the layout).
@@ -34,6 +35,7 @@ from thagen.rigs.formats.pmx.layout import (
     morph_dtype,
     vertex_dtype,
 )
+from thagen.rigs.formats.pmx.physics import read_joints, read_rigid_bodies, read_soft_bodies
 from thagen.rigs.formats.pmx.records import IndexRefs, record_starts
 from thagen.rigs.formats.pmx.writer import header_for, pmx_bytes, write_pmx
 from thagen.rigs.model import (
@@ -43,12 +45,9 @@ from thagen.rigs.model import (
     DeformType,
     DisplayFrame,
     IKLink,
-    Joint,
     Material,
     Model,
     Morph,
-    RigidBody,
-    SoftBody,
 )
 
 __all__ = ["MAGIC", "Header", "header_for", "pmx_bytes", "read_pmx", "write_pmx"]
@@ -76,10 +75,10 @@ def read_pmx(data: bytes, path: str | Path | None = None, trace: list | None = N
     _read_bones(cur, h, model, refs)
     _read_morphs(cur, h, model, refs)
     _read_display_frames(cur, h, model, refs)
-    _read_rigid_bodies(cur, h, model, refs)
-    _read_joints(cur, h, model, refs)
+    read_rigid_bodies(cur, h, model, refs)
+    read_joints(cur, h, model, refs)
     if h.version >= 2.1:
-        _read_soft_bodies(cur, h, model, refs)
+        read_soft_bodies(cur, h, model, refs)
     if cur.remaining:
         raise cur.error(f"{cur.remaining} unexpected bytes after the last section", "end of file")
     counts = {
@@ -357,93 +356,3 @@ def _read_display_frames(cur: Cursor, h: Header, model: Model, refs: IndexRefs) 
             refs.add("morph" if kind else "bone", value, f"{f}.items[{j}].index", at, low=0)
             frame.items.append((kind, value))
         model.display_frames.append(frame)
-
-
-def _read_rigid_bodies(cur: Cursor, h: Header, model: Model, refs: IndexRefs) -> None:
-    fmt = struct.Struct(f"<{index_code(h.bone_size, True)}BHB3f3f3f5fB")
-    n = cur.count(I32, 8 + fmt.size, "rigid body count")
-    for i in range(n):
-        f = f"rigid_body[{i}]"
-        r = RigidBody(name=cur.text(h.encoding, f + ".name"), name_en=cur.text(h.encoding, f + ".name_en"))
-        at = cur.pos
-        v = cur.unpack(fmt, f)
-        r.bone, r.group, r.no_collide_mask, r.shape = v[0:4]
-        refs.add("bone", r.bone, f + ".bone", at)
-        if r.shape > 2:
-            raise cur.error(f"unknown shape {r.shape}", f + ".shape", at + h.bone_size + 3)
-        r.size = np.array(v[4:7], np.float32)
-        r.position = np.array(v[7:10], np.float32)
-        r.rotation = np.array(v[10:13], np.float32)
-        r.mass, r.linear_damping, r.angular_damping, r.restitution, r.friction, r.mode = v[13:19]
-        if r.mode > 2:
-            raise cur.error(f"unknown physics mode {r.mode}", f + ".mode", at + fmt.size - 1)
-        model.rigid_bodies.append(r)
-
-
-def _read_joints(cur: Cursor, h: Header, model: Model, refs: IndexRefs) -> None:
-    r = index_code(h.rigid_size, True)
-    fmt = struct.Struct(f"<{r}{r}24f")
-    kinds = range(6) if h.version >= 2.1 else (0,)
-    n = cur.count(I32, 8 + 1 + fmt.size, "joint count")
-    for i in range(n):
-        f = f"joint[{i}]"
-        j = Joint(name=cur.text(h.encoding, f + ".name"), name_en=cur.text(h.encoding, f + ".name_en"))
-        j.kind = cur.enum(U8, kinds, f + ".kind")
-        at = cur.pos
-        v = cur.unpack(fmt, f)
-        j.body_a, j.body_b = v[0], v[1]
-        refs.add("rigid", j.body_a, f + ".body_a", at)
-        refs.add("rigid", j.body_b, f + ".body_b", at + h.rigid_size)
-        arr = np.array(v[2:], np.float32).reshape(8, 3)
-        j.set_vectors(arr)
-        model.joints.append(j)
-
-
-def _read_soft_bodies(cur: Cursor, h: Header, model: Model, refs: IndexRefs) -> None:
-    fmt = struct.Struct(f"<B{index_code(h.material_size, True)}BHBiiffi12f6f4i3f")
-    anchor_dt = np.dtype(
-        [
-            ("body", index_dtype(h.rigid_size, True)),
-            ("vertex", index_dtype(h.vertex_size, False)),
-            ("near", "u1"),
-        ]
-    )
-    vdt = index_dtype(h.vertex_size, False)
-    n = cur.count(I32, 8 + fmt.size + 8, "soft body count")
-    for i in range(n):
-        f = f"soft_body[{i}]"
-        s = SoftBody(name=cur.text(h.encoding, f + ".name"), name_en=cur.text(h.encoding, f + ".name_en"))
-        at = cur.pos
-        v = cur.unpack(fmt, f)
-        s.shape, s.material, s.group, s.no_collide_mask, s.flags = v[0:5]
-        if s.shape > 1:
-            raise cur.error(f"unknown soft body shape {s.shape}", f + ".shape", at)
-        refs.add("material", s.material, f + ".material", at + 1)
-        s.b_link_distance, s.clusters, s.total_mass, s.margin, s.aero_model = v[5:10]
-        if not 0 <= s.aero_model <= 4:
-            raise cur.error(
-                f"unknown aero model {s.aero_model}", f + ".aero_model", at + 1 + h.material_size + 20
-            )
-        s.config = np.array(v[10:22], np.float32)
-        s.cluster = np.array(v[22:28], np.float32)
-        s.iteration = np.array(v[28:32], np.int32)
-        s.material_params = np.array(v[32:35], np.float32)
-        k = cur.count(I32, anchor_dt.itemsize, f + ".anchor count")
-        start = cur.pos
-        a = cur.array(anchor_dt, k, f + ".anchors")
-        if k and a["near"].max() > 1:
-            j = int(np.flatnonzero(a["near"] > 1)[0])
-            raise cur.error(
-                f"unknown near mode {int(a['near'][j])}",
-                f"{f}.anchors[{j}].near",
-                start + (j + 1) * anchor_dt.itemsize - 1,
-            )
-        s.anchors = np.stack([a["body"], a["vertex"], a["near"]], axis=1).astype(np.int32).reshape(-1, 3)
-        offs = start + np.arange(k, dtype=np.int64) * anchor_dt.itemsize
-        refs.add_array("rigid", s.anchors[:, 0], f + ".anchors[*].body", offs)
-        refs.add_array("vertex", s.anchors[:, 1], f + ".anchors[*].vertex", offs + h.rigid_size)
-        k = cur.count(I32, h.vertex_size, f + ".pin count")
-        start = cur.pos
-        s.pins = cur.array(vdt, k, f + ".pins").astype(np.int32)
-        refs.add_array("vertex", s.pins, f + ".pins[*]", start + np.arange(k, dtype=np.int64) * h.vertex_size)
-        model.soft_bodies.append(s)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from thagen.rigs.coordinates import MMD_SCALE
-from thagen.rigs.formats.gltf.container import MAX_COORDINATE, MAX_ELEMENTS, Gltf
+from thagen.rigs.formats.gltf.accessors import MAX_ELEMENTS
+from thagen.rigs.formats.gltf.container import MAX_COORDINATE, Gltf
 from thagen.rigs.formats.vrm.materials import read_material, read_vrm0_mtoon
 from thagen.rigs.model import DeformType, Model, Morph, MorphKind
 from thagen.rigs.vrm_info import VrmInfo
