@@ -40,7 +40,6 @@ CARD_FILES = ("README.md", "CREDITS.md")
 CARD_MARKER = (
     "<!-- thagen dataset card: rewritten by every merge; correct the models' licenses, not this file -->"
 )
-LICENSE_FILES = ("licenses.json", "license-excluded.jsonl")
 
 
 def is_thagen_card(path: Path) -> bool:
@@ -216,7 +215,9 @@ def clear_output(out: Path, splits: Iterable[str]) -> None:
     for p in [*journal_files(out), *failure_files(out)]:
         p.unlink(missing_ok=True)
     shutil.rmtree(out / STAGING, ignore_errors=True)
-    for name in (DATASET_YAML, INDEX_JSON, RUN_JSON, *LICENSE_FILES):
+    # licenses.json / license-excluded.jsonl are not removed: render_manifest writes them for this
+    # run before it starts (render/output/licenses.py rewrites both on every run).
+    for name in (DATASET_YAML, INDEX_JSON, RUN_JSON):
         (out / name).unlink(missing_ok=True)
     for name in (*CARD_FILES, *(f"DATASET_{n}" for n in CARD_FILES)):
         if is_thagen_card(out / name):
