@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any, TypeVar
 
 from thagen.render.discovery import hash_cache
 from thagen.render.identity.signals import SIGNALS_VERSION, ModelSignals
+
+T = TypeVar("T")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS identity_signals "
@@ -68,28 +71,47 @@ def _deps_unchanged(deps: Sequence[Sequence]) -> bool:
     return True
 
 
-def lookup_many(items: Sequence[tuple[str, str]]) -> dict[str, ModelSignals]:
-    """Stored, still valid signals for (key, sha256) pairs, by key (one connection for all)."""
-    conn = _connect()
+def _lookup_valid(
+    conn: sqlite3.Connection | None,
+    table: str,
+    column: str,
+    items: Sequence[tuple[str, str]],
+    version: object,
+    decode: Callable[[Any], T],
+) -> dict[str, T]:
+    """Rows of `table` for (key, sha256) pairs whose sha256, version and dependency files are
+    unchanged, decoded from `column`; anything unreadable is skipped (recomputed by the caller)."""
     if conn is None:
         return {}
-    out: dict[str, ModelSignals] = {}
+    out: dict[str, T] = {}
     with closing(conn):
         for key, sha in items:
             try:
                 row = conn.execute(
-                    "SELECT sha256, version, deps, signals FROM identity_signals WHERE key = ?", (key,)
+                    f"SELECT sha256, version, deps, {column} FROM {table} WHERE key = ?", (key,)
                 ).fetchone()
             except sqlite3.Error:
                 return out
-            if row is None or row[0] != sha or row[1] != SIGNALS_VERSION:
+            if row is None or row[0] != sha or row[1] != version:
                 continue
             try:
                 if _deps_unchanged(json.loads(row[2])):
-                    out[key] = ModelSignals.from_dict(json.loads(row[3]))
+                    out[key] = decode(row[3])
             except (ValueError, KeyError, TypeError):
                 continue
     return out
+
+
+def lookup_many(items: Sequence[tuple[str, str]]) -> dict[str, ModelSignals]:
+    """Stored, still valid signals for (key, sha256) pairs, by key (one connection for all)."""
+    return _lookup_valid(
+        _connect(),
+        "identity_signals",
+        "signals",
+        items,
+        SIGNALS_VERSION,
+        lambda text: ModelSignals.from_dict(json.loads(text)),
+    )
 
 
 def store_many(rows: Sequence[tuple[str, str, ModelSignals, tuple[Dep, ...]]]) -> None:
@@ -117,26 +139,7 @@ def store_many(rows: Sequence[tuple[str, str, ModelSignals, tuple[Dep, ...]]]) -
 
 def lookup_shown(items: Sequence[tuple[str, str]], version: str) -> dict[str, int]:
     """Stored parameter counts for (key, sha256) pairs whose version and files are unchanged."""
-    conn = hash_cache.connect(_SHOWN_SCHEMA)
-    if conn is None:
-        return {}
-    out: dict[str, int] = {}
-    with closing(conn):
-        for key, sha in items:
-            try:
-                row = conn.execute(
-                    "SELECT sha256, version, deps, shown FROM identity_shown WHERE key = ?", (key,)
-                ).fetchone()
-            except sqlite3.Error:
-                return out
-            if row is None or row[0] != sha or row[1] != version:
-                continue
-            try:
-                if _deps_unchanged(json.loads(row[2])):
-                    out[key] = int(row[3])
-            except (ValueError, TypeError):
-                continue
-    return out
+    return _lookup_valid(hash_cache.connect(_SHOWN_SCHEMA), "identity_shown", "shown", items, version, int)
 
 
 def store_shown(rows: Sequence[tuple[str, str, int, tuple[Dep, ...]]], version: str) -> None:

@@ -17,8 +17,9 @@ times can pass the decomposer's output back in (`decomposed=`) instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
 from torch import nn
@@ -204,34 +205,75 @@ class Tha3Poser(nn.Module):
             raise ValueError(f"expected a (B, 4, {IMAGE_SIZE}, {IMAGE_SIZE}) image, got {tuple(image.shape)}")
         if pose.shape != (b, POSE_SIZE):
             raise ValueError(f"expected a ({b}, {POSE_SIZE}) pose, got {tuple(pose.shape)}")
-        pose = pose.to(image.dtype)
-
         if decomposed is None:
             decomposed = self.eyebrow_decomposer(EYEBROW_BOX.crop(image))
-        combined: EyebrowCombinerOutput = self.eyebrow_combiner(
-            decomposed.background, decomposed.eyebrow_layer, pose[:, EYEBROW_POSE]
-        )
-        face_input = EYEBROW_IN_FACE_BOX.paste(FACE_BOX.crop(image), combined.image_no_combine_alpha)
-        morphed: FaceMorpherOutput = self.face_morpher(face_input, pose[:, FACE_POSE])
-        face_morphed = FACE_BOX.paste(image, morphed.image)
-        half = F.interpolate(
-            face_morphed, size=(ROTATOR_IMAGE_SIZE, ROTATOR_IMAGE_SIZE), mode="bilinear", align_corners=False
-        )
-        rotated: RotatorOutput = self.rotator(half, pose[:, ROTATION_POSE])
-        full = (IMAGE_SIZE, IMAGE_SIZE)
-        edited: EditorOutput = self.editor(
-            face_morphed,
-            F.interpolate(rotated.warped, size=full, mode="bilinear", align_corners=False),
-            F.interpolate(rotated.grid, size=full, mode="bilinear", align_corners=False),
-            pose[:, ROTATION_POSE],
-        )
-        return Tha3PoserOutput(
-            image=edited.image,
-            eyebrow_decomposer=decomposed,
-            eyebrow_combiner=combined,
-            face_morpher=morphed,
-            face_morphed=face_morphed,
-            face_morphed_half=half,
-            rotator=rotated,
-            editor=edited,
-        )
+        return run_stages(self.networks(), THA3_GEOMETRY, image, pose, decomposed)
+
+
+class PoserGeometry(Protocol):
+    """Where THA3's crops sit and how the rotator's half-size pass is resized: THA3's own 512 px
+    boxes (`THA3_GEOMETRY`), or those boxes scaled for smaller training images
+    (train/tha3_training/geometry.py), so both run the same `run_stages`."""
+
+    @property
+    def eyebrow_box(self) -> Box: ...
+    @property
+    def face_box(self) -> Box: ...
+    @property
+    def eyebrow_in_face_box(self) -> Box: ...
+    def to_half(self, image: torch.Tensor) -> torch.Tensor: ...
+    def to_full(self, image: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class _Tha3Geometry:
+    """THA3's own boxes at 512 px, the rotator at 256."""
+
+    eyebrow_box: Box = EYEBROW_BOX
+    face_box: Box = FACE_BOX
+    eyebrow_in_face_box: Box = EYEBROW_IN_FACE_BOX
+
+    def to_half(self, image: torch.Tensor) -> torch.Tensor:
+        size = (ROTATOR_IMAGE_SIZE, ROTATOR_IMAGE_SIZE)
+        return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+
+    def to_full(self, image: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(image, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)
+
+
+THA3_GEOMETRY = _Tha3Geometry()
+
+
+def run_stages(
+    networks: Mapping[str, nn.Module],
+    geometry: PoserGeometry,
+    image: torch.Tensor,
+    pose: torch.Tensor,
+    decomposed: EyebrowDecomposerOutput,
+) -> Tha3PoserOutput:
+    """THA3's steps after the eyebrow decomposer: combiner, face morpher (its face pasted back),
+    rotator at half size, editor at full size."""
+    pose = pose.to(image.dtype)
+    combined: EyebrowCombinerOutput = networks["eyebrow_combiner"](
+        decomposed.background, decomposed.eyebrow_layer, pose[:, EYEBROW_POSE]
+    )
+    face_input = geometry.eyebrow_in_face_box.paste(
+        geometry.face_box.crop(image), combined.image_no_combine_alpha
+    )
+    morphed: FaceMorpherOutput = networks["face_morpher"](face_input, pose[:, FACE_POSE])
+    face_morphed = geometry.face_box.paste(image, morphed.image)
+    half = geometry.to_half(face_morphed)
+    rotated: RotatorOutput = networks["rotator"](half, pose[:, ROTATION_POSE])
+    edited: EditorOutput = networks["editor"](
+        face_morphed, geometry.to_full(rotated.warped), geometry.to_full(rotated.grid), pose[:, ROTATION_POSE]
+    )
+    return Tha3PoserOutput(
+        image=edited.image,
+        eyebrow_decomposer=decomposed,
+        eyebrow_combiner=combined,
+        face_morpher=morphed,
+        face_morphed=face_morphed,
+        face_morphed_half=half,
+        rotator=rotated,
+        editor=edited,
+    )

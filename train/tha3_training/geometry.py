@@ -20,16 +20,12 @@ from thagen.errors import ConfigError
 from thagen.train.tha3 import (
     EYEBROW_BOX,
     EYEBROW_IN_FACE_BOX,
-    EYEBROW_POSE,
     FACE_BOX,
-    FACE_POSE,
-    ROTATION_POSE,
     Box,
-    EyebrowCombinerOutput,
     EyebrowDecomposerOutput,
-    FaceMorpherOutput,
     Tha3PoserOutput,
 )
+from thagen.train.tha3.poser import run_stages
 
 THA3_SIZE = 512
 
@@ -100,31 +96,8 @@ def run_poser(
     b, s = image.shape[0], geometry.size
     if image.shape != (b, 4, s, s):
         raise ValueError(f"expected a (B, 4, {s}, {s}) image, got {tuple(image.shape)}")
-    pose = pose.to(image.dtype)
     if decomposed is None:
         crop = geometry.eyebrow_box.crop(image)
         decomposer = networks.get("eyebrow_decomposer")
         decomposed = decomposer(crop) if decomposer is not None else identity_decomposition(crop)
-    combined: EyebrowCombinerOutput = networks["eyebrow_combiner"](
-        decomposed.background, decomposed.eyebrow_layer, pose[:, EYEBROW_POSE]
-    )
-    face_input = geometry.eyebrow_in_face_box.paste(
-        geometry.face_box.crop(image), combined.image_no_combine_alpha
-    )
-    morphed: FaceMorpherOutput = networks["face_morpher"](face_input, pose[:, FACE_POSE])
-    face_morphed = geometry.face_box.paste(image, morphed.image)
-    half = geometry.to_half(face_morphed)
-    rotated = networks["rotator"](half, pose[:, ROTATION_POSE])
-    edited = networks["editor"](
-        face_morphed, geometry.to_full(rotated.warped), geometry.to_full(rotated.grid), pose[:, ROTATION_POSE]
-    )
-    return Tha3PoserOutput(
-        image=edited.image,
-        eyebrow_decomposer=decomposed,
-        eyebrow_combiner=combined,
-        face_morpher=morphed,
-        face_morphed=face_morphed,
-        face_morphed_half=half,
-        rotator=rotated,
-        editor=edited,
-    )
+    return run_stages(networks, geometry, image, pose, decomposed)
