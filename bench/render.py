@@ -3,6 +3,7 @@
     .venv/bin/python bench/render.py                       # builtin + Gene, 16 poses, 256 px, 4 spp
     .venv/bin/python bench/render.py --poses 4 --naive 2   # quicker
     .venv/bin/python bench/render.py --engines cycles,eevee,workbench   # engines side by side
+    .venv/bin/python bench/render.py --overhead --poses 63 # per-character overhead in a stream
 
 Prints, per model:
 1. thagen's pose-sample loop (expression + rotation images, shards written) in images/s,
@@ -20,6 +21,9 @@ With `--engines`, instead: per engine (each with its default samples unless --sa
 docs/rendering.md "Engines"), the first render of a fresh process (EEVEE compiles its shaders
 then) and, per model, the warm sample loop's images/s and the whole character's; the OpenGL
 device the rasterizers ran on is printed first (llvmpipe: Mesa on the CPU).
+
+With `--overhead`, instead: THA1-sized characters of each model rendered one after another as a
+worker does, with the next character planned in line and planned ahead (bench/render_overhead.py).
 """
 
 from __future__ import annotations
@@ -260,7 +264,17 @@ def main() -> None:
     ap.add_argument("--naive", type=int, default=3, help="images rendered the naive way (0: skip)")
     ap.add_argument("--no-bare", action="store_true", help="skip the bare bpy loop")
     ap.add_argument("--engines", help="comma list (cycles,eevee,workbench): images/s per engine instead")
+    ap.add_argument(
+        "--overhead",
+        action="store_true",
+        help="per-character overhead in a stream (models may include dense)",
+    )
     args = ap.parse_args()
+    if args.overhead:
+        from render_overhead import overhead
+
+        overhead(args, model_arg)
+        return
     if args.engines:
         engine_speeds(args)
         return

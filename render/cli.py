@@ -217,7 +217,19 @@ def _parse_pose(text: str) -> dict[str, float]:
 )
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--size", type=click.IntRange(32, 4096), default=256, show_default=True)
-@click.option("--samples", type=click.IntRange(1), default=4, show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["cycles", "eevee", "workbench"]),
+    default="cycles",
+    show_default=True,
+    help="Renderer (docs/rendering.md, Engines).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(1),
+    default=None,
+    help="Samples per pixel [default: the engine's: 4, 16, 5].",
+)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--lighting", type=click.Choice(["phong", "toon", "point"]), default="phong", show_default=True)
 @click.option("--rest-pose", type=click.Choice(["tha1", "tha2"]), default="tha1", show_default=True)
@@ -235,7 +247,8 @@ def render_one_command(
     explicit: tuple[str, ...],
     out: Path,
     size: int,
-    samples: int,
+    engine: str,
+    samples: int | None,
     seed: int,
     lighting: str,
     rest_pose: str,
@@ -249,6 +262,12 @@ def render_one_command(
 
     if size % 4:
         raise ConfigError(f"--size must be a multiple of 4, got {size}")
+    from thagen.render.manifest.types import DEFAULT_SAMPLES, ENGINE_PRESETS
+
+    samples = DEFAULT_SAMPLES[engine] if samples is None else samples
+    if lighting not in ENGINE_PRESETS[engine]:
+        allowed = ", ".join(ENGINE_PRESETS[engine])
+        raise ConfigError(f"--engine {engine} does not support --lighting {lighting} (it renders {allowed})")
     pose_list = [_parse_pose(p) for p in explicit] or None
     job = adhoc_job(
         model,
@@ -261,8 +280,9 @@ def render_one_command(
         override=override,
         annotation=annotation,
         rest_pose=rest_pose,
+        engine=engine,
     )
-    settings = RunSettings(image_size=size, samples=samples, threads=threads, seed=seed)
+    settings = RunSettings(image_size=size, samples=samples, engine=engine, threads=threads, seed=seed)
     prepare_output_dir(out, field="--out")
     summary = render_one(job, out, settings, poses=pose_list)
     flags = summary["qa"]["flags"]

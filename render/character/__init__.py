@@ -4,7 +4,9 @@ The public entry points, re-exported from the modules of one job each:
 
 - `render_character(job, renderer, settings)`: one manifest character into shards and its
   per-character files (render/character/render.py); what every backend's worker calls;
-- `prepare_character`, `load_model`, `rig_for`, `framing_for` (render/character/prepare.py);
+- `plan_character`, `load_model`, `rig_for`, `framing_for`: the Blender-free steps
+  (render/character/plan.py), which `Prefetcher` runs ahead for the next character
+  (render/character/prefetch.py); `prepare_character` adds the import (prepare.py);
 - `render_one` / `adhoc_job`: `thagen render-one` (render/character/render_one.py);
 - `make_renderer` and `RunSettings`: the Blender renderer and the run-wide settings.
 
@@ -14,16 +16,15 @@ glue render/character/qa_renders.py, records and logs render/character/records.p
 
 from __future__ import annotations
 
+from thagen.render.character.plan import CharacterPlan, framing_for, load_model, plan_character, rig_for
+from thagen.render.character.prefetch import Prefetcher
 from thagen.render.character.prepare import (
     Prepared,
     Shot,
     Timer,
     expression_only,
-    framing_for,
-    load_model,
     pose_record,
     prepare_character,
-    rig_for,
 )
 from thagen.render.character.render import render_character, snapped
 from thagen.render.character.render_one import adhoc_job, render_one
@@ -33,7 +34,9 @@ from thagen.render.settings import QA_RENDERS, CharacterError, CharacterResult, 
 __all__ = [
     "QA_RENDERS",
     "CharacterError",
+    "CharacterPlan",
     "CharacterResult",
+    "Prefetcher",
     "Prepared",
     "Renderer",
     "RunSettings",
@@ -45,6 +48,7 @@ __all__ = [
     "framing_for",
     "load_model",
     "make_renderer",
+    "plan_character",
     "pose_record",
     "prepare_character",
     "render_character",

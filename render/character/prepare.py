@@ -1,4 +1,4 @@
-"""Prepare ONE character for rendering: read -> normalize -> framing -> import -> frame.
+"""Prepare ONE character for rendering: plan (read, rig, framing; plan.py) -> import -> frame.
 
 Split from render/character/render.py so `thagen render-one`, the annotation tool's front
 renders and benchmarks reuse exactly the steps `render_character` takes, and so each stage
@@ -13,16 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thagen.errors import RigError
-from thagen.render.character.records import (
-    framing_dict,
-    job_describe,
-    to_dict,
-)
-from thagen.render.character.vector_hooks import (
-    check_required,
-    shot_pose,
-)
+from thagen.render.character.plan import CharacterPlan, plan_character
+from thagen.render.character.prefetch import PlannedJob
+from thagen.render.character.records import framing_dict, job_describe, to_dict
+from thagen.render.character.vector_hooks import shot_pose
 from thagen.render.output.shards import POSE_NAMES
 from thagen.render.poses.vector_posing import vector_expression_only
 from thagen.render.scene.renderer import ImportedCharacter, Renderer
@@ -35,51 +29,6 @@ if TYPE_CHECKING:
     from thagen.rigs.normalize import RigReport
 
 ImagesCallback = Callable[[int], None]
-
-
-def load_model(job: CharacterJob, settings: RunSettings) -> tuple[Model, Path]:
-    """The job's Model and the path its textures resolve from."""
-    from thagen.rigs.reader import read_model
-
-    if job.builtin:
-        from thagen.render.discovery.characters import builtin_model_file
-
-        path = builtin_model_file()
-        return read_model(path), path
-    model_path = job.model_file()
-    cache_dir = None if settings.cache_dir is None else Path(settings.cache_dir)
-    model = read_model(model_path, member=job.zip_member, cache_dir=cache_dir)
-    return model, Path(model.source_path or model_path)
-
-
-def rig_for(model: Model, job: CharacterJob, model_path: Path | None) -> RigReport:
-    from thagen.rigs.normalize import normalize
-
-    rig = normalize(
-        model,
-        overrides=job.override_path,
-        model_path=model_path,
-        pose_vector=job.pose_vector,
-    )
-    if not rig.ok:
-        details = "; ".join(
-            f"{r}: {rig.matches[r].detail}"
-            for r in rig.missing_required
-            if r in rig.matches and rig.matches[r].detail
-        )
-        raise RigError(
-            f"{job_describe(job)}: missing required role(s) {', '.join(rig.missing_required)}"
-            + (f" ({details})" if details else "")
-        )
-    check_required(rig, job)
-    return rig
-
-
-def framing_for(model: Model, rig: RigReport, job: CharacterJob) -> Framing:
-    """The job's annotation when it has one, else the estimate (Framing.source says which)."""
-    from thagen.render.framing.estimate import load_framing
-
-    return load_framing(job, model=model, rig=rig)
 
 
 def pose_record(job: CharacterJob, index: int, pose: dict[str, float]) -> dict[str, Any]:
@@ -158,7 +107,7 @@ class Shot:
 
 @dataclass
 class Prepared:
-    """A character read, rigged, framed and imported: ready to be posed and rendered."""
+    """A character planned (render/character/plan.py) and imported: ready to be posed and rendered."""
 
     model: Model
     model_path: Path
@@ -166,31 +115,38 @@ class Prepared:
     framing: Framing
     imported: ImportedCharacter
     report: dict[str, Any]
+    plan: CharacterPlan
 
 
 def prepare_character(
-    job: CharacterJob, renderer: Renderer, settings: RunSettings, timer: Timer, stage: list[str]
+    job: CharacterJob,
+    renderer: Renderer,
+    settings: RunSettings,
+    timer: Timer,
+    stage: list[str],
+    planned: PlannedJob | None = None,
 ) -> Prepared:
-    """read -> normalize -> framing -> import -> frame; `stage[0]` tracks where we are."""
+    """plan (or take the plan made ahead) -> import -> frame; `stage[0]` tracks where we are."""
     report: dict[str, Any] = {"id": job.id, "model": job_describe(job), "name": ""}
-    t0 = time.perf_counter()
-    stage[0] = "read"
-    model, model_path = load_model(job, settings)
-    report["name"] = model.name
-    stage[0] = "rig"
-    rig = rig_for(model, job, model_path)
-    report["rig"] = rig.to_dict()
-    timer.add("read_rig", time.perf_counter() - t0)
-    stage[0] = "framing"
-    t0 = time.perf_counter()
-    framing = framing_for(model, rig, job)
-    report["framing"] = framing_dict(framing)
-    timer.add("framing", time.perf_counter() - t0)
+    if planned is not None:
+        t0 = time.perf_counter()
+        plan = planned.result(stage)
+        timer.add("plan_wait", time.perf_counter() - t0)  # what the helper thread had not finished
+        for name, seconds in plan.seconds.items():
+            timer.add(f"prefetched_{name}", seconds)  # spent while the previous character rendered
+    else:
+        plan = plan_character(job, settings, stage)
+        for name, seconds in plan.seconds.items():
+            timer.add(name, seconds)
+    report["name"] = plan.model.name
+    report["rig"] = plan.rig.to_dict()
+    report["framing"] = framing_dict(plan.framing)
     stage[0] = "import"
     t0 = time.perf_counter()
-    imported = renderer.load_character(model, rig, model_path, job.lighting.preset)
+    imported = renderer.load_character(plan.model, plan.rig, plan.model_path, job.lighting.preset)
     report["import"] = to_dict(imported.report)
     renderer.framing_preset = job.framing_preset  # render/framing/presets.py
+    framing = plan.framing
     renderer.frame(framing.head_top, framing.chin, framing.center_x)
     timer.add("import", time.perf_counter() - t0)
-    return Prepared(model, model_path, rig, framing, imported, report)
+    return Prepared(plan.model, plan.model_path, plan.rig, framing, imported, report, plan)

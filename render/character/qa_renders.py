@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 CONTACT_SAMPLES = 4
 
 
+QA_NAMES = ("eyes_closed", "mouth_closed")  # in the order qa_renders renders them
+
+
 def qa_renders(shot: Callable[[dict], bytes], rest_pose: dict[str, float]) -> dict[str, bytes]:
     """The QA images: the reset pose with both eyes closed, and with the mouth closed."""
     return {

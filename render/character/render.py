@@ -13,6 +13,7 @@ render/character/records.py; `thagen.render.character` is the public facade.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 from thagen.files import atomic_write_bytes
 from thagen.render.character import qa_checks as qa_mod
 from thagen.render.character.flags import hard_flags, held_back
+from thagen.render.character.plan import snap_poses
+from thagen.render.character.qa_region import composite, encode_png, qa_change_box
 from thagen.render.character.qa_renders import (
     CONTACT_SAMPLES,
+    QA_NAMES,
     contact_sheet_for,
     expected_regions,
-    framing_confidence_check,
     framing_rows,
     keep_for_qa,
     qa_renders,
@@ -37,18 +40,14 @@ from thagen.render.character.records import (
     log_tail,
     suppress_all,
 )
-from thagen.render.character.vector_hooks import (
-    job_poses,
-    job_record,
-    job_rest_pose,
-    qa_pose,
-)
+from thagen.render.character.vector_hooks import job_record, qa_pose
 from thagen.render.output.shards import Sample, ShardWriter, sample_key
 from thagen.render.poses.sample_images import extra_images
 from thagen.render.scene.renderer import Renderer
 from thagen.render.settings import CharacterError, CharacterResult, RunSettings
 
 if TYPE_CHECKING:
+    from thagen.render.character.prefetch import Prefetcher
     from thagen.render.manifest import CharacterJob
 
 from thagen.render.character.prepare import (
@@ -69,10 +68,14 @@ def render_character(
     settings: RunSettings,
     *,
     on_images: ImagesCallback | None = None,
+    prefetcher: Prefetcher | None = None,
 ) -> CharacterResult:
     """Render one character's samples into OUT/<split>/<id>-<k>.tar and its files into
     OUT/characters/<id>/. Raises CharacterError (with the stage) on any failure; shards of a
-    failed character may remain and are removed by the runner before a retry."""
+    failed character may remain and are removed by the runner before a retry.
+
+    With a `prefetcher`, this character's plan is taken from it when it was made ahead, and the
+    next character's plan is begun when this one's sample loop starts (render/character/prefetch.py)."""
     out_dir = Path(out_dir)
     cdir = out_dir / "characters" / job.id
     cdir.mkdir(parents=True, exist_ok=True)
@@ -82,9 +85,13 @@ def render_character(
     log_path = cdir / "blender.log"
     try:
         with capture_log(renderer, log_path):
-            prep = prepare_character(job, renderer, settings, timer, stage)
+            planned = prefetcher.take(job) if prefetcher is not None else None
+            prep = prepare_character(job, renderer, settings, timer, stage, planned)
             stage[0] = "render"
-            result = _render_all(job, out_dir, cdir, renderer, prep, settings, timer, on_images, stage)
+            start_next = prefetcher.start if prefetcher is not None else None
+            result = _render_all(
+                job, out_dir, cdir, renderer, prep, settings, timer, on_images, stage, start_next
+            )
             stage[0] = "write"
             prep.report["qa"] = result.qa
             t0 = time.perf_counter()
@@ -106,10 +113,7 @@ def render_character(
 
 def snapped(poses: list[dict[str, float]], prep: Prepared) -> list[dict[str, float]]:
     """Poses with parameters a binary VRM expression drives snapped to 0 / 1 (rigs/formats/vrm/binary_expressions.py)."""
-    from thagen.rigs.formats.vrm.binary_expressions import binary_parameters, snap_pose
-
-    params = binary_parameters(prep.model, prep.rig)
-    return [snap_pose(p, params) for p in poses] if params else poses
+    return snap_poses(poses, prep.model, prep.rig)
 
 
 def _render_all(
@@ -122,13 +126,15 @@ def _render_all(
     timer: Timer,
     on_images: ImagesCallback | None,
     stage: list[str],
+    start_next: Callable[[], None] | None = None,
 ) -> CharacterResult:
     shot = Shot(renderer, job, timer, on_images)
-    poses = snapped(job_poses(job, prep.rig), prep)
-    rest_pose = job_rest_pose(job, prep.rig)
+    poses, rest_pose = prep.plan.poses, prep.plan.rest_pose
     t0 = time.perf_counter()
     rest_png = shot(rest_pose)
     timer.add("reset", time.perf_counter() - t0)
+    if start_next is not None:
+        start_next()  # the next character's plan, while the sample renders let go of Python's lock
 
     # PNG decoding and file writes run on a helper thread while Blender renders (Cycles lets go
     # of the GIL), so they add little to the character's time; the pixels are the same bytes.
@@ -173,25 +179,30 @@ def _render_all(
         size = settings.image_size
         qa_pngs: dict[str, bytes] = {}
         qa_futures: dict[str, Future] = {}
+        box = None
         t0 = time.perf_counter()
         if settings.qa:
-            qa_pngs = qa_renders(_DecodingShot(shot, helper, qa_futures), rest_pose)
+            # only the box the eye and mouth morphs can change, the rest from the reset image
+            box = qa_change_box(prep.model, prep.rig, renderer, rest_pose)
+            qa_shot = _QAShot(shot, helper, qa_futures, cdir, rest_future, box)
+            renderer.set_region(box)
+            try:
+                qa_pngs = qa_renders(qa_shot, rest_pose)
+            finally:
+                renderer.set_region(None)
         timer.add("qa_render", time.perf_counter() - t0)
         t0 = time.perf_counter()
         writes = [helper.submit(atomic_write_bytes, cdir / "rest.png", rest_png)]
-        writes += [helper.submit(atomic_write_bytes, cdir / f"qa_{n}.png", png) for n, png in qa_pngs.items()]
         regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
         rows = framing_rows(size, job.framing_preset)
         rest = rest_future.result()
-        qa_imgs = {k: f.result() for k, f in zip(qa_pngs, qa_futures.values(), strict=True)}
+        qa_imgs = {k: qa_futures[k].result() for k in qa_pngs}  # written to qa_<name>.png too
         pairs = [f.result() for f in pair_futures]
         qa_res = run_checks(rest, qa_imgs, pairs, regions, rows, rest_pose)
-        if settings.qa:
-            mouth = float(job.rest_pose["mouth"])  # the weight the estimate was made with
-            qa_res.merge(
-                framing_confidence_check(prep.model, prep.rig, prep.framing, job.annotation_path, mouth)
-            )
+        if prep.plan.confidence is not None:
+            qa_res.merge(prep.plan.confidence)  # made with the plan (render/character/plan.py)
         qa_dict = {**qa_res.to_dict(), "regions": regions, "rows": rows, "rest_pose": rest_pose}
+        qa_dict["qa_render_box"] = list(box) if box is not None else None  # None: rendered whole
         writes.append(helper.submit(atomic_write_bytes, cdir / "qa.json", json_bytes(qa_dict)))
         # hard flags hold the character back (render/character/flags.py); soft ones are listed
         excluded = held_back(qa_res.flags, settings.exclude_flagged)
@@ -225,16 +236,43 @@ def _decode_pair(expr_png: bytes, rot_png: bytes, pose: dict) -> tuple[Any, Any,
     return qa_mod.decode_png(expr_png), qa_mod.decode_png(rot_png), pose
 
 
-class _DecodingShot:
-    """A Shot that also starts decoding each PNG on the helper thread (during the next render)."""
+class _QAShot:
+    """A Shot for the QA renders: each PNG is decoded on the helper thread during the next render,
+    completed from the reset image outside `box` (render/character/qa_region.py) and written to
+    characters/<id>/qa_<name>.png; the futures give the pixels."""
 
-    def __init__(self, shot: Shot, helper: ThreadPoolExecutor, futures: dict[str, Future]) -> None:
-        self.shot, self.helper, self.futures = shot, helper, futures
+    def __init__(
+        self,
+        shot: Shot,
+        helper: ThreadPoolExecutor,
+        futures: dict[str, Future],
+        cdir: Path,
+        rest: Future,
+        box: tuple[int, int, int, int] | None,
+    ) -> None:
+        self.shot, self.helper, self.futures, self.cdir, self.rest, self.box = (
+            shot,
+            helper,
+            futures,
+            cdir,
+            rest,
+            box,
+        )
+        self.names = iter(QA_NAMES)
 
     def __call__(self, pose: dict[str, float]) -> bytes:
         png = self.shot(pose)
-        self.futures[f"{len(self.futures)}"] = self.helper.submit(qa_mod.decode_png, png)
+        name = next(self.names)
+        self.futures[name] = self.helper.submit(self._finish, png, self.cdir / f"qa_{name}.png")
         return png
+
+    def _finish(self, png: bytes, path: Path) -> Any:
+        pixels = qa_mod.decode_png(png)
+        if self.box is not None:
+            pixels = composite(self.rest.result(), pixels, self.box)
+            png = encode_png(pixels)
+        atomic_write_bytes(path, png)
+        return pixels
 
 
 def _move_to_excluded(out_dir: Path, rel: str) -> str:

@@ -42,6 +42,7 @@ def adhoc_job(
     override: Path | None = None,
     annotation: Path | None = None,
     rest_pose: str = "tha1",
+    engine: str = "cycles",
 ) -> CharacterJob:
     """A CharacterJob for one model given on the command line (`builtin`, a file or a zip)."""
     from thagen.render.discovery import characters as chars
@@ -78,7 +79,7 @@ def adhoc_job(
         pose_spec=PoseSpec(),
         rest_pose=resolve_rest_pose(rest_pose),
         image_size=size,
-        render=RenderSettings(samples=samples),
+        render=RenderSettings(engine=engine, samples=samples),
         shard_size=max(1, poses),
         output_dir=Path("."),
         source="command line",

@@ -151,14 +151,14 @@ def _head_materials(model: Model, head_v: np.ndarray, above: float | None = None
 
 def _raster_near_top(pos: np.ndarray, tri: np.ndarray, top: np.ndarray, h: float) -> np.ndarray:
     """Front-view occupancy (rows from the top down, columns left to right) of the triangles
-    near the head top: a small window, so a Python loop over its few triangles is cheap."""
+    near the head top. Each triangle is sampled on a barycentric grid fine enough for the cell
+    size; triangles that need the same grid are sampled together, as one array operation."""
     cell = TOP_CELL * h
     half, depth = TOP_WINDOW[0] * h, TOP_WINDOW[1] * h
     x0, y1 = top[0] - half, top[1] + 2 * cell
     cols, rows = int(round(2 * half / cell)), int(round((depth + 2 * cell) / cell))
     grid = np.zeros((rows, cols), bool)
-    xy = pos[:, :2]
-    corners = xy[tri]  # (T, 3, 2)
+    corners = pos[:, :2][tri]  # (T, 3, 2)
     lo, hi = corners.min(axis=1), corners.max(axis=1)
     near = (
         (hi[:, 0] >= x0)
@@ -166,18 +166,21 @@ def _raster_near_top(pos: np.ndarray, tri: np.ndarray, top: np.ndarray, h: float
         & (hi[:, 1] >= y1 - depth - 2 * cell)
         & (lo[:, 1] <= y1)
     )
-    for a, b, c in corners[near]:
-        n = (
-            int(
-                np.ceil(
-                    max(np.linalg.norm(b - a), np.linalg.norm(c - a), np.linalg.norm(c - b)) / (0.5 * cell)
-                )
-            )
-            + 1
-        )
+    corners = corners[near]
+    if len(corners) == 0:
+        return grid
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    longest = np.maximum.reduce(
+        [np.linalg.norm(b - a, axis=1), np.linalg.norm(c - a, axis=1), np.linalg.norm(c - b, axis=1)]
+    )
+    steps = np.ceil(longest / (0.5 * cell)).astype(np.int64) + 1
+    for n in np.unique(steps):
         u, v = np.meshgrid(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1))
         keep = u + v <= 1
-        pts = a + u[keep, None] * (b - a) + v[keep, None] * (c - a)
+        u, v = u[keep], v[keep]  # (P,)
+        sel = steps == n
+        sa, sb, sc = a[sel, None, :], b[sel, None, :], c[sel, None, :]
+        pts = (sa + u[None, :, None] * (sb - sa) + v[None, :, None] * (sc - sa)).reshape(-1, 2)
         ci = np.floor((pts[:, 0] - x0) / cell).astype(np.int64)
         ri = np.floor((y1 - pts[:, 1]) / cell).astype(np.int64)
         ok = (ci >= 0) & (ci < cols) & (ri >= 0) & (ri < rows)

@@ -1,6 +1,7 @@
 """The local backend: W spawn'd worker processes on this machine, each holding one Blender.
 
-The parent only schedules: it hands each idle worker the next character, pumps progress
+The parent only schedules: it hands each idle worker the next character (and reserves the one
+after it for that worker, which plans it while rendering: render/run/lookahead.py), pumps progress
 messages, and watches three things per busy worker: its result, its death (a segfault, the
 OOM killer, a kill -9) and its time (`character_timeout`). A dead or timed-out worker is
 replaced and its character is retried up to `retries` times, after the partial outputs the
@@ -26,6 +27,7 @@ from thagen.errors import RenderError
 from thagen.render.character.records import crash_record, timeout_record
 from thagen.render.output.layout import remove_character_outputs
 from thagen.render.run.backends import RESTART_AFTER, FarmOptions, Outcome, RunEvents, default_workers
+from thagen.render.run.lookahead import Lookahead
 from thagen.render.settings import RunSettings, default_character_timeout
 
 if TYPE_CHECKING:
@@ -79,11 +81,13 @@ class LocalPool:
 
     def __init__(self, options: FarmOptions) -> None:
         self.options = options
+        self.queue = Lookahead([])
 
     def run(self, jobs: list[CharacterJob], out: Path, settings: RunSettings, events: RunEvents) -> str:
         opts = self.options
         n_workers = min(len(jobs), opts.workers or default_workers(settings.threads)) if jobs else 0
-        pending = collections.deque(jobs)
+        queue = Lookahead(jobs)
+        self.queue = queue
         attempts: collections.Counter[str] = collections.Counter()
         splits = sorted({str(j.split) for j in jobs})
         slots: list[_Slot] = []
@@ -93,13 +97,17 @@ class LocalPool:
             return opts.character_timeout or default_character_timeout(job, settings)
 
         def give(slot: _Slot) -> None:
-            job = pending.popleft()
+            job = queue.take(id(slot))
+            if job is None:
+                return
             attempts[job.id] += 1
             slot.job, slot.started = job, time.monotonic()
             slot.characters += 1
             events.started(job, attempts[job.id])
+            # the next one is planned while this one renders; not past a recycle (a fresh process)
+            hint = queue.reserve(id(slot)) if slot.characters < opts.recycle_after else None
             try:
-                slot.conn.send(("job", job))
+                slot.conn.send(("job", job, hint))
             except OSError:
                 pass  # it died: found below as a crash
 
@@ -107,10 +115,11 @@ class LocalPool:
             """The worker died or was killed while rendering `job`: retry it or record it."""
             _stop(slot, kill=True)
             slots.remove(slot)
+            queue.release(id(slot))
             remove_character_outputs(out, job.id, splits, keep_files=True)
             if attempts[job.id] <= opts.retries:
                 events.message(f"[thagen] {job.id}: {why}; retrying ({attempts[job.id]}/{opts.retries})")
-                pending.appendleft(job)
+                queue.retry(job)
                 return
             if why.startswith("timeout"):
                 rec = timeout_record(job, out, limit(job), attempts=attempts[job.id])
@@ -119,13 +128,13 @@ class LocalPool:
             events.finished(Outcome(job, False, rec, attempts[job.id]))
 
         try:
-            while pending or any(s.job is not None for s in slots):
-                while len(slots) < n_workers and len(slots) < len(pending) + sum(
+            while queue or any(s.job is not None for s in slots):
+                while len(slots) < n_workers and len(slots) < len(queue) + sum(
                     s.job is not None for s in slots
                 ):
                     slots.append(_spawn(out, settings))
                 for slot in slots:
-                    if slot.ready and slot.job is None and pending:
+                    if slot.ready and slot.job is None and queue:
                         give(slot)
                 events.workers(sum(s.job is not None for s in slots), len(slots))
                 waitables: list[Any] = [s.conn for s in slots if not s.closed] + [
@@ -141,6 +150,7 @@ class LocalPool:
                         if slot.ready and (slot.closed or not slot.process.is_alive()):
                             _stop(slot, kill=True)  # died idle: a fresh one is spawned above
                             slots.remove(slot)
+                            queue.release(id(slot))
                         continue
                     if slot.closed or (not slot.process.is_alive() and not _readable(slot)):
                         slot.process.join(5)
@@ -177,6 +187,7 @@ class LocalPool:
                     # Blender may be left in a bad state, or has rendered enough: a fresh one
                     _stop(slot)
                     slots.remove(slot)
+                    self.queue.release(id(slot))
                     return version
         if not slot.ready and not slot.process.is_alive():
             raise RenderError(f"render worker exited with status {slot.process.exitcode} while starting")

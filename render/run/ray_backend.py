@@ -40,6 +40,7 @@ from thagen.files import atomic_write_bytes
 from thagen.render.character.records import crash_record, timeout_record
 from thagen.render.output.layout import pid_alive
 from thagen.render.run.backends import RESTART_AFTER, FarmOptions, Outcome, RunEvents
+from thagen.render.run.lookahead import Lookahead
 from thagen.render.settings import RunSettings, default_character_timeout
 
 if TYPE_CHECKING:
@@ -75,13 +76,17 @@ class RenderActor:
         self.settings = settings
         _sweep_dead_character_dirs(Path(tempfile.gettempdir()))
         self.renderer = make_renderer(settings)
+        from thagen.render.character.prefetch import Prefetcher
+
+        self.prefetcher = Prefetcher(settings)  # plans the next character while this one renders
         self.startup_s = time.perf_counter() - t0  # bpy import + scene set-up, once per process
 
     def ready(self) -> int:
         return os.getpid()
 
-    def render(self, job: CharacterJob) -> dict[str, Any]:
-        """One character: {"done", "record", "files", "pid"} back to the driver."""
+    def render(self, job: CharacterJob, next_job: CharacterJob | None = None) -> dict[str, Any]:
+        """One character: {"done", "record", "files", "pid"} back to the driver; `next_job` is
+        the character the driver reserved for this actor next (render/run/lookahead.py)."""
         from thagen.render.character import render_character
         from thagen.render.character.records import failure_record
         from thagen.render.run.faults import maybe_fault
@@ -96,7 +101,10 @@ class RenderActor:
         with tempfile.TemporaryDirectory(prefix=f"{CHARACTER_TMP}{os.getpid()}-") as name:
             tmp = Path(name)
             try:
-                result = render_character(job, tmp, self.renderer, self.settings, on_images=on_images)
+                self.prefetcher.expect(next_job)
+                result = render_character(
+                    job, tmp, self.renderer, self.settings, on_images=on_images, prefetcher=self.prefetcher
+                )
                 reply = {"done": True, "record": result.to_dict(), "files": _collect(tmp)}
             except Exception as exc:  # noqa: BLE001 - a record for the driver, like the local pool's
                 logs = {k: v for k, v in _collect(tmp).items() if k.startswith("characters/")}
@@ -106,6 +114,8 @@ class RenderActor:
         return {**reply, "pid": os.getpid(), "actor_startup_s": self.startup_s}
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.prefetcher.close()
         with contextlib.suppress(Exception):
             self.renderer.close()  # its scratch folder
 
@@ -173,7 +183,7 @@ class _Driver:
         threads: int,
     ) -> None:
         self.ray, self.opts, self.out, self.settings, self.events = ray, options, out, settings, events
-        self.pending = collections.deque(jobs)
+        self.queue = Lookahead(jobs)  # with one reserved next character per actor
         self.attempts: collections.Counter[str] = collections.Counter()
         self.actor_class = ray.remote(num_cpus=threads, max_restarts=0, max_task_retries=0)(RenderActor)
         capacity = max(1, int(ray.cluster_resources().get("CPU", 1) // threads))
@@ -189,7 +199,8 @@ class _Driver:
         with contextlib.suppress(Exception):
             self.ray.kill(slot.actor, no_restart=True)
         index = self.slots.index(slot)
-        if replace and self.pending:  # a fresh process only where there is work for it
+        self.queue.release(id(slot))
+        if replace and self.queue:  # a fresh process only where there is work for it
             self.slots[index] = self._new_slot()
         else:
             del self.slots[index]
@@ -200,13 +211,14 @@ class _Driver:
     def run(self) -> str:
         ray, events = self.ray, self.events
         try:
-            while self.pending or any(s.job is not None for s in self.slots):
+            while self.queue or any(s.job is not None for s in self.slots):
                 for slot in self.slots:
-                    if slot.job is None and self.pending:
-                        job = self.pending.popleft()
+                    if slot.job is None and (job := self.queue.take(id(slot))) is not None:
                         self.attempts[job.id] += 1
                         slot.job, slot.started = job, time.monotonic()
-                        slot.ref = slot.actor.render.remote(job)
+                        last = slot.characters + 1 >= self.opts.recycle_after  # then a fresh actor
+                        hint = None if last else self.queue.reserve(id(slot))
+                        slot.ref = slot.actor.render.remote(job, hint)
                         events.started(job, self.attempts[job.id])
                 busy = [s for s in self.slots if s.job is not None]
                 events.workers(len(busy), len(self.slots))
@@ -261,9 +273,10 @@ class _Driver:
         slot.job = None
         n = self.attempts[job.id]
         retry = n <= self.opts.retries
+        self.queue.release(id(slot))  # its reservation back to the queue, behind the retry
         if retry:
             self.events.message(f"[thagen] {job.id}: {why}; retrying ({n}/{self.opts.retries})")
-            self.pending.appendleft(job)
+            self.queue.retry(job)
         self._retire(slot, replace=True)
         if retry:
             return

@@ -3,11 +3,13 @@
 Started with multiprocessing's spawn (never fork: bpy holds threads and GL state that do not
 survive a fork), one per pool slot. It talks to the parent over a Pipe:
 
-    parent -> worker   ("job", CharacterJob) | ("stop",)
+    parent -> worker   ("job", CharacterJob, next CharacterJob | None) | ("stop",)
     worker -> parent   ("ready", {"blender": version, "pid": pid}) | ("fatal", message, traceback)
                        ("images", n) while rendering, then ("done", record) | ("failed", record)
 
 The parent journals; the worker only writes the character's shards and files (atomically).
+The next character, when the parent has reserved one for this worker (render/run/lookahead.py),
+is planned on a helper thread while this one renders (render/character/prefetch.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 from thagen.render.settings import RunSettings
 
 if TYPE_CHECKING:
+    from thagen.render.character.prefetch import Prefetcher
     from thagen.render.scene.renderer import Renderer
 
 
@@ -77,6 +80,23 @@ def worker_main(conn: Connection, out_dir: str, settings: RunSettings, parent_pi
 
 def _serve(conn: Connection, out: Path, renderer: Renderer, settings: RunSettings, parent_pid: int) -> None:
     """Jobs in, results out, until told to stop or the parent goes away."""
+    from thagen.render.character.prefetch import Prefetcher
+
+    prefetcher = Prefetcher(settings)
+    try:
+        _serve_jobs(conn, out, renderer, settings, parent_pid, prefetcher)
+    finally:
+        prefetcher.close()
+
+
+def _serve_jobs(
+    conn: Connection,
+    out: Path,
+    renderer: Renderer,
+    settings: RunSettings,
+    parent_pid: int,
+    prefetcher: Prefetcher,
+) -> None:
     from thagen.render.character import render_character
     from thagen.render.character.records import failure_record
     from thagen.render.run.faults import maybe_fault
@@ -89,6 +109,7 @@ def _serve(conn: Connection, out: Path, renderer: Renderer, settings: RunSetting
         if msg[0] == "stop":
             return
         job = msg[1]
+        prefetcher.expect(msg[2] if len(msg) > 2 else None)
         count = [0]
 
         def on_images(n: int, job_id: str = job.id, count: list[int] = count) -> None:
@@ -99,7 +120,9 @@ def _serve(conn: Connection, out: Path, renderer: Renderer, settings: RunSetting
             maybe_fault(job_id, count[0])
 
         try:
-            result = render_character(job, out, renderer, settings, on_images=on_images)
+            result = render_character(
+                job, out, renderer, settings, on_images=on_images, prefetcher=prefetcher
+            )
             conn.send(("done", result.to_dict()))
         except BaseException as exc:  # noqa: BLE001 - one character's failure is a record, not a stop
             conn.send(("failed", failure_record(job, exc, out)))

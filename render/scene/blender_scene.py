@@ -257,6 +257,22 @@ class BlenderRenderer:
         """The current pose as THA3's `eyebrow_layer` or `no_eyebrow` image (eyebrow_layer.py)."""
         return render_eyebrow_layer(self.character, self.parts, self.rig, which, self.render_png)
 
+    def set_region(self, box: tuple[int, int, int, int] | None) -> None:
+        """Render only the pixel box (x0, y0, x1, y1; rows from the top, ends exclusive), the
+        rest transparent, or the whole image (None). Cycles samples each pixel alike either way
+        (render/character/qa_region.py relies on it)."""
+        r = self.scene.render
+        if box is None:
+            r.use_border = False
+            return
+        size = self.image_size
+        x0, y0, x1, y1 = box
+        # Blender takes the border as fractions and floors them to pixels: aim at pixel centres
+        r.border_min_x, r.border_max_x = (x0 + 0.5) / size, (x1 + 0.5) / size
+        r.border_min_y, r.border_max_y = (size - y1 + 0.5) / size, (size - y0 + 0.5) / size
+        r.use_crop_to_border = False
+        r.use_border = True
+
     def render_png(self) -> bytes:
         """Render the current state and return the PNG bytes."""
         path = self.scene.render.filepath

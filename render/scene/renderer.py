@@ -38,6 +38,7 @@ class Renderer(Protocol):
     """One scene holding one character at a time (see BlenderRenderer for the real one)."""
 
     image_size: int
+    engine: str  # cycles, eevee or workbench (render/scene/engines.py)
     blender_version: str
     framing_preset: str  # render/framing/presets.py: where `frame` puts the head
     log: Callable[[str], None] | None
@@ -61,6 +62,9 @@ class Renderer(Protocol):
     def set_pose(self, pose: Mapping[str, float]) -> None: ...
 
     def render_png(self) -> bytes: ...
+
+    def set_region(self, box: tuple[int, int, int, int] | None) -> None:
+        """Render only this pixel box (x0, y0, x1, y1) from now on, or the whole image (None)."""
 
     def render_layer(self, which: str) -> bytes:
         """The current pose as THA3's eyebrow layer image `which` (render/scene/eyebrow_layer.py)."""

@@ -278,3 +278,31 @@ def test_engine_defaults_and_presets(tmp_path: Path) -> None:
     assert m.lighting.preset == "toon"
     m = load_manifest(write(tmp_path, manifest_data("cycles", adaptive=True, samples=16)))
     assert m.render.adaptive and m.to_dict()["render"]["adaptive"] is True
+
+
+def test_render_one_refuses_a_preset_the_engine_cannot_render(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "thagen", "render-one", "builtin", "--engine", "workbench"]
+        + ["--lighting", "toon", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0 and not (tmp_path / "out").exists()
+    assert (
+        proc.stderr.strip() == "error: --engine workbench does not support --lighting toon (it renders phong)"
+    )
+
+
+@pytest.mark.slow
+def test_render_one_with_workbench(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "thagen", "render-one", "builtin", "--engine", "workbench"]
+        + ["--poses", "1", "--size", "64", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rest = np.asarray(Image.open(out / "builtin_rest.png"))
+    assert rest.shape == (64, 64, 4) and rest[..., 3].max() == 255 and rest[0, 0, 3] == 0
+    assert json.loads((out / "poses.json").read_text())["qa"]["flags"] == []
