@@ -88,9 +88,8 @@ def evaluate(
     """Run the system over a split; writes report.json and comparison.png; returns the report."""
     dev = select_device(device)
     system = load_system(Path(checkpoints_dir), dev)
-    data_dir = eval_data_dir(checkpoints_dir, system.config, data_dir)
-    split_name = (system.config.get("splits") or {}).get(split, split)
-    shards = list_shards(Path(data_dir) / split_name)
+    data_dir, split_dir = eval_split_dir(checkpoints_dir, system.config, data_dir, split)
+    shards = list_shards(split_dir)
     out_dir = Path(out_dir) if out_dir else Path(checkpoints_dir) / f"eval-{split}"
     out_dir.mkdir(parents=True, exist_ok=True)
     batches = EpochBatches(
@@ -125,7 +124,7 @@ def evaluate(
                 rows=6,
             )
     if n == 0:
-        raise ConfigError(f"{Path(data_dir) / split_name}: no samples to evaluate")
+        raise ConfigError(f"{split_dir}: no samples to evaluate")
     spec = system.spec
     comparable = tha1_comparable(system.image_size, spec)
     report: dict[str, Any] = {
@@ -159,11 +158,15 @@ def evaluate(
     return report
 
 
-def eval_data_dir(checkpoints_dir: Path, config: dict, data_dir: Path | None) -> Path:
-    """--data, else the data_dir the checkpoints were trained on."""
-    if data_dir is not None:
-        return Path(data_dir)
-    recorded = config.get("data_dir")
-    if not recorded:
-        raise ConfigError(f"{checkpoints_dir}: the checkpoints do not record a data_dir; pass --data DIR")
-    return Path(recorded)
+def eval_split_dir(
+    checkpoints_dir: Path, config: dict, data_dir: Path | None, split: str
+) -> tuple[Path, Path]:
+    """(data folder, the split's folder in it): --data, else the data_dir the checkpoints were
+    trained on; the split under the name the training config gave it. Both evaluators use it."""
+    if data_dir is None:
+        recorded = config.get("data_dir")
+        if not recorded:
+            raise ConfigError(f"{checkpoints_dir}: the checkpoints do not record a data_dir; pass --data DIR")
+        data_dir = Path(recorded)
+    split_name = (config.get("splits") or {}).get(split, split)
+    return Path(data_dir), Path(data_dir) / split_name

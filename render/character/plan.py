@@ -3,7 +3,7 @@
 Split from the Blender steps (render/character/prepare.py) so a worker can plan the NEXT
 character on a helper thread while Blender renders the current one (render/character/prefetch.py):
 on a render node this work is pure Python and numpy, and done in line it made up most of a
-character's fixed cost (bench/render.py --stream). A plan is a pure function of the job and the
+character's fixed cost (bench/render.py --overhead). A plan is a pure function of the job and the
 settings, so a plan made early is the plan made in line: the pixels and records are the same.
 """
 

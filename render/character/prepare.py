@@ -109,13 +109,25 @@ class Shot:
 class Prepared:
     """A character planned (render/character/plan.py) and imported: ready to be posed and rendered."""
 
-    model: Model
-    model_path: Path
-    rig: RigReport
-    framing: Framing
+    plan: CharacterPlan
     imported: ImportedCharacter
     report: dict[str, Any]
-    plan: CharacterPlan
+
+    @property
+    def model(self) -> Model:
+        return self.plan.model
+
+    @property
+    def model_path(self) -> Path:
+        return self.plan.model_path
+
+    @property
+    def rig(self) -> RigReport:
+        return self.plan.rig
+
+    @property
+    def framing(self) -> Framing:
+        return self.plan.framing
 
 
 def prepare_character(
@@ -146,7 +158,6 @@ def prepare_character(
     imported = renderer.load_character(plan.model, plan.rig, plan.model_path, job.lighting.preset)
     report["import"] = to_dict(imported.report)
     renderer.framing_preset = job.framing_preset  # render/framing/presets.py
-    framing = plan.framing
-    renderer.frame(framing.head_top, framing.chin, framing.center_x)
+    renderer.frame(plan.framing.head_top, plan.framing.chin, plan.framing.center_x)
     timer.add("import", time.perf_counter() - t0)
-    return Prepared(plan.model, plan.model_path, plan.rig, framing, imported, report, plan)
+    return Prepared(plan, imported, report)

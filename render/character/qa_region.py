@@ -75,14 +75,13 @@ def qa_change_box(
         return None
     if any(abs(float(rest_pose.get(k, 0.0))) > 0.0 for k in ROTATIONS):
         return None
-    parts = [_role_offsets(model, rig, role) for role in QA_ROLES]
-    if any(p is None for p in parts):
+    maybe = [_role_offsets(model, rig, role) for role in QA_ROLES]
+    parts = [p for p in maybe if p is not None]
+    if len(parts) < len(maybe):
         return None
     n = model.vertex_count
     offsets = np.zeros((len(QA_ROLES), n, 3))
-    for k, part in enumerate(parts):
-        assert part is not None
-        idx, off = part
+    for k, (idx, off) in enumerate(parts):
         if idx.size and (idx.min() < 0 or idx.max() >= n or len(off) != len(idx)):
             return None
         np.add.at(offsets[k], idx, off)

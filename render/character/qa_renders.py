@@ -30,15 +30,17 @@ if TYPE_CHECKING:
 CONTACT_SAMPLES = 4
 
 
-QA_NAMES = ("eyes_closed", "mouth_closed")  # in the order qa_renders renders them
+def qa_poses(rest_pose: dict[str, float]) -> dict[str, dict[str, float]]:
+    """The QA images' poses: the reset pose with both eyes closed, and with the mouth closed."""
+    return {
+        "eyes_closed": {**rest_pose, "left_eye": 1.0, "right_eye": 1.0},
+        "mouth_closed": {**rest_pose, "mouth": 0.0},
+    }
 
 
 def qa_renders(shot: Callable[[dict], bytes], rest_pose: dict[str, float]) -> dict[str, bytes]:
-    """The QA images: the reset pose with both eyes closed, and with the mouth closed."""
-    return {
-        "eyes_closed": shot({**rest_pose, "left_eye": 1.0, "right_eye": 1.0}),
-        "mouth_closed": shot({**rest_pose, "mouth": 0.0}),
-    }
+    """The QA images (qa_poses), rendered by `shot`."""
+    return {name: shot(pose) for name, pose in qa_poses(rest_pose).items()}
 
 
 def keep_for_qa(i: int, pose: dict, keep: list) -> bool:

@@ -25,12 +25,11 @@ from thagen.render.character.plan import snap_poses
 from thagen.render.character.qa_region import composite, encode_png, qa_change_box
 from thagen.render.character.qa_renders import (
     CONTACT_SAMPLES,
-    QA_NAMES,
     contact_sheet_for,
     expected_regions,
     framing_rows,
     keep_for_qa,
-    qa_renders,
+    qa_poses,
     run_checks,
 )
 from thagen.render.character.records import (
@@ -177,17 +176,19 @@ def _render_all(
 
         stage[0] = "qa"
         size = settings.image_size
-        qa_pngs: dict[str, bytes] = {}
+        # each QA image is decoded, completed and written on the helper thread (the futures give
+        # its pixels) while the next one renders
         qa_futures: dict[str, Future] = {}
         box = None
         t0 = time.perf_counter()
         if settings.qa:
             # only the box the eye and mouth morphs can change, the rest from the reset image
             box = qa_change_box(prep.model, prep.rig, renderer, rest_pose)
-            qa_shot = _QAShot(shot, helper, qa_futures, cdir, rest_future, box)
             renderer.set_region(box)
             try:
-                qa_pngs = qa_renders(qa_shot, rest_pose)
+                for name, pose in qa_poses(rest_pose).items():
+                    path = cdir / f"qa_{name}.png"
+                    qa_futures[name] = helper.submit(_finish_qa, shot(pose), path, rest_future, box)
             finally:
                 renderer.set_region(None)
         timer.add("qa_render", time.perf_counter() - t0)
@@ -196,7 +197,7 @@ def _render_all(
         regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
         rows = framing_rows(size, job.framing_preset)
         rest = rest_future.result()
-        qa_imgs = {k: qa_futures[k].result() for k in qa_pngs}  # written to qa_<name>.png too
+        qa_imgs = {name: future.result() for name, future in qa_futures.items()}
         pairs = [f.result() for f in pair_futures]
         qa_res = run_checks(rest, qa_imgs, pairs, regions, rows, rest_pose)
         if prep.plan.confidence is not None:
@@ -236,43 +237,15 @@ def _decode_pair(expr_png: bytes, rot_png: bytes, pose: dict) -> tuple[Any, Any,
     return qa_mod.decode_png(expr_png), qa_mod.decode_png(rot_png), pose
 
 
-class _QAShot:
-    """A Shot for the QA renders: each PNG is decoded on the helper thread during the next render,
-    completed from the reset image outside `box` (render/character/qa_region.py) and written to
-    characters/<id>/qa_<name>.png; the futures give the pixels."""
-
-    def __init__(
-        self,
-        shot: Shot,
-        helper: ThreadPoolExecutor,
-        futures: dict[str, Future],
-        cdir: Path,
-        rest: Future,
-        box: tuple[int, int, int, int] | None,
-    ) -> None:
-        self.shot, self.helper, self.futures, self.cdir, self.rest, self.box = (
-            shot,
-            helper,
-            futures,
-            cdir,
-            rest,
-            box,
-        )
-        self.names = iter(QA_NAMES)
-
-    def __call__(self, pose: dict[str, float]) -> bytes:
-        png = self.shot(pose)
-        name = next(self.names)
-        self.futures[name] = self.helper.submit(self._finish, png, self.cdir / f"qa_{name}.png")
-        return png
-
-    def _finish(self, png: bytes, path: Path) -> Any:
-        pixels = qa_mod.decode_png(png)
-        if self.box is not None:
-            pixels = composite(self.rest.result(), pixels, self.box)
-            png = encode_png(pixels)
-        atomic_write_bytes(path, png)
-        return pixels
+def _finish_qa(png: bytes, path: Path, rest: Future, box: tuple[int, int, int, int] | None) -> Any:
+    """A QA render's pixels, completed from the reset image outside `box`
+    (render/character/qa_region.py), written to `path`."""
+    pixels = qa_mod.decode_png(png)
+    if box is not None:
+        pixels = composite(rest.result(), pixels, box)
+        png = encode_png(pixels)
+    atomic_write_bytes(path, png)
+    return pixels
 
 
 def _move_to_excluded(out_dir: Path, rel: str) -> str:

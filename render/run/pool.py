@@ -81,13 +81,11 @@ class LocalPool:
 
     def __init__(self, options: FarmOptions) -> None:
         self.options = options
-        self.queue = Lookahead([])
 
     def run(self, jobs: list[CharacterJob], out: Path, settings: RunSettings, events: RunEvents) -> str:
         opts = self.options
         n_workers = min(len(jobs), opts.workers or default_workers(settings.threads)) if jobs else 0
         queue = Lookahead(jobs)
-        self.queue = queue
         attempts: collections.Counter[str] = collections.Counter()
         splits = sorted({str(j.split) for j in jobs})
         slots: list[_Slot] = []
@@ -142,7 +140,7 @@ class LocalPool:
                 ]
                 wait(waitables, timeout=1.0)
                 for slot in list(slots):
-                    blender = self._pump(slot, slots, events, out, opts) or blender
+                    blender = self._pump(slot, slots, queue, events, opts) or blender
                     job = slot.job
                     if slot not in slots:
                         continue
@@ -162,7 +160,9 @@ class LocalPool:
                 _stop(slot)
         return blender
 
-    def _pump(self, slot: _Slot, slots: list[_Slot], events: RunEvents, out: Path, opts: FarmOptions) -> str:
+    def _pump(
+        self, slot: _Slot, slots: list[_Slot], queue: Lookahead, events: RunEvents, opts: FarmOptions
+    ) -> str:
         """Read every message the worker has sent; returns its Blender version once it is ready."""
         version = ""
         while _readable(slot):
@@ -187,7 +187,7 @@ class LocalPool:
                     # Blender may be left in a bad state, or has rendered enough: a fresh one
                     _stop(slot)
                     slots.remove(slot)
-                    self.queue.release(id(slot))
+                    queue.release(id(slot))
                     return version
         if not slot.ready and not slot.process.is_alive():
             raise RenderError(f"render worker exited with status {slot.process.exitcode} while starting")

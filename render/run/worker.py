@@ -71,25 +71,18 @@ def worker_main(conn: Connection, out_dir: str, settings: RunSettings, parent_pi
         conn.send(("fatal", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         return
     conn.send(("ready", {"blender": getattr(renderer, "blender_version", ""), "pid": os.getpid()}))
+    from thagen.render.character.prefetch import Prefetcher
+
+    prefetcher = Prefetcher(settings)  # plans the next character while this one renders
     try:
-        _serve(conn, Path(out_dir), renderer, settings, parent_pid)
+        _serve(conn, Path(out_dir), renderer, settings, parent_pid, prefetcher)
     finally:
+        prefetcher.close()
         with contextlib.suppress(Exception):
             renderer.close()  # its private temp folder
 
 
-def _serve(conn: Connection, out: Path, renderer: Renderer, settings: RunSettings, parent_pid: int) -> None:
-    """Jobs in, results out, until told to stop or the parent goes away."""
-    from thagen.render.character.prefetch import Prefetcher
-
-    prefetcher = Prefetcher(settings)
-    try:
-        _serve_jobs(conn, out, renderer, settings, parent_pid, prefetcher)
-    finally:
-        prefetcher.close()
-
-
-def _serve_jobs(
+def _serve(
     conn: Connection,
     out: Path,
     renderer: Renderer,
@@ -97,6 +90,7 @@ def _serve_jobs(
     parent_pid: int,
     prefetcher: Prefetcher,
 ) -> None:
+    """Jobs in, results out, until told to stop or the parent goes away."""
     from thagen.render.character import render_character
     from thagen.render.character.records import failure_record
     from thagen.render.run.faults import maybe_fault

@@ -19,7 +19,7 @@ import torch
 
 from thagen.errors import ConfigError
 from thagen.train.data import EpochBatches, list_shards
-from thagen.train.evaluate import eval_data_dir
+from thagen.train.evaluate import eval_split_dir
 from thagen.train.logs import save_grid
 from thagen.train.runtime import select_device, to_device
 from thagen.train.samples import SampleFormat
@@ -87,15 +87,14 @@ def evaluate_tha3(
     """Evaluate a THA3 run folder; writes report.json and comparison.png; returns the report."""
     dev = select_device(device)
     system = load_system(Path(run), dev)
-    data_dir = eval_data_dir(run, system.config, data_dir)
-    split_name = (system.config.get("splits") or {}).get(split, split)
-    shards = list_shards(Path(data_dir) / split_name)
+    data_dir, split_dir = eval_split_dir(run, system.config, data_dir, split)
+    shards = list_shards(split_dir)
     target_name = str(system.infos["face_morpher"].get("target_image", "expr"))
     wanted = ("rest", "expr", "rot", "eyebrow", target_name, *LAYER_IMAGES)
     images = {n for n in wanted if all(f"{n}.png" in s.members for s in shards)}
     missing = [n for n in ("rest", "expr", "rot") if n not in images]
     if missing:
-        raise ConfigError(f"{Path(data_dir) / split_name}: shards without {', '.join(missing)}.png images")
+        raise ConfigError(f"{split_dir}: shards without {', '.join(missing)}.png images")
     fmt = SampleFormat(tuple(n for n in dict.fromkeys(wanted) if n in images), pose="tha3")
     out_dir = Path(out_dir) if out_dir else Path(run) / f"eval-{split}"
     batches = EpochBatches(
@@ -125,7 +124,7 @@ def evaluate_tha3(
                     ("rot.png", batch["rot"]), ("|err|x4", heat(out.image, batch["rot"]))]  # fmt: skip
             comparison = save_grid(cols, out_dir / "comparison.png", rows=6)
     if n == 0:
-        raise ConfigError(f"{Path(data_dir) / split_name}: no samples to evaluate")
+        raise ConfigError(f"{split_dir}: no samples to evaluate")
     report: dict[str, Any] = {
         "system": "tha3",
         "split": split,
