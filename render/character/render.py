@@ -1,7 +1,8 @@
 """Render ONE character into shards: a plain function any worker process can call.
 
 Order of work (the runner relies on it): read -> normalize -> framing -> import -> reset
-image -> pose samples into shards -> QA renders -> QA -> per-character files. The caller
+image -> QA renders -> pose samples into shards (the QA checks and per-character files on a
+helper thread once the samples they look at exist) -> hold back or keep. The caller
 journals the character only after this returns, so a character is done iff journalled.
 Whatever fails is raised as `CharacterError` carrying the stage it failed in.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,14 +134,22 @@ def _render_all(
     t0 = time.perf_counter()
     rest_png = shot(rest_pose)
     timer.add("reset", time.perf_counter() - t0)
-    if start_next is not None:
-        start_next()  # the next character's plan, while the sample renders let go of Python's lock
 
-    # PNG decoding and file writes run on a helper thread while Blender renders (Cycles lets go
-    # of the GIL), so they add little to the character's time; the pixels are the same bytes.
+    # PNG decoding, the QA checks and file writes run on helper threads while Blender renders
+    # (Cycles lets go of the GIL), so they add little to the character's time. The QA renders
+    # come first so that the checks can run while the rest of the sample loop renders, as soon
+    # as the samples they look at exist; the pixels are the same bytes in any order.
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="thagen-qa") as helper:
         rest_future = helper.submit(qa_mod.decode_png, rest_png)
+        stage[0] = "qa"
+        t0 = time.perf_counter()
+        qa = _render_qa(job, prep, renderer, settings, shot, helper, rest_png, rest_future, cdir)
+        timer.add("qa_render", time.perf_counter() - t0)
+        stage[0] = "render"
+        if start_next is not None:
+            start_next()  # the next character's plan, while the sample renders let go of Python's lock
         pair_futures: list[Future] = []
+        checks: Future | None = None
         split_dir = out_dir / str(job.split)
         shards: list[str] = []
         writer: ShardWriter | None = None
@@ -161,6 +171,8 @@ def _render_all(
                 if keep_for_qa(i, pose, keep):
                     keep.append((expr_png, rot_png, qa_pose(rec)))
                     pair_futures.append(helper.submit(_decode_pair, expr_png, rot_png, qa_pose(rec)))
+                    if len(keep) == CONTACT_SAMPLES + 2:  # no more are kept: check now
+                        checks = helper.submit(_check_and_write, job, prep, qa, rest_future, pair_futures)
                 timer.add("write", time.perf_counter() - t0)
             if writer is not None:
                 t0 = time.perf_counter()
@@ -175,46 +187,15 @@ def _render_all(
         timer.add("samples_blender_render", timer.t.get("blender_render", 0.0) - render_before)
 
         stage[0] = "qa"
-        size = settings.image_size
-        # each QA image is decoded, completed and written on the helper thread (the futures give
-        # its pixels) while the next one renders
-        qa_futures: dict[str, Future] = {}
-        box = None
         t0 = time.perf_counter()
-        if settings.qa:
-            # only the box the eye and mouth morphs can change, the rest from the reset image
-            box = qa_change_box(prep.model, prep.rig, renderer, rest_pose)
-            renderer.set_region(box)
-            try:
-                for name, pose in qa_poses(rest_pose).items():
-                    path = cdir / f"qa_{name}.png"
-                    qa_futures[name] = helper.submit(_finish_qa, shot(pose), path, rest_future, box)
-            finally:
-                renderer.set_region(None)
-        timer.add("qa_render", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        writes = [helper.submit(atomic_write_bytes, cdir / "rest.png", rest_png)]
-        regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size) if settings.qa else {}
-        rows = framing_rows(size, job.framing_preset)
-        rest = rest_future.result()
-        qa_imgs = {name: future.result() for name, future in qa_futures.items()}
-        pairs = [f.result() for f in pair_futures]
-        qa_res = run_checks(rest, qa_imgs, pairs, regions, rows, rest_pose)
-        if prep.plan.confidence is not None:
-            qa_res.merge(prep.plan.confidence)  # made with the plan (render/character/plan.py)
-        qa_dict = {**qa_res.to_dict(), "regions": regions, "rows": rows, "rest_pose": rest_pose}
-        qa_dict["qa_render_box"] = list(box) if box is not None else None  # None: rendered whole
-        writes.append(helper.submit(atomic_write_bytes, cdir / "qa.json", json_bytes(qa_dict)))
+        if checks is None:
+            checks = helper.submit(_check_and_write, job, prep, qa, rest_future, pair_futures)
+        qa_res, helper_seconds = checks.result()  # raises what the checks or a write raised
+        timer.add("qa_checks_helper", helper_seconds)  # on the helper thread, mostly during the loop
         # hard flags hold the character back (render/character/flags.py); soft ones are listed
         excluded = held_back(qa_res.flags, settings.exclude_flagged)
         if excluded:
             shards = [_move_to_excluded(out_dir, s) for s in shards]
-        sheet = contact_sheet_for(
-            job.id, rest, qa_imgs, pairs[:CONTACT_SAMPLES], qa_dict, name=prep.model.name
-        )
-        atomic_write_bytes(cdir / "contact_sheet.png", sheet)
-        for w in writes:
-            w.result()  # raises what a write raised
         timer.add("qa", time.perf_counter() - t0)
 
     return CharacterResult(
@@ -231,6 +212,73 @@ def _render_all(
         timings={},
         blender_version=renderer.blender_version,
     )
+
+
+@dataclass
+class _QARenders:
+    """What the QA renders left for the checks: the images (futures of their pixels, completed
+    and written by the helper) and the regions they are checked in."""
+
+    images: dict[str, Future]
+    box: tuple[int, int, int, int] | None  # the region rendered (None: whole images)
+    regions: dict[str, Any]
+    rows: dict[str, float]
+    rest_pose: dict[str, float]
+    cdir: Path
+    rest_png: bytes
+
+
+def _render_qa(
+    job: CharacterJob,
+    prep: Prepared,
+    renderer: Renderer,
+    settings: RunSettings,
+    shot: Shot,
+    helper: ThreadPoolExecutor,
+    rest_png: bytes,
+    rest_future: Future,
+    cdir: Path,
+) -> _QARenders:
+    """Render the QA images (only the box the eye and mouth morphs can change, the rest from
+    the reset image: render/character/qa_region.py) and measure the regions to check."""
+    size = settings.image_size
+    rest_pose = prep.plan.rest_pose
+    images: dict[str, Future] = {}
+    box = None
+    regions: dict[str, Any] = {}
+    if settings.qa:
+        box = qa_change_box(prep.model, prep.rig, renderer, rest_pose)
+        renderer.set_region(box)
+        try:
+            for name, pose in qa_poses(rest_pose).items():
+                path = cdir / f"qa_{name}.png"
+                images[name] = helper.submit(_finish_qa, shot(pose), path, rest_future, box)
+        finally:
+            renderer.set_region(None)
+        regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size)
+    rows = framing_rows(size, job.framing_preset)
+    return _QARenders(images, box, regions, rows, rest_pose, cdir, rest_png)
+
+
+def _check_and_write(
+    job: CharacterJob, prep: Prepared, qa: _QARenders, rest_future: Future, pair_futures: list[Future]
+) -> tuple[qa_mod.QAResult, float]:
+    """The QA checks, qa.json, rest.png and the contact sheet (on a helper thread); the result
+    and the seconds it took."""
+    t0 = time.perf_counter()
+    rest = rest_future.result()
+    qa_imgs = {name: future.result() for name, future in qa.images.items()}
+    pairs = [f.result() for f in pair_futures]
+    atomic_write_bytes(qa.cdir / "rest.png", qa.rest_png)
+    qa_res = run_checks(rest, qa_imgs, pairs, qa.regions, qa.rows, qa.rest_pose)
+    if prep.plan.confidence is not None:
+        qa_res.merge(prep.plan.confidence)  # made with the plan (render/character/plan.py)
+    qa_dict = {**qa_res.to_dict(), "regions": qa.regions, "rows": qa.rows, "rest_pose": qa.rest_pose}
+    qa_dict["qa_render_box"] = list(qa.box) if qa.box is not None else None  # None: rendered whole
+    atomic_write_bytes(qa.cdir / "qa.json", json_bytes(qa_dict))
+    sheet = contact_sheet_for(job.id, rest, qa_imgs, pairs[:CONTACT_SAMPLES], qa_dict, name=prep.model.name)
+    atomic_write_bytes(qa.cdir / "contact_sheet.png", sheet)
+    return qa_res, time.perf_counter() - t0
 
 
 def _decode_pair(expr_png: bytes, rot_png: bytes, pose: dict) -> tuple[Any, Any, dict]:

@@ -3,6 +3,6 @@
 `renderer` (the interface, `make_renderer`), `blender_scene` (BlenderRenderer), `engines`
 (Cycles / EEVEE / Workbench set-up), `studio_light` (Workbench's phong light), `gl_probe` (can
 Blender open OpenGL here; no bpy), `agreement` (engine-vs-Cycles figures; no bpy), `capture`
-(Blender's C-level output, scratch folders), `blender_lighting`, `blender_split`,
+(Blender's C-level output, scratch folders), `blender_lighting`, `posed_bones` (the bones a pose rotates; no bpy),
 `eyebrow_layer`, `material_mask`, `png`.
 """

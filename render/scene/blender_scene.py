@@ -24,13 +24,13 @@ from thagen.render.framing.presets import preset_camera
 from thagen.render.poses.posing import eye_morph_weights, mmd_to_blender, rotation_matrices
 from thagen.render.poses.vector_posing import is_vector_pose, vector_targets
 from thagen.render.scene.blender_lighting import apply_lighting
-from thagen.render.scene.blender_split import remove_static, split_static_geometry
 from thagen.render.scene.capture import TMP_PREFIX, capture_output, private_tmp
 from thagen.render.scene.capture import sweep_dead as _sweep_dead
 from thagen.render.scene.engines import engine_name, set_gl_threads, setup_engine, setup_output
 from thagen.render.scene.eyebrow_layer import MeshPart, mesh_parts, render_eyebrow_layer
 from thagen.render.scene.material_mask import render_material_mask
 from thagen.render.scene.png import strip_png_text
+from thagen.render.scene.posed_bones import posed_bones
 from thagen.render.scene.studio_light import StudioLight
 from thagen.rigs.blender.engine_materials import prepare_materials
 from thagen.rigs.blender.import_model import import_model
@@ -141,16 +141,15 @@ class BlenderRenderer:
                 driven |= rig.extended.morph_names()
         with capture_output(self._tmp) as out:
             self.character = import_model(
-                model, rig=rig, model_path=model_path, shading=shading or self.preset, morphs=driven
+                model,
+                rig=rig,
+                model_path=model_path,
+                shading=shading or self.preset,
+                morphs=driven,
+                posed_bones=posed_bones(model, rig) if self.split_static else None,
             )
-            static_faces = None
-            if self.split_static:
-                try:
-                    self.static, static_faces = split_static_geometry(self.character, model, rig)
-                except BaseException:
-                    self.unload_character()
-                    raise
-            self.parts = mesh_parts(model, self.character.mesh, self.static, static_faces)
+            self.static = self.character.static
+            self.parts = mesh_parts(model, self.character.mesh, self.static, self.character.static_faces)
             if self.engine != "cycles":  # EEVEE's blend mode, Workbench's colours (engine_materials.py)
                 made = prepare_materials(self.character.materials, self.engine, self.character.shading)
                 self.character.images.extend(made)
@@ -164,7 +163,6 @@ class BlenderRenderer:
         if self.character is not None:
             with capture_output(self._tmp) as out:
                 try:
-                    remove_static(self.static)
                     self.character.remove()
                 except ReferenceError:  # the scene was reset under us: nothing left to remove
                     pass

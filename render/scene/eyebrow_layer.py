@@ -20,7 +20,7 @@ up to 8-bit rounding at the eyebrows' anti-aliased edges.
 
 The triangles are marked with a per-face float attribute read by an Attribute node spliced in
 front of each material's output, one attribute per mesh object (the static split,
-render/scene/blender_split.py, puts the character in two). Eyebrows are often a few islands
+rigs/blender/static_split.py, puts the character in two). Eyebrows are often a few islands
 inside the face material, so whole materials cannot be swapped. Attribute and nodes are
 removed after the render and the trees rebuilt (`build_tree`), as in material_mask.py, so the
 next render is exactly as before.

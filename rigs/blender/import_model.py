@@ -1,7 +1,7 @@
 """A `Model` as Blender objects: mesh, armature, vertex groups, shape keys and materials.
 
 The entry point: `import_model` runs the build steps (`mesh`, `materials`, `armature`,
-`skinning`, `morphs`), times them, removes whatever it made if one fails, and returns an
+`skinning`, `morphs`, and `static_split` when asked), times them, removes whatever it made if one fails, and returns an
 `ImportedModel` (`imported`) that poses the character and deletes it again. Everything is built
 straight through bpy.data with bulk foreach_set from the numpy arrays (no import operators, no
 per-vertex Python loops), so a 30k-vertex model imports in well under a second.
@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import bpy
+import numpy as np
 
 from thagen.rigs.blender.armature import build_armature
 from thagen.rigs.blender.imported import ImportedModel
 from thagen.rigs.blender.materials import build_materials
-from thagen.rigs.blender.mesh import build_mesh, check_model
-from thagen.rigs.blender.morphs import build_morphs
+from thagen.rigs.blender.mesh import build_mesh_part, check_model, mesh_arrays
+from thagen.rigs.blender.morphs import add_shape_keys, plan_morphs
 from thagen.rigs.blender.report import ImportReport
-from thagen.rigs.blender.skinning import build_weights
+from thagen.rigs.blender.skinning import build_weights, vertex_weights
+from thagen.rigs.blender.static_split import SplitPlan, build_static_part, dynamic_vertices, moving_bones
 from thagen.rigs.blender.textures import ImageCache
 from thagen.rigs.flatten import leaf_kinds
 from thagen.rigs.model import Model, MorphKind
@@ -58,11 +60,14 @@ def import_model(
     shading: str = "phong",
     name: str = "character",
     morphs: Collection[str] | None = None,
+    posed_bones: np.ndarray | None = None,
 ) -> ImportedModel:
     """Build `model` in the current scene. `rig` (a RigReport) adds its synthetic morphs.
 
     `morphs` limits shape keys and bone morphs to those names (the renderer passes the few it
     drives: Gene has 177 vertex morphs and a dataset needs 3 or 4); None builds them all.
+    `posed_bones` ((B,) bool: the bones the caller will rotate) builds the faces that can never
+    move as a separate static object (rigs/blender/static_split.py); None builds one mesh.
 
     Raises ModelFormatError for inconsistent model data (nothing is left behind in Blender).
     """
@@ -75,8 +80,7 @@ def import_model(
     model_path = Path(model_path) if model_path is not None else model.source_path
     made: list[Any] = []
     try:
-        mesh_data = build_mesh(model, name, report)
-        made.append(mesh_data)
+        arrays = mesh_arrays(model, report)
         t1 = time.perf_counter()
         images = ImageCache(model, model_path, name)
         try:
@@ -84,38 +88,59 @@ def import_model(
         finally:
             made.extend(images.images)
         made.extend(spec.material for spec in specs)
-        for spec in specs:
-            mesh_data.materials.append(spec.material)
         report.missing_textures = list(images.missing)
         report.texture_misses = list(images.misses)
         report.warnings.extend(images.warnings)
         t2 = time.perf_counter()
         arm, bone_names = build_armature(model, f"{name}_armature")
         made.extend([arm, arm.data])
+        plan = plan_morphs(model, rig, bone_names, report, morphs)
+        weights = vertex_weights(model)
+        split = None
+        if posed_bones is not None:
+            moving = moving_bones(model, posed_bones, plan.bone_morphs, bone_names)
+            dynamic = dynamic_vertices(model.vertex_count, moving, weights, plan.keys, arrays.positions)
+            split = SplitPlan.of(arrays, dynamic)
+        t3 = time.perf_counter()
+        mesh_data, vertex_ids = build_mesh_part(name, arrays, None if split is None else ~split.static_faces)
+        made.append(mesh_data)
+        for spec in specs:
+            mesh_data.materials.append(spec.material)
         obj = bpy.data.objects.new(name, mesh_data)
         made.append(obj)
         bpy.context.scene.collection.objects.link(obj)
         obj.parent = arm
         modifier = obj.modifiers.new("armature", "ARMATURE")
         modifier.object = arm
-        t3 = time.perf_counter()
-        build_weights(obj, model, bone_names)
         t4 = time.perf_counter()
-        bone_morphs = build_morphs(obj, model, rig, bone_names, report, morphs)
+        part_ids = None if split is None else vertex_ids
+        build_weights(obj, model, bone_names, part_ids, weights)
         t5 = time.perf_counter()
+        add_shape_keys(obj, arrays.positions, plan.keys, report, part_ids)
+        t6 = time.perf_counter()
+        static = None
+        if split is not None:
+            static = build_static_part(name, arrays, split, model, bone_names, weights, arm)
+            made.extend([static, static.data])
+            for spec in specs:
+                static.data.materials.append(spec.material)
+        t7 = time.perf_counter()
     except BaseException:
         _discard(made)
         raise
     report.timings = {
-        "mesh": t1 - t0,
+        "mesh": (t1 - t0) + (t4 - t3),
         "materials": t2 - t1,
         "armature": t3 - t2,
-        "weights": t4 - t3,
-        "shape_keys": t5 - t4,
-        "total": t5 - t0,
+        "weights": t5 - t4,
+        "shape_keys": t6 - t5,
+        "static_part": t7 - t6,
+        "total": t7 - t0,
     }
-    imported = ImportedModel(arm, obj, report, specs, images.images, bone_names, bone_morphs)
+    imported = ImportedModel(arm, obj, report, specs, images.images, bone_names, plan.bone_morphs)
     imported.shading = shading
+    if static is not None and split is not None:
+        imported.static, imported.static_faces = static, split.static_faces
     for bone, blender_name in zip(model.bones, bone_names):
         imported._bone_alias.setdefault(bone.name, blender_name)
     return imported

@@ -42,6 +42,10 @@ class ImportedModel:
         self._morph_weights: dict[str, float] = {}
         self._user_rotations: dict[str, np.ndarray] = {}  # bone -> world-axes rotation
         self.shading = ""
+        # the never-moving faces as their own plain object (rigs/blender/static_split.py) and
+        # their mask over the imported triangles; None when the import did not split
+        self.static: bpy.types.Object | None = None
+        self.static_faces: np.ndarray | None = None
 
     # ----------------------------------------------------------------- morphs
     def shape_key_names(self) -> list[str]:
@@ -133,9 +137,15 @@ class ImportedModel:
             for ob in (self.mesh, self.armature)
             if ob.animation_data is not None and ob.animation_data.action is not None
         ]
+        static_data = self.static.data if self.static is not None else None
+        if self.static is not None:
+            data.objects.remove(self.static)
         data.objects.remove(self.mesh)
         data.objects.remove(self.armature)
         data.meshes.remove(mesh_data)
+        if static_data is not None:
+            data.meshes.remove(static_data)
+        self.static, self.static_faces = None, None
         data.armatures.remove(arm_data)
         for spec in self.materials:
             data.materials.remove(spec.material)

@@ -9,6 +9,7 @@ listed in the report instead.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import bpy
@@ -38,6 +39,34 @@ UNSUPPORTED_KINDS: dict[int, str] = {
 BonePart = tuple[str, np.ndarray, np.ndarray]
 
 
+@dataclass(frozen=True)
+class ShapeKeySpec:
+    """One shape key to build: the vertices a morph offsets and by how much (Blender axes)."""
+
+    name: str
+    indices: np.ndarray  # (n,) int64 model vertex ids, in range
+    offsets: np.ndarray  # (n, 3) float32
+
+    def coordinates(self, base: np.ndarray) -> np.ndarray:
+        """(V, 3) float32: the key's positions, as Blender stores them."""
+        co = base.copy()
+        np.add.at(co, self.indices, self.offsets)
+        return co
+
+    def moved(self, base: np.ndarray) -> np.ndarray:
+        """Model vertex ids this key really moves (an offset too small to change a float32 is none)."""
+        co = self.coordinates(base)
+        return np.unique(self.indices[(co[self.indices] != base[self.indices]).any(axis=1)])
+
+
+@dataclass(frozen=True)
+class MorphPlan:
+    """What `plan_morphs` decided: the shape keys and the bone-morph parts, before any is built."""
+
+    keys: list[ShapeKeySpec]
+    bone_morphs: dict[str, list[tuple[BonePart, float]]]
+
+
 def build_morphs(
     obj: bpy.types.Object,
     model: Model,
@@ -47,27 +76,53 @@ def build_morphs(
     only: Collection[str] | None = None,
 ) -> dict[str, list[tuple[BonePart, float]]]:
     """Shape keys for vertex and group morphs (and the rig's synthetic ones); bone-morph parts."""
+    plan = plan_morphs(model, rig, bone_names, report, only)
+    add_shape_keys(obj, mmd_to_blender(model.positions).astype(np.float32), plan.keys, report)
+    return plan.bone_morphs
+
+
+def add_shape_keys(
+    obj: bpy.types.Object,
+    base: np.ndarray,
+    keys: list[ShapeKeySpec],
+    report: ImportReport,
+    vertex_ids: np.ndarray | None = None,
+) -> None:
+    """Basis plus `keys` on `obj`, whose mesh holds the model vertices `vertex_ids` (None: all)."""
+    obj.shape_key_add(name="Basis", from_mix=False)
+    for spec in keys:
+        co = spec.coordinates(base)
+        if vertex_ids is not None:
+            co = co[vertex_ids]
+        key = obj.shape_key_add(name=spec.name, from_mix=False)
+        key.points.foreach_set("co", co.ravel())  # `points`: the fast path (data: ~100x slower)
+        report.shape_keys.setdefault(spec.name, key.name)
+
+
+def plan_morphs(
+    model: Model,
+    rig: RigReport | None,
+    bone_names: list[str],
+    report: ImportReport,
+    only: Collection[str] | None = None,
+) -> MorphPlan:
+    """Which shape keys and bone-morph parts to build (numpy only; bad indices raise here,
+    before anything is built)."""
     from thagen.rigs.flatten import flatten_group_morph
 
-    base = mmd_to_blender(model.positions).astype(np.float32)
-    obj.shape_key_add(name="Basis", from_mix=False)
+    count = model.vertex_count
+    keys: list[ShapeKeySpec] = []
     bone_morphs: dict[str, list[tuple[BonePart, float]]] = {}
 
     def add_key(name: str, indices: np.ndarray, offsets: np.ndarray) -> None:
         indices = np.asarray(indices, np.int64).reshape(-1)
-        if len(indices) != len(offsets) or (
-            indices.size and (indices.min() < 0 or indices.max() >= len(base))
-        ):
+        if len(indices) != len(offsets) or (indices.size and (indices.min() < 0 or indices.max() >= count)):
             raise ModelFormatError(
                 "vertex morph indices out of range or not matching its offsets",
                 path=model.source_path,
                 field=f"morph {name!r}",
             )
-        co = base.copy()
-        np.add.at(co, indices, mmd_to_blender(offsets).astype(np.float32))
-        key = obj.shape_key_add(name=name, from_mix=False)
-        key.points.foreach_set("co", co.ravel())  # `points`: the fast path (data: ~100x slower)
-        report.shape_keys.setdefault(name, key.name)
+        keys.append(ShapeKeySpec(name, indices, mmd_to_blender(offsets).astype(np.float32)))
 
     def bone_parts(index: int) -> list[BonePart]:
         morph = model.morphs[index]
@@ -100,7 +155,7 @@ def build_morphs(
         else:
             report.unsupported_morphs.append(f"{morph.name} ({UNSUPPORTED_KINDS.get(kind, kind)})")
     for role, morph in (rig.synthetic_morphs if rig is not None else {}).items():
-        if morph.name in report.shape_keys:
+        if any(spec.name == morph.name for spec in keys):
             report.warnings.append(f"synthetic morph {morph.name!r} for {role} shadows a model morph")
         add_key(morph.name, morph.indices, np.asarray(morph.values).reshape(-1, 3))
-    return bone_morphs
+    return MorphPlan(keys, bone_morphs)

@@ -36,10 +36,28 @@ def vertex_weights(model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (unique % n).astype(np.int64), (unique // n).astype(np.int64), summed
 
 
-def build_weights(obj: bpy.types.Object, model: Model, bone_names: list[str]) -> int:
-    """Vertex groups, one `add` call per run of equal (bone, weight); returns the call count."""
+def build_weights(
+    obj: bpy.types.Object,
+    model: Model,
+    bone_names: list[str],
+    vertex_ids: np.ndarray | None = None,
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> int:
+    """Vertex groups, one `add` call per run of equal (bone, weight); returns the call count.
+
+    `vertex_ids` (ascending model vertex ids): the mesh holds only those vertices, in that order
+    (a part of the static split); None: all of them. `weights`: `vertex_weights(model)` if the
+    caller has it already.
+    """
     groups = [obj.vertex_groups.new(name=name) for name in bone_names]
-    vertex, bone, weight = vertex_weights(model)
+    vertex, bone, weight = weights if weights is not None else vertex_weights(model)
+    if vertex_ids is not None:
+        index = np.searchsorted(vertex_ids, vertex)
+        inside = index < len(vertex_ids)
+        inside[inside] = vertex_ids[index[inside]] == vertex[inside]
+        vertex, bone, weight = index[inside], bone[inside], weight[inside]
+    if len(vertex) == 0:
+        return 0
     weight32 = weight.astype(np.float32)
     order = np.lexsort((vertex, weight32, bone))
     vertex, bone, weight32 = vertex[order], bone[order], weight32[order]

@@ -505,19 +505,21 @@ def test_static_split_builtin(renderer: BlenderRenderer, tmp_path):
 
 
 def test_dynamic_vertices_cover_neck_subtree_and_morphs(renderer: BlenderRenderer, gene_pmx: Path):
-    from thagen.render.scene.blender_split import dynamic_vertices, moving_bones
+    from thagen.render.scene.posed_bones import posed_bones
+    from thagen.rigs.blender.morphs import plan_morphs
+    from thagen.rigs.blender.report import ImportReport
     from thagen.rigs.blender.skinning import vertex_weights
+    from thagen.rigs.blender.static_split import dynamic_vertices, moving_bones
 
     loaded = Loaded(gene_pmx)
     _load(renderer, loaded, False)
     imported, model = renderer.character, loaded.model
-    moving = moving_bones(imported, model, loaded.rig)
+    plan = plan_morphs(model, loaded.rig, imported.bone_names, ImportReport(), imported.report.shape_keys)
+    moving = moving_bones(model, posed_bones(model, loaded.rig), plan.bone_morphs, imported.bone_names)
     neck, head = model.bone_index(loaded.rig.bone_for("neck")), model.bone_index("頭")
     assert moving[neck] and moving[head] and moving[model.bone_index("左目")]
     assert not moving[model.bone_index("上半身")]
-    dynamic = dynamic_vertices(imported, model, loaded.rig)
-    vertex, bone, _ = vertex_weights(model)
-    assert dynamic[vertex[moving[bone]]].all()
+    weights = vertex_weights(model)
     keys = imported.mesh.data.shape_keys.key_blocks
 
     def co(key) -> np.ndarray:
@@ -526,8 +528,11 @@ def test_dynamic_vertices_cover_neck_subtree_and_morphs(renderer: BlenderRendere
         return out.reshape(-1, 3)
 
     basis = co(keys[0])
+    dynamic = dynamic_vertices(model.vertex_count, moving, weights, plan.keys, basis)
+    vertex, bone, _ = weights
+    assert dynamic[vertex[moving[bone]]].all()
     mouth = co(keys[imported.report.shape_keys[loaded.rig.morph_for("mouth_open")]])
-    moved = np.abs(mouth - basis).max(axis=1) > 0
+    moved = np.abs(mouth - basis).max(axis=1) > 0  # what Blender's shape key really moves
     assert moved.any() and dynamic[moved].all()
     assert 0.3 < dynamic.mean() < 0.7
     renderer.unload_character()

@@ -204,7 +204,7 @@ def test_layer_images_are_the_rest_pose_rendered_once_per_character() -> None:
 
 @pytest.mark.slow
 def test_each_mesh_part_maps_its_polygons_to_the_model_triangles(gene_pmx: Path) -> None:
-    """The static split (render/scene/blender_split.py) leaves two objects; eyebrow_layer.py
+    """The static split (rigs/blender/static_split.py) leaves two objects; eyebrow_layer.py
     finds the eyebrow polygons of each through `MeshPart.sources`."""
     from thagen.render.scene.blender_scene import BlenderRenderer
     from thagen.rigs.coordinates import mmd_to_blender
