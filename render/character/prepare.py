@@ -155,9 +155,11 @@ def prepare_character(
     report["framing"] = framing_dict(plan.framing)
     stage[0] = "import"
     t0 = time.perf_counter()
-    imported = renderer.load_character(plan.model, plan.rig, plan.model_path, job.lighting.preset)
-    report["import"] = to_dict(imported.report)
     renderer.framing_preset = job.framing_preset  # render/framing/presets.py
-    renderer.frame(plan.framing.head_top, plan.framing.chin, plan.framing.center_x)
+    view = (plan.framing.head_top, plan.framing.chin, plan.framing.center_x)
+    # framed before the import, which then leaves out the never-moving triangles out of view
+    imported = renderer.load_character(plan.model, plan.rig, plan.model_path, job.lighting.preset, view=view)
+    report["import"] = to_dict(imported.report)
+    renderer.frame(*view)
     timer.add("import", time.perf_counter() - t0)
     return Prepared(plan, imported, report)

@@ -276,11 +276,16 @@ def output_lock(out: Path, part: tuple[int, int] | None = None) -> Iterator[None
 
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` exists on this machine (scratch folders named by a dead pid are
-    leftovers of a crash and may be removed)."""
+    leftovers of a crash and may be removed). A zombie (killed, not yet reaped by its parent)
+    counts as dead: it will never run again, and its parent may take a while to reap it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here (or it just went): alive, as kill said
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]

@@ -98,6 +98,8 @@ class RenderActor:
             count[0] += n
             maybe_fault(job.id, count[0])
 
+        # an actor killed mid-character on this node may have died after this one started
+        _sweep_dead_character_dirs(Path(tempfile.gettempdir()))
         with tempfile.TemporaryDirectory(prefix=f"{CHARACTER_TMP}{os.getpid()}-") as name:
             tmp = Path(name)
             try:

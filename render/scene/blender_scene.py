@@ -32,6 +32,7 @@ from thagen.render.scene.material_mask import render_material_mask
 from thagen.render.scene.png import strip_png_text
 from thagen.render.scene.posed_bones import posed_bones
 from thagen.render.scene.studio_light import StudioLight
+from thagen.render.scene.view_cull import triangles_in_view
 from thagen.rigs.blender.engine_materials import prepare_materials
 from thagen.rigs.blender.import_model import import_model
 from thagen.rigs.blender.imported import ImportedModel
@@ -68,6 +69,7 @@ class BlenderRenderer:
         self.split_static = bool(split_static)
         self.static: bpy.types.Object | None = None  # the character's split-off never-moving faces
         self.parts: list[MeshPart] = []  # its mesh objects and their model triangles (eyebrow_layer.py)
+        self._culled_for: tuple[float, ...] | None = None  # the camera the import left out triangles for
         self.log = log
         self.warnings: list[str] = []
         self.character: ImportedModel | None = None
@@ -126,14 +128,22 @@ class BlenderRenderer:
         shading: str | None = None,
         *,
         all_morphs: bool = False,
+        view: tuple[np.ndarray, np.ndarray, float | None] | None = None,
     ) -> ImportedModel:
         """Import a character (replacing the current one); shading defaults to the current preset.
 
         Only the morphs the rig's roles drive become shape keys unless `all_morphs`: the others
-        would never be set, and each one costs import time and geometry to split.
+        would never be set, and each one costs import time and geometry to split. `view` (head
+        top, chin, centre x: the arguments of `frame`) frames the camera first and leaves out
+        the never-moving triangles it cannot see (render/scene/view_cull.py); the character can
+        then not be framed otherwise.
         """
         self._check_preset(shading or self.preset)
         self.unload_character()
+        in_view = None
+        if view is not None and self.split_static:
+            self.frame(*view)
+            in_view = self._in_view
         driven = None
         if not all_morphs and rig is not None:
             driven = {name for role in MORPH_ROLES if (name := rig.morph_for(role))}
@@ -147,9 +157,12 @@ class BlenderRenderer:
                 shading=shading or self.preset,
                 morphs=driven,
                 posed_bones=posed_bones(model, rig) if self.split_static else None,
+                in_view=in_view,
             )
+            if self.character.report.culled_faces:
+                self._culled_for = self._camera_state()
             self.static = self.character.static
-            self.parts = mesh_parts(model, self.character.mesh, self.static, self.character.static_faces)
+            self.parts = mesh_parts(model, self.character)
             if self.engine != "cycles":  # EEVEE's blend mode, Workbench's colours (engine_materials.py)
                 made = prepare_materials(self.character.materials, self.engine, self.character.shading)
                 self.character.images.extend(made)
@@ -168,6 +181,7 @@ class BlenderRenderer:
                     pass
             self._emit(out.text)
         self.character, self.rig, self.static, self.parts = None, None, None, []
+        self._culled_for = None
 
     # ----------------------------------------------------------------- camera
     def frame(
@@ -192,9 +206,21 @@ class BlenderRenderer:
             self.camera.data.ortho_scale, camera_z = preset_camera(preset, height, z)
             self.camera.location = (x, -CAMERA_DISTANCE, camera_z)
         self._head = (np.array([x, 0.5 * (top[1] + chin[1]), z]), height)
+        if self._culled_for is not None and self._camera_state() != self._culled_for:
+            raise RenderError(
+                "the character was imported without the triangles this view can see; load it again for this view"
+            )
         bpy.context.view_layer.update()
         if self.preset == "point":
             self.set_lighting(self.preset, self.ambient, self.diffuse)
+
+    def _camera_state(self) -> tuple[float, ...]:
+        return (*self.camera.location, float(self.camera.data.ortho_scale))
+
+    def _in_view(self, corners: np.ndarray) -> np.ndarray:
+        """(F,) bool: may the camera, as framed, see these (F, 3, 3) triangles (world axes)?"""
+        inverse = np.linalg.inv(np.array(self.camera.matrix_basis))  # no parent: = matrix_world
+        return triangles_in_view(corners, inverse, self.camera.data.ortho_scale, self.image_size)
 
     def project(self, points_mmd: np.ndarray) -> np.ndarray:
         """(N, 2) pixel coordinates (column, row; row 0 at the top edge) of MMD points."""

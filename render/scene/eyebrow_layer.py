@@ -63,15 +63,15 @@ def model_polygons(model: Model) -> np.ndarray:
     return np.flatnonzero(~degenerate)
 
 
-def mesh_parts(
-    model: Model, mesh: bpy.types.Object, static: bpy.types.Object | None, static_faces: np.ndarray | None
-) -> list[MeshPart]:
+def mesh_parts(model: Model, character: ImportedModel) -> list[MeshPart]:
     """The character's mesh objects with their polygons' model faces; the static split keeps the
-    polygon order within each part (`static_faces`: its mask over the imported polygons)."""
+    polygon order within each part (`static_faces`, `dynamic_faces`: their masks over the
+    imported polygons; triangles out of view are in neither)."""
     sources = model_polygons(model)
-    if static is None or static_faces is None:
-        return [MeshPart(mesh, sources)]
-    return [MeshPart(mesh, sources[~static_faces]), MeshPart(static, sources[static_faces])]
+    static, static_faces, dynamic_faces = character.static, character.static_faces, character.dynamic_faces
+    if static is None or static_faces is None or dynamic_faces is None:
+        return [MeshPart(character.mesh, sources)]
+    return [MeshPart(character.mesh, sources[dynamic_faces]), MeshPart(static, sources[static_faces])]
 
 
 def render_eyebrow_layer(

@@ -44,9 +44,17 @@ class Renderer(Protocol):
     log: Callable[[str], None] | None
 
     def load_character(
-        self, model: Model, rig: RigReport, model_path: Path | None = None, shading: str | None = None
+        self,
+        model: Model,
+        rig: RigReport,
+        model_path: Path | None = None,
+        shading: str | None = None,
+        *,
+        view: tuple[np.ndarray, np.ndarray, float | None] | None = None,
     ) -> ImportedCharacter:
-        """Import a model + its normalized rig; returns the imported character."""
+        """Import a model + its normalized rig; returns the imported character. `view`: the
+        framing (`frame`'s arguments) it will be rendered with, which lets the import leave out
+        what that view never sees."""
 
     def unload_character(self) -> None: ...
 

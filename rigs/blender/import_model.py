@@ -13,7 +13,7 @@ and neck and renders the rest as it stands.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,7 @@ def import_model(
     name: str = "character",
     morphs: Collection[str] | None = None,
     posed_bones: np.ndarray | None = None,
+    in_view: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> ImportedModel:
     """Build `model` in the current scene. `rig` (a RigReport) adds its synthetic morphs.
 
@@ -68,6 +69,8 @@ def import_model(
     drives: Gene has 177 vertex morphs and a dataset needs 3 or 4); None builds them all.
     `posed_bones` ((B,) bool: the bones the caller will rotate) builds the faces that can never
     move as a separate static object (rigs/blender/static_split.py); None builds one mesh.
+    `in_view` ((F, 3, 3) triangle corners in Blender axes -> (F,) bool: may the camera see it)
+    leaves out the static triangles the camera never sees; only for a camera that stays put.
 
     Raises ModelFormatError for inconsistent model data (nothing is left behind in Blender).
     """
@@ -100,9 +103,10 @@ def import_model(
         if posed_bones is not None:
             moving = moving_bones(model, posed_bones, plan.bone_morphs, bone_names)
             dynamic = dynamic_vertices(model.vertex_count, moving, weights, plan.keys, arrays.positions)
-            split = SplitPlan.of(arrays, dynamic)
+            visible = in_view(arrays.positions[arrays.corners]) if in_view is not None else None
+            split = SplitPlan.of(arrays, dynamic, visible)
         t3 = time.perf_counter()
-        mesh_data, vertex_ids = build_mesh_part(name, arrays, None if split is None else ~split.static_faces)
+        mesh_data, vertex_ids = build_mesh_part(name, arrays, None if split is None else split.dynamic_faces)
         made.append(mesh_data)
         for spec in specs:
             mesh_data.materials.append(spec.material)
@@ -141,6 +145,8 @@ def import_model(
     imported.shading = shading
     if static is not None and split is not None:
         imported.static, imported.static_faces = static, split.static_faces
+        imported.dynamic_faces = split.dynamic_faces
+        report.culled_faces = split.culled
     for bone, blender_name in zip(model.bones, bone_names):
         imported._bone_alias.setdefault(bone.name, blender_name)
     return imported

@@ -43,9 +43,10 @@ class ImportedModel:
         self._user_rotations: dict[str, np.ndarray] = {}  # bone -> world-axes rotation
         self.shading = ""
         # the never-moving faces as their own plain object (rigs/blender/static_split.py) and
-        # their mask over the imported triangles; None when the import did not split
+        # each part's mask over the model's built triangles; None when the import did not split
         self.static: bpy.types.Object | None = None
         self.static_faces: np.ndarray | None = None
+        self.dynamic_faces: np.ndarray | None = None
 
     # ----------------------------------------------------------------- morphs
     def shape_key_names(self) -> list[str]:
@@ -145,7 +146,7 @@ class ImportedModel:
         data.meshes.remove(mesh_data)
         if static_data is not None:
             data.meshes.remove(static_data)
-        self.static, self.static_faces = None, None
+        self.static, self.static_faces, self.dynamic_faces = None, None, None
         data.armatures.remove(arm_data)
         for spec in self.materials:
             data.materials.remove(spec.material)

@@ -34,6 +34,7 @@ class ImportReport:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     shape_keys: dict[str, str] = field(default_factory=dict)  # morph name -> shape key name
     dropped_faces: int = 0  # degenerate triangles (a vertex used twice) left out
+    culled_faces: int = 0  # never-moving triangles out of the camera's view, not built
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,4 +45,5 @@ class ImportReport:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "shape_keys": dict(self.shape_keys),
             "dropped_faces": self.dropped_faces,
+            "culled_faces": self.culled_faces,
         }

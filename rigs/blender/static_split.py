@@ -15,6 +15,11 @@ not cut out of a whole mesh, and their pixels are identical to the whole mesh's:
   encoding equals the whole mesh's wherever the part holds the whole fan. Only corners whose fan
   the split cuts (Gene: 99 vertices) differ, about 1e-4; on the static part they are encoded
   in its baked geometry (`reencode_corners`), as cutting a whole mesh gave them.
+
+Given the camera's view, static triangles it can never see are not built at all (Gene: 23,500
+of 26,300, the body below the chest): every preset is emission-only, with no shadows and no
+rays but the camera's, so a triangle outside the view never colours a pixel. Their neighbours
+that touch a visible triangle stay, so no visible corner's smooth fan is cut.
 """
 
 from __future__ import annotations
@@ -77,23 +82,44 @@ def dynamic_vertices(
 
 @dataclass(frozen=True)
 class SplitPlan:
-    """Which triangles go to the static part, and the vertices whose fan the split cuts."""
+    """Which triangles go to the static part, which are left out, and the vertices whose fan
+    the split cuts."""
 
-    static_faces: np.ndarray  # (F,) bool over the built triangles
+    static_faces: np.ndarray  # (F,) bool over the built triangles: the static part
+    dynamic_faces: np.ndarray  # (F,) bool: the deforming part
     boundary: np.ndarray  # (V,) bool: vertices in both parts
+    culled: int  # static triangles left out: never in view (see `of`)
 
     @classmethod
-    def of(cls, arrays: MeshArrays, dynamic: np.ndarray) -> SplitPlan | None:
-        """None when every triangle moves or none does (nothing to split)."""
-        static_faces = ~dynamic[arrays.corners].any(axis=1)
+    def of(
+        cls, arrays: MeshArrays, dynamic: np.ndarray, visible: np.ndarray | None = None
+    ) -> SplitPlan | None:
+        """None when every triangle moves or none does (nothing to split).
+
+        `visible` ((F,) bool, optional): the triangles the camera may see. A static triangle
+        never moves, so one the camera cannot see is left out, unless it shares a vertex with a
+        visible static one: then every vertex of a visible triangle keeps its whole smooth fan
+        and its custom normals decode exactly as before.
+        """
+        moving = dynamic[arrays.corners].any(axis=1)
+        static_faces = ~moving
         if not static_faces.any() or static_faces.all():
             return None
         count = len(arrays.positions)
+        culled = 0
+        if visible is not None:
+            seen = np.zeros(count, bool)
+            seen[arrays.corners[static_faces & visible]] = True
+            kept = static_faces & (visible | seen[arrays.corners].any(axis=1))
+            culled = int(static_faces.sum() - kept.sum())
+            static_faces = kept
+            if not static_faces.any():
+                return None  # nothing static is seen: one deforming mesh, as without a split
         in_static = np.zeros(count, bool)
         in_static[arrays.corners[static_faces]] = True
         in_dynamic = np.zeros(count, bool)
-        in_dynamic[arrays.corners[~static_faces]] = True
-        return cls(static_faces, in_static & in_dynamic)
+        in_dynamic[arrays.corners[moving]] = True
+        return cls(static_faces, moving, in_static & in_dynamic, culled)
 
 
 def build_static_part(
