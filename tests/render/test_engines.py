@@ -306,3 +306,32 @@ def test_render_one_with_workbench(tmp_path: Path) -> None:
     rest = np.asarray(Image.open(out / "builtin_rest.png"))
     assert rest.shape == (64, 64, 4) and rest[..., 3].max() == 255 and rest[0, 0, 3] == 0
     assert json.loads((out / "poses.json").read_text())["qa"]["flags"] == []
+
+
+@pytest.mark.slow
+def test_eevee_world_probe_is_small_and_changes_no_pixel() -> None:
+    """EEVEE re-renders the world's light probe every render: thagen keeps it at 128 px
+    (render/scene/engines.py), which must not change a pixel (nothing reflects the world)."""
+    import io
+
+    from PIL import Image
+
+    from thagen.render.character import RunSettings, adhoc_job, make_renderer
+    from thagen.render.character.plan import plan_character
+
+    settings = RunSettings(image_size=32, samples=1, engine="eevee")
+    renderer = make_renderer(settings)
+    try:
+        world = renderer.scene.world
+        assert world is not None and world.probe_resolution == "128"
+        plan = plan_character(adhoc_job("builtin", poses=1, size=32, samples=1), settings, ["read"])
+        renderer.load_character(plan.model, plan.rig, plan.model_path, "phong")
+        renderer.frame(plan.framing.head_top, plan.framing.chin, plan.framing.center_x)
+        renderer.set_lighting("phong", 0.5, 0.5)
+        renderer.set_pose(plan.rest_pose)
+        small = np.asarray(Image.open(io.BytesIO(renderer.render_png())))
+        world.probe_resolution = "1024"
+        default = np.asarray(Image.open(io.BytesIO(renderer.render_png())))
+        assert small[..., 3].any() and np.array_equal(small, default)
+    finally:
+        renderer.close()
