@@ -6,7 +6,7 @@ THA3) and of the shard loader.
 THA3's figures are per network (eyebrow_decomposer, eyebrow_combiner, face_morpher, rotator,
 editor) for tha3_tiny.yaml's networks (128 px, widths / 16, 2 bottleneck blocks, batch 4) and,
 on CUDA or without --skip-full-cpu, THA3's published widths at 512 px; the step is the shared
-loop's `train_step` on THA3 synthetic shards (`thagen.train.synthetic_tha3`), the editor with
+loop's `train_step` on THA3 synthetic shards (`thagen.train.data.synthetic_tha3`), the editor with
 an untrained frozen rotator.
 
 The training step is the trainer's own `train_step` on a fixed, already decoded batch (loader
@@ -26,17 +26,17 @@ from pathlib import Path
 
 import torch
 
-from thagen.train import checkpoints
 from thagen.train.config import config_from_dict
+from thagen.train.core import checkpoints
+from thagen.train.core.loop import Trainer
 from thagen.train.data import EpochBatches, list_shards
-from thagen.train.loop import Trainer
-from thagen.train.synthetic import make_dataset
-from thagen.train.synthetic_tha3 import make_tha3_dataset
+from thagen.train.data.synthetic import make_dataset
+from thagen.train.data.synthetic_tha3 import make_tha3_dataset
+from thagen.train.tha1.trainer import StageTrainer, to_device
 from thagen.train.tha3_training.config import STAGES as THA3_STAGES
 from thagen.train.tha3_training.config import tha3_config_from_dict
 from thagen.train.tha3_training.models import build_network, width_spec
 from thagen.train.tha3_training.stages import Tha3Task
-from thagen.train.trainer import StageTrainer, to_device
 
 
 def bench_step(
@@ -63,7 +63,7 @@ def bench_step(
     }
     if stage == "combiner":
         # the combiner needs a frozen rotator: save an untrained one of the same size
-        from thagen.train.networks import NetSpec, build
+        from thagen.train.tha1.networks import NetSpec, build
 
         rot = build("rotator", NetSpec(width, blocks))
         path = out / "rotator" / "model.pt"

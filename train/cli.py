@@ -65,7 +65,7 @@ def train_group() -> None:
 def _stage_command(stage: str) -> click.Command:
     @_with_common
     def command(config: str, resume: bool, overwrite: bool, **flags: object) -> None:
-        from thagen.train.trainer import train_stage
+        from thagen.train.tha1.trainer import train_stage
 
         cfg = _load(config, (stage,), **flags)
         train_stage(cfg, stage, resume=resume, overwrite=overwrite, echo=click.echo)
@@ -82,7 +82,7 @@ for _stage in STAGES:
 @_with_common
 def train_all_command(config: str, resume: bool, overwrite: bool, **flags: object) -> None:
     """Train morpher, rotator and combiner in order (the combiner freezes the new rotator)."""
-    from thagen.train.trainer import train_all
+    from thagen.train.tha1.trainer import train_all
 
     cfg = _load(config, STAGES, **flags)
     train_all(cfg, resume=resume, overwrite=overwrite, echo=click.echo)
@@ -140,8 +140,8 @@ def eval_command(
     num_workers: int,
 ) -> None:
     """Report RMSE/SSIM on a split beside copy-the-input (THA1: full system; THA3: each stage and the poser)."""
-    from thagen.train.checkpoints import run_system
-    from thagen.train.evaluate import evaluate
+    from thagen.train.core.checkpoints import run_system
+    from thagen.train.tha1.evaluate import evaluate
     from thagen.train.tha3_training.evaluate import evaluate_tha3
 
     run = evaluate_tha3 if run_system(Path(checkpoints)) == "tha3" else evaluate
@@ -188,7 +188,7 @@ def animate_command(
     THA1: blinks, talking, head turns. THA3: blinks, winks, vowels, eyebrows, irises, head and
     body turns, breathing.
     """
-    from thagen.train.animate import animate
+    from thagen.train.tha1.animate import animate
 
     done = animate(
         Path(image), Path(checkpoints), Path(out), frames=frames, fps=fps, device=device,

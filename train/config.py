@@ -46,7 +46,7 @@ class StageConfig:
     lr: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.999)
     perceptual_weight: float = 0.0
-    keep_input_init: bool = True  # start the network at "return the input" (train/networks.py)
+    keep_input_init: bool = True  # start the network at "return the input" (train/tha1/networks.py)
     rotator_checkpoint: Path | None = None  # combiner only: default OUT/rotator/model.pt
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from thagen.render.output.shards import POSE_NAMES, iter_shard
-from thagen.train.synthetic import make_dataset
+from thagen.train.data.synthetic import make_dataset
 
 pytest.importorskip("datasets")
 

@@ -15,17 +15,17 @@ import yaml
 
 from thagen.cli import main
 from thagen.errors import ConfigError
-from thagen.train import checkpoints
 from thagen.train.config import CONFIG_DIR, config_from_dict
+from thagen.train.core import checkpoints
 from thagen.train.data import DatasetError, list_shards
-from thagen.train.synthetic import make_dataset
-from thagen.train.synthetic_tha3 import make_tha3_dataset
+from thagen.train.data.synthetic import make_dataset
+from thagen.train.data.synthetic_tha3 import make_tha3_dataset
+from thagen.train.tha1.trainer import train_stage
 from thagen.train.tha3 import POSE_SIZE, Tha3Poser, Tha3Widths
 from thagen.train.tha3_training.config import load_tha3_config, tha3_config_from_dict
 from thagen.train.tha3_training.geometry import Tha3Geometry, run_poser
 from thagen.train.tha3_training.run import train_tha3, train_tha3_stage
 from thagen.train.tha3_training.stages import Tha3Task
-from thagen.train.trainer import train_stage
 
 SIZE = 64
 STAGES = ("eyebrow_decomposer", "eyebrow_combiner", "face_morpher", "rotator", "editor")

@@ -12,8 +12,8 @@ from PIL import Image
 
 from thagen.render.output.shards import Sample, ShardWriter
 from thagen.train.data import DatasetError, EpochBatches, ShardStream, epoch_plans, list_shards
-from thagen.train.images import ImageInputError, to_network
-from thagen.train.synthetic import synthetic_samples, write_split
+from thagen.train.data.images import ImageInputError, to_network
+from thagen.train.data.synthetic import synthetic_samples, write_split
 
 SIZE = 16
 

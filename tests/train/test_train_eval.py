@@ -12,8 +12,8 @@ from PIL import Image
 
 from thagen.cli import main
 from thagen.train.config import CONFIG_DIR
-from thagen.train.metrics import rmse, ssim, to_metric_space
-from thagen.train.synthetic import face, make_dataset
+from thagen.train.core.metrics import rmse, ssim, to_metric_space
+from thagen.train.data.synthetic import face, make_dataset
 
 SIZE = 32
 

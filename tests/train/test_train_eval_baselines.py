@@ -14,10 +14,10 @@ import torch
 
 from thagen.cli import main
 from thagen.train.config import config_from_dict
-from thagen.train.evaluate import tha1_comparable
-from thagen.train.synthetic import make_dataset
-from thagen.train.trainer import train_all
-from thagen.train.video import write_mp4
+from thagen.train.core.video import write_mp4
+from thagen.train.data.synthetic import make_dataset
+from thagen.train.tha1.evaluate import tha1_comparable
+from thagen.train.tha1.trainer import train_all
 
 SIZE = 32
 

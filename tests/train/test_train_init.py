@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from thagen.train.metrics import rmse, to_metric_space
-from thagen.train.networks import INITIAL_KEEP, NetSpec, build, count_parameters
+from thagen.train.core.metrics import rmse, to_metric_space
+from thagen.train.tha1.networks import INITIAL_KEEP, NetSpec, build, count_parameters
 
 
 def _error(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from thagen.train.data import EpochBatches, character_coverage, list_shards
-from thagen.train.synthetic import synthetic_samples, write_split
+from thagen.train.data.synthetic import synthetic_samples, write_split
 
 SIZE = 8
 

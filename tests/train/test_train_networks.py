@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from thagen.train.images import (
+from thagen.train.data.images import (
     ImageInputError,
     decode_png,
     linear_to_srgb,
@@ -19,7 +19,7 @@ from thagen.train.images import (
     tensor_to_rgba8,
     to_network,
 )
-from thagen.train.networks import THA1_PARAMETERS, NetSpec, apply_flow, build, count_parameters
+from thagen.train.tha1.networks import THA1_PARAMETERS, NetSpec, apply_flow, build, count_parameters
 
 TINY = NetSpec(width=8, blocks=2)
 
@@ -124,7 +124,7 @@ def test_decode_png_checks_size_and_names_the_sample() -> None:
 
 def test_loader_resizes_square_renders_without_colour_bleed() -> None:
     """256-px renders feed the 64-px tiny config; transparent pixels' colour must not bleed in."""
-    from thagen.train.images import decode_png_rgba8
+    from thagen.train.data.images import decode_png_rgba8
 
     arr = np.zeros((8, 8, 4), np.uint8)
     arr[:, :4] = (255, 0, 0, 255)  # opaque red left half

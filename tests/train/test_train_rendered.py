@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from thagen.train.config import config_from_dict
 from thagen.train.data import EpochBatches, list_shards
-from thagen.train.images import to_network
-from thagen.train.trainer import train_stage
+from thagen.train.data.images import to_network
+from thagen.train.tha1.trainer import train_stage
 
 pytestmark = pytest.mark.slow  # renders, then trains
 

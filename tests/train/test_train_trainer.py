@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from thagen.errors import ConfigError
-from thagen.train import checkpoints
 from thagen.train.config import config_from_dict
+from thagen.train.core import checkpoints
+from thagen.train.core.perceptual import vgg16_features
 from thagen.train.data import EpochBatches, list_shards
-from thagen.train.images import to_network
-from thagen.train.perceptual import vgg16_features
-from thagen.train.synthetic import synthetic_samples, write_split
-from thagen.train.trainer import train_stage
+from thagen.train.data.images import to_network
+from thagen.train.data.synthetic import synthetic_samples, write_split
+from thagen.train.tha1.trainer import train_stage
 
 pytestmark = pytest.mark.slow  # trains
 
@@ -188,7 +188,7 @@ def test_perceptual_loss_from_local_weights_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_mixed_precision_and_channels_last_step(tmp_path: Path, dtype: torch.dtype) -> None:
     """The CUDA code path (autocast, loss scaling for fp16, channels_last), exercised on CPU."""
-    from thagen.train.trainer import Precision, StageTrainer, to_device
+    from thagen.train.tha1.trainer import Precision, StageTrainer, to_device
 
     data = make_split(tmp_path / "data", characters=1, per_character=2, per_shard=2)
     trainer = StageTrainer(

@@ -5,7 +5,7 @@ Per stage the network gets the inputs it trained on (the rendered image of the s
 when the split has them, else what the poser would give it (the decomposer's output, or the
 rest crop itself). The poser figure is the real chain: rest image + 45 values in, `rot.png` as
 the target, like THA1's full-system figure. Every figure stands beside copy-the-input on the same
-samples (`thagen.train.scoring`); held-out characters are the test split, which thagen's render
+samples (`thagen.train.core.scoring`); held-out characters are the test split, which thagen's render
 fills by identity group, so no character of it was trained on.
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 import torch
 
 from thagen.errors import ConfigError
+from thagen.train.core.logs import save_grid
+from thagen.train.core.runtime import select_device, to_device
+from thagen.train.core.scoring import METRIC_SPACE, Figure, figure_line, heat, write_report
 from thagen.train.data import EpochBatches, list_shards
-from thagen.train.evaluate import eval_split_dir
-from thagen.train.logs import save_grid
-from thagen.train.runtime import select_device, to_device
-from thagen.train.samples import SampleFormat
-from thagen.train.scoring import METRIC_SPACE, Figure, figure_line, heat, write_report
+from thagen.train.data.samples import SampleFormat
+from thagen.train.data.shard_index import eval_split_dir
 from thagen.train.tha3 import EYEBROW_POSE, FACE_POSE, ROTATION_POSE
 from thagen.train.tha3_training.geometry import identity_decomposition
 from thagen.train.tha3_training.models import Tha3System, load_system

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from thagen.errors import ConfigError
-from thagen.train import checkpoints
+from thagen.train.core import checkpoints
 from thagen.train.tha3 import (
     Editor,
     EyebrowDecomposer,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from thagen.train.core.loop import Echo, StageResult, Trainer
 from thagen.train.data import DatasetError
-from thagen.train.loop import Echo, StageResult, Trainer
 from thagen.train.tha3_training.config import STAGES, Tha3Config
 from thagen.train.tha3_training.stages import LAYER_IMAGES, Tha3Task
 

@@ -37,9 +37,9 @@ import torch
 from torch import nn
 
 from thagen.errors import ConfigError
+from thagen.train.core.loop import LossTerm, StepOutput
 from thagen.train.data import ShardInfo, require_images
-from thagen.train.loop import LossTerm, StepOutput
-from thagen.train.samples import SampleFormat
+from thagen.train.data.samples import SampleFormat
 from thagen.train.tha3 import EYEBROW_POSE, FACE_POSE, ROTATION_POSE
 from thagen.train.tha3_training.config import STAGES, Tha3Config
 from thagen.train.tha3_training.geometry import identity_decomposition

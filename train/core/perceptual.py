@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from thagen.errors import ConfigError
-from thagen.train.images import linear_to_srgb
+from thagen.train.data.images import linear_to_srgb
 
 # torchvision vgg16().features layout up to relu3_3 (indices matter: they are the state-dict keys)
 _LAYOUT: list[tuple[int, int] | str] = [

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thagen.errors import ThagenError
+from thagen.errors import ConfigError, ThagenError
 
 
 class DatasetError(ThagenError):
@@ -97,3 +97,17 @@ def require_images(shards: Iterable[ShardInfo], images: Iterable[str], *, needed
             raise DatasetError(
                 f"{lacking[0].path}: has no {name}.png images{others}; {needed_by} needs <key>.{name}.png ({hint})"
             )
+
+
+def eval_split_dir(
+    checkpoints_dir: Path, config: dict, data_dir: Path | None, split: str
+) -> tuple[Path, Path]:
+    """(data folder, the split's folder in it): --data, else the data_dir the checkpoints were
+    trained on; the split under the name the training config gave it. Both evaluators use it."""
+    if data_dir is None:
+        recorded = config.get("data_dir")
+        if not recorded:
+            raise ConfigError(f"{checkpoints_dir}: the checkpoints do not record a data_dir; pass --data DIR")
+        data_dir = Path(recorded)
+    split_name = (config.get("splits") or {}).get(split, split)
+    return Path(data_dir), Path(data_dir) / split_name

@@ -1,4 +1,4 @@
-"""THA1's three stages for the shared training loop (`thagen.train.loop`).
+"""THA1's three stages for the shared training loop (`thagen.train.core.loop`).
 
 The morpher learns rest -> expr.png from (left_eye, right_eye, mouth); the rotator learns
 expr.png -> rot.png from (head_x, head_y, neck_z), taking the ground-truth expression image as
@@ -15,10 +15,9 @@ import torch
 from torch import nn
 
 from thagen.errors import ConfigError
-from thagen.train import checkpoints
 from thagen.train.config import STAGES, TrainConfig
-from thagen.train.data import ShardInfo
-from thagen.train.loop import (
+from thagen.train.core import checkpoints
+from thagen.train.core.loop import (
     Echo,
     LossTerm,
     Precision,
@@ -30,8 +29,9 @@ from thagen.train.loop import (
     select_device,
     to_device,
 )
-from thagen.train.networks import NetSpec, build
-from thagen.train.samples import THA1_FORMAT
+from thagen.train.data import ShardInfo
+from thagen.train.data.samples import THA1_FORMAT
+from thagen.train.tha1.networks import NetSpec, build
 
 __all__ = [
     "Precision",

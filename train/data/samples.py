@@ -17,8 +17,8 @@ import torch
 
 from thagen.pose_vectors import pose_vector_def
 from thagen.render.output.shards import POSE_NAMES
-from thagen.train.images import decode_png_rgba8, scale_rgba8
-from thagen.train.shard_index import DatasetError
+from thagen.train.data.images import decode_png_rgba8, scale_rgba8
+from thagen.train.data.shard_index import DatasetError
 
 THA1_IMAGES = ("rest", "expr", "rot")
 RawSample = dict[str, bytes | str]
@@ -80,7 +80,7 @@ def parse_vector(raw: bytes, where: str, vector: str) -> tuple[np.ndarray, str]:
 
 def collate(raws: Sequence[RawSample], fmt: SampleFormat, image_size: int) -> dict:
     """Decode samples into {image name: (B, 4, S, S) uint8, "pose": (B, k) float32, "key",
-    "character"}; images stay uint8 here (`thagen.train.images.to_network` converts them on the
+    "character"}; images stay uint8 here (`thagen.train.data.images.to_network` converts them on the
     training device). All images of one sample must share its size; each is scaled to `image_size`."""
     images: dict[str, list[np.ndarray]] = {name: [] for name in fmt.images}
     poses: list[np.ndarray] = []

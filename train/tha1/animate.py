@@ -17,11 +17,11 @@ import torch
 from PIL import ImageColor
 
 from thagen.errors import ConfigError
-from thagen.train import checkpoints
-from thagen.train.evaluate import load_system
-from thagen.train.images import load_front_image, over_background, tensor_to_rgba8
-from thagen.train.runtime import select_device
-from thagen.train.video import write_gif, write_mp4
+from thagen.train.core import checkpoints
+from thagen.train.core.runtime import select_device
+from thagen.train.core.video import write_gif, write_mp4
+from thagen.train.data.images import load_front_image, over_background, tensor_to_rgba8
+from thagen.train.tha1.evaluate import load_system
 
 THA1_FRAMES = 48
 THA3_FRAMES = 140  # 7 phases of 20 frames

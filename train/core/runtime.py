@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from thagen.errors import ConfigError
-from thagen.train.images import to_network
+from thagen.train.data.images import to_network
 
 
 def select_device(name: str) -> torch.device:

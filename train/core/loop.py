@@ -1,6 +1,6 @@
 """The training loop every stage of every system runs, with exact resume.
 
-A *stage task* (THA1's morpher, rotator, combiner in `thagen.train.trainer`; THA3's five in
+A *stage task* (THA1's morpher, rotator, combiner in `thagen.train.tha1.trainer`; THA3's five in
 `thagen.train.tha3_training.stages`) says what network to build, which images and pose a batch
 needs and how one forward pass turns a batch into loss terms. This module does the rest once for
 all of them: device and mixed precision, Adam, the epoch loop over `EpochBatches`, logs, sample
@@ -22,11 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from thagen.errors import ConfigError
-from thagen.train import checkpoints
 from thagen.train.config import RunConfig, StageSettings
-from thagen.train.data import LOADER_ORDER_VERSION, EpochBatches, SampleFormat, ShardInfo, list_shards
-from thagen.train.logs import RunLog, save_grid
-from thagen.train.runtime import (
+from thagen.train.core import checkpoints
+from thagen.train.core.logs import RunLog, save_grid
+from thagen.train.core.runtime import (
     Precision,
     format_eta,
     rng_state,
@@ -35,6 +34,7 @@ from thagen.train.runtime import (
     set_rng_state,
     to_device,
 )
+from thagen.train.data import LOADER_ORDER_VERSION, EpochBatches, SampleFormat, ShardInfo, list_shards
 
 __all__ = [
     "Echo",
@@ -160,7 +160,7 @@ class Trainer:
             raise ConfigError(
                 f"{self.cfg.path}: key 'perceptual_weights': {self.stage}.perceptual_weight > 0 needs a local VGG16 weights file"
             )
-        from thagen.train.perceptual import PerceptualLoss
+        from thagen.train.core.perceptual import PerceptualLoss
 
         return PerceptualLoss(self.cfg.perceptual_weights).to(self.device)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from thagen.train.images import checkerboard, over_background, tensor_to_rgba8
+from thagen.train.data.images import checkerboard, over_background, tensor_to_rgba8
 
 
 def atomic_save_image(image: Image.Image, path: Path) -> None:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from thagen.pose_vectors import pose_vector_def
 from thagen.render.output.shards import POSE_NAMES, Sample, ShardWriter, sample_key
-from thagen.train.synthetic import face, png_bytes
+from thagen.train.data.synthetic import face, png_bytes
 
 NAMES = tuple(p.name for p in pose_vector_def("tha3").params)
 _BODY = [(200, 60, 60), (60, 90, 200), (50, 150, 90), (230, 230, 240), (40, 40, 40)]

@@ -5,7 +5,7 @@ Written from THA1's published layer facts (no bias in convolutions, affine insta
 upsamplings, bias-free 7x7 heads). At `width=64, blocks=6` the parameter counts equal THA1's
 exactly (33,878,720 / 33,884,992 / 34,960,704); smaller widths make CPU tests cheap.
 
-All images are 4-channel RGBA tensors in [-1, 1] (see `thagen.train.images`); the pose
+All images are 4-channel RGBA tensors in [-1, 1] (see `thagen.train.data.images`); the pose
 channels are broadcast to the image size. Any image size divisible by 8 works.
 
 Initialisation (our choice; THA1 is silent): an untrained network returns its input. Flow heads

@@ -37,8 +37,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from thagen.render.output.shards import iter_shard
-from thagen.train.samples import THA1_FORMAT, RawSample, SampleFormat, collate, parse_pose
-from thagen.train.shard_index import (
+from thagen.train.data.samples import THA1_FORMAT, RawSample, SampleFormat, collate, parse_pose
+from thagen.train.data.shard_index import (
     DatasetError,
     ShardInfo,
     count_samples,

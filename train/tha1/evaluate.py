@@ -3,8 +3,8 @@
 THA1 reports RMSE and SSIM of the full system's output against the rendered expression+rotation
 image on characters kept out of training. We do the same: the rest image and the sample's pose
 go in, `rot.png` is the target. Each figure is printed beside copy-the-input on the same samples
-(`thagen.train.scoring`), and THA1's published figures only when the run is comparable with them
-(256 px, full width). Metric space: see thagen.train.metrics.
+(`thagen.train.core.scoring`), and THA1's published figures only when the run is comparable with them
+(256 px, full width). Metric space: see thagen.train.core.metrics.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import torch
 from torch import nn
 
 from thagen.errors import ConfigError
-from thagen.train import checkpoints
+from thagen.train.core import checkpoints
+from thagen.train.core.logs import save_grid
+from thagen.train.core.runtime import select_device, to_device
+from thagen.train.core.scoring import METRIC_SPACE, Figure, figure_line, heat, write_report
 from thagen.train.data import EpochBatches, list_shards
-from thagen.train.logs import save_grid
-from thagen.train.networks import Network
-from thagen.train.runtime import select_device, to_device
-from thagen.train.scoring import METRIC_SPACE, Figure, figure_line, heat, write_report
+from thagen.train.data.shard_index import eval_split_dir
+from thagen.train.tha1.networks import Network
 
 THA1_REPORTED = {"rmse": [0.00979, 0.01008], "ssim": [0.8508, 0.8541]}
 
@@ -156,17 +157,3 @@ def evaluate(
             f"{system.image_size} px, width {spec.get('width')}, {spec.get('blocks')} blocks)"
         )
     return report
-
-
-def eval_split_dir(
-    checkpoints_dir: Path, config: dict, data_dir: Path | None, split: str
-) -> tuple[Path, Path]:
-    """(data folder, the split's folder in it): --data, else the data_dir the checkpoints were
-    trained on; the split under the name the training config gave it. Both evaluators use it."""
-    if data_dir is None:
-        recorded = config.get("data_dir")
-        if not recorded:
-            raise ConfigError(f"{checkpoints_dir}: the checkpoints do not record a data_dir; pass --data DIR")
-        data_dir = Path(recorded)
-    split_name = (config.get("splits") or {}).get(split, split)
-    return Path(data_dir), Path(data_dir) / split_name

@@ -4,7 +4,7 @@ A figure alone says little: on a test set where most pixels do not move, an untr
 that hands back its input already scores a low RMSE and a high SSIM. So every comparison here
 also scores *copy the input* (the stage's input image taken as the prediction) on the very same
 samples, and reports the two side by side; what a network learned is the gap between them.
-Metric space: `thagen.train.metrics` (premultiplied sRGB RGBA in [0, 1], per image, averaged).
+Metric space: `thagen.train.core.metrics` (premultiplied sRGB RGBA in [0, 1], per image, averaged).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from thagen.train.images import srgb_to_linear
-from thagen.train.metrics import rmse, ssim, to_metric_space
+from thagen.train.core.metrics import rmse, ssim, to_metric_space
+from thagen.train.data.images import srgb_to_linear
 
 METRIC_SPACE = (
     "per-image figures on RGBA in [0, 1]: sRGB-encoded colour premultiplied by alpha, straight alpha; "

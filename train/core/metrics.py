@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from thagen.train.images import linear_to_srgb
+from thagen.train.data.images import linear_to_srgb
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5

@@ -20,7 +20,7 @@ from torch import nn
 
 from thagen.errors import ConfigError
 from thagen.files import fsync_dir
-from thagen.train.networks import NetSpec, Network, build
+from thagen.train.tha1.networks import NetSpec, Network, build
 
 FORMAT = 1
 
