@@ -36,9 +36,9 @@ def auto_command(models: tuple[str, ...], annotations: Path | None, cache_dir: P
     """Write `source: auto` annotations (the estimate and its confidence) for MODELS_OR_MANIFEST.
 
     A character a person already annotated or skipped is left alone."""
-    from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.store import Store
-    from thagen.annotate.suggest import cached_suggestion
+    from thagen.annotate.tool.catalog import build_catalog
+    from thagen.annotate.tool.store import Store
+    from thagen.annotate.tool.suggest import cached_suggestion
 
     catalog = build_catalog(list(models), annotations)
     store = Store()
@@ -101,12 +101,12 @@ def serve_command(
 ) -> None:
     """Start the annotation tool for MODELS_OR_MANIFEST (or the manifests of the --qa outputs)
     and print the URL to open."""
-    from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.front_cache import FrontSettings
-    from thagen.annotate.qa_flags import read_qa_review, rendered_from
+    from thagen.annotate.front.cache import FrontSettings
+    from thagen.annotate.tool.catalog import build_catalog
+    from thagen.annotate.tool.qa_flags import read_qa_review, rendered_from
 
     try:
-        from thagen.annotate.server import ServerOptions, run_server
+        from thagen.annotate.tool.server import ServerOptions, run_server
     except ModuleNotFoundError as exc:
         raise click.ClickException(
             f"'thagen annotate serve' needs {exc.name!r}: pip install 'thagen[annotate]'"

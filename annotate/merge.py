@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thagen.annotate.catalog import SKIP_SUFFIX
+from thagen.annotate.tool.catalog import SKIP_SUFFIX
 from thagen.errors import ConfigError
 from thagen.render.framing.annotation_file import ANNOTATION_SUFFIX, Annotation, load_annotation
 
@@ -80,7 +80,7 @@ def _when(created: str, path: Path) -> dt.datetime:
 
 
 def _skip_answer(cid: str, path: Path) -> Answer:
-    from thagen.annotate.store import _load_skip
+    from thagen.annotate.tool.store import _load_skip
 
     skip = _load_skip(path)
     return Answer(cid, path, "skip", _when(skip.created, path), reason=skip.reason)

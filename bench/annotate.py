@@ -34,8 +34,8 @@ HAND = REPO / "tests" / "data" / "annotations" / "gene-light-7ce1902e.annotation
 def suggestion_quality() -> None:
     import numpy as np
 
-    from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.suggest import compute_suggestion
+    from thagen.annotate.tool.catalog import build_catalog
+    from thagen.annotate.tool.suggest import compute_suggestion
     from thagen.render.framing.annotation_file import load_annotation
     from thagen.rigs.builtin import head as builtin_head
 
@@ -63,10 +63,10 @@ def suggestion_quality() -> None:
 
 
 def front_render_times(size: int, samples: int) -> None:
-    from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.front_cache import FrontSettings, render_key
-    from thagen.annotate.front_render import wait_ready
-    from thagen.annotate.session import Session, SessionOptions
+    from thagen.annotate.front.cache import FrontSettings, render_key
+    from thagen.annotate.front.renders import wait_ready
+    from thagen.annotate.tool.catalog import build_catalog
+    from thagen.annotate.tool.session import Session, SessionOptions
 
     settings = FrontSettings(size=size, samples=samples)
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,9 +101,9 @@ def front_render_times(size: int, samples: int) -> None:
 
 def queue_thumbnails(size: int, samples: int) -> None:
     """The queue's thumbnails of characters nobody opened (prefetch 0): one small render each."""
-    from thagen.annotate.catalog import build_catalog
-    from thagen.annotate.front_cache import FrontSettings
-    from thagen.annotate.session import Session, SessionOptions
+    from thagen.annotate.front.cache import FrontSettings
+    from thagen.annotate.tool.catalog import build_catalog
+    from thagen.annotate.tool.session import Session, SessionOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         models = ["builtin", str(GENE / "Gene_light.pmx"), str(GENE / "Gene_light.pmd")]

@@ -42,7 +42,7 @@ def test_every_package_folder_is_installed() -> None:
     assert found == listed
 
 
-@pytest.mark.parametrize("folder", ["render", "rigs", "train"])
+@pytest.mark.parametrize("folder", ["render", "rigs", "train", "annotate"])
 def test_top_level_folders_hold_at_most_twelve_loose_modules(folder: str) -> None:
     loose = [p.name for p in (REPO / folder).glob("*.py") if p.name != "__init__.py"]
     assert len(loose) <= 12, f"{folder}/ holds {len(loose)} modules outside subpackages: {sorted(loose)}"
@@ -62,7 +62,7 @@ def test_model_suffixes_are_defined_once() -> None:
 
 def test_annotate_lists_vrm_and_glb_models_in_a_folder(tmp_path: Path) -> None:
     """`thagen annotate serve DIR` sees every model kind `thagen render` does."""
-    from thagen.annotate.catalog import build_catalog
+    from thagen.annotate.tool.catalog import build_catalog
     from thagen.rigs.builtin import write_builtin_character
     from thagen.rigs.builtin.vrm import builtin_vrm_bytes
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from thagen.annotate.catalog import build_catalog
-from thagen.annotate.front_cache import FrontSettings, entry_dir, load_mapping, render_key
-from thagen.annotate.front_render import wait_ready
-from thagen.annotate.session import Session, SessionOptions
+from thagen.annotate.front.cache import FrontSettings, entry_dir, load_mapping, render_key
+from thagen.annotate.front.renders import wait_ready
+from thagen.annotate.tool.catalog import build_catalog
+from thagen.annotate.tool.session import Session, SessionOptions
 from thagen.rigs import builtin
 
 pytestmark = pytest.mark.slow
@@ -85,7 +85,7 @@ def test_thumbnails_for_the_whole_queue(tmp_path: Path, gene_pmx: Path) -> None:
 
     from PIL import Image
 
-    from thagen.annotate.front_cache import THUMB_SIZE
+    from thagen.annotate.front.cache import THUMB_SIZE
 
     session = _session(tmp_path, ["builtin", str(gene_pmx)])
     try:

@@ -15,9 +15,9 @@ import pytest
 from annotate_server import serve
 from hold_back_models import Case, make_case
 
-from thagen.annotate.catalog import build_catalog
-from thagen.annotate.qa_flags import read_qa_review, rendered_from
-from thagen.annotate.session import Session, SessionOptions
+from thagen.annotate.tool.catalog import build_catalog
+from thagen.annotate.tool.qa_flags import read_qa_review, rendered_from
+from thagen.annotate.tool.session import Session, SessionOptions
 
 
 def _rendered(tmp: Path) -> tuple[Case, Path]:

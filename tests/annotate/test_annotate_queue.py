@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from thagen.annotate.catalog import build_catalog
-from thagen.annotate.qa_flags import read_qa_flags
-from thagen.annotate.session import Session, SessionOptions
+from thagen.annotate.tool.catalog import build_catalog
+from thagen.annotate.tool.qa_flags import read_qa_flags
+from thagen.annotate.tool.session import Session, SessionOptions
 from thagen.errors import ConfigError
 
 

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from thagen.annotate.catalog import build_catalog
-from thagen.annotate.front_cache import read_character
-from thagen.annotate.store import StaleVersion, Store, read_saved, version_of
-from thagen.annotate.suggest import compute_suggestion
+from thagen.annotate.front.cache import read_character
+from thagen.annotate.tool.catalog import build_catalog
+from thagen.annotate.tool.store import StaleVersion, Store, read_saved, version_of
+from thagen.annotate.tool.suggest import compute_suggestion
 from thagen.errors import ConfigError
 from thagen.render.framing.annotation_file import Annotation, load_annotation, save_annotation
 from thagen.render.framing.confidence import estimate_confidence
@@ -248,7 +248,7 @@ def test_gene_suggestion_against_the_hand_annotation(gene_pmx: Path, testdata_di
 
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "x/../../y", "", "UPPER-00000000", "a\\b"])
 def test_ids_never_leave_the_annotations_folder(tmp_path: Path, bad: str) -> None:
-    from thagen.annotate.catalog import _inside
+    from thagen.annotate.tool.catalog import _inside
 
     with pytest.raises(ConfigError):
         _inside(tmp_path, bad)

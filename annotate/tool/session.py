@@ -1,6 +1,6 @@
 """One annotation session: the queue, suggestions, front renders and saves, without any HTTP.
 
-The server (annotate/server.py) is a thin layer over this, so everything a person can do in
+The server (annotate/tool/server.py) is a thin layer over this, so everything a person can do in
 the page is a plain method here. Blocking work (reading models, writing files) happens in the
 caller's thread; the server runs these methods in worker threads.
 """
@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from thagen.annotate.catalog import Character
-from thagen.annotate.front_cache import (
+from thagen.annotate.front.cache import (
     FrontRequest,
     FrontSettings,
     entry_dir,
@@ -26,9 +25,10 @@ from thagen.annotate.front_cache import (
     thumb_settings,
     view_for,
 )
-from thagen.annotate.front_render import FrontRenders
-from thagen.annotate.store import Saved, Store, needs_work, read_saved
-from thagen.annotate.suggest import Suggestion, cached_suggestion
+from thagen.annotate.front.renders import FrontRenders
+from thagen.annotate.tool.catalog import Character
+from thagen.annotate.tool.store import Saved, Store, needs_work, read_saved
+from thagen.annotate.tool.suggest import Suggestion, cached_suggestion
 
 LOW_CONFIDENCE = 0.8  # below this a suggestion is reviewed first (and shown by --review)
 

@@ -22,11 +22,11 @@ from typing import Any, TypeVar, TypeVarTuple
 
 from aiohttp import web
 
-from thagen.annotate.bodies import MAX_BODY, BadBody, parse_annotation_body, parse_skip_body
-from thagen.annotate.catalog import Character
-from thagen.annotate.front_cache import FrontSettings
-from thagen.annotate.session import Session, SessionOptions
-from thagen.annotate.store import StaleVersion
+from thagen.annotate.front.cache import FrontSettings
+from thagen.annotate.tool.bodies import MAX_BODY, BadBody, parse_annotation_body, parse_skip_body
+from thagen.annotate.tool.catalog import Character
+from thagen.annotate.tool.session import Session, SessionOptions
+from thagen.annotate.tool.store import StaleVersion
 from thagen.errors import ConfigError
 
 T = TypeVar("T")

@@ -58,7 +58,7 @@ def _inside(folder: Path, name: str) -> Path:
 
 
 def _jobs_for(arg: str, annotations: Path | None) -> list[CharacterJob]:
-    from thagen.annotate.front_cache import adhoc_job
+    from thagen.annotate.front.cache import adhoc_job
     from thagen.render.discovery import characters as chars
     from thagen.render.manifest import expand_characters, load_manifest
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from thagen.annotate.catalog import Character
+from thagen.annotate.tool.catalog import Character
 from thagen.errors import ConfigError
 from thagen.render.framing.annotation_file import Annotation, load_annotation, now_iso, save_annotation
 

@@ -1,7 +1,7 @@
 """What a front render of the annotation page is, and where it is cached: plain data and helpers.
 
-Shared by the server side (annotate/front_render.py: the worker process manager and the disk
-cache) and the Blender worker (annotate/blender_front.py), so neither imports the other at run
+Shared by the server side (annotate/front/renders.py: the worker process manager and the disk
+cache) and the Blender worker (annotate/front/blender_worker.py), so neither imports the other at run
 time. The calls into thagen.render.character are all here (`adhoc_job`, `read_character`,
 `make_front_renderer`), so they are easy to re-point.
 """

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from thagen import __version__
-from thagen.annotate.catalog import Character
+from thagen.annotate.tool.catalog import Character
 from thagen.errors import ThagenError
 from thagen.render.framing.annotation_file import Annotation, now_iso
 
@@ -80,7 +80,7 @@ def suggestion_key(ch: Character) -> str:
 
 def compute_suggestion(ch: Character, cache_dir: Path | None = None) -> Suggestion:
     """Read, rig and measure the model (no Blender)."""
-    from thagen.annotate.front_cache import read_character
+    from thagen.annotate.front.cache import read_character
     from thagen.render.framing.confidence import estimate_confidence
     from thagen.render.framing.estimate import estimate_framing
 

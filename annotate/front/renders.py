@@ -8,7 +8,7 @@ It is stored as JSON beside each PNG.
 
 Renders run in ONE background process (multiprocessing spawn: bpy is never imported by the
 server) and are cached on disk by (model sha256, render settings), so a second session, or a
-reload, shows them at once. What a picture is, and its cache entries, are annotate/front_cache.py.
+reload, shows them at once. What a picture is, and its cache entries, are annotate/front/cache.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thagen.annotate.front_cache import (  # the shared data and cache helpers, re-exported
+from thagen.annotate.front.cache import (  # the shared data and cache helpers, re-exported
     RENDER_TIMEOUT,
     FrontRequest,
     FrontResult,
@@ -188,7 +188,7 @@ def _worker_entry(
     # a parent that imported bpy passes Blender's script folders in sys.path; their `bpy`
     # package would shadow the real module (bpy adds them again itself)
     sys.path[:] = [p for p in sys.path if f"{os.sep}bpy{os.sep}" not in p and "scripts" not in p]
-    from thagen.annotate.blender_front import worker_main
+    from thagen.annotate.front.blender_worker import worker_main
 
     worker_main(requests, results, settings)
 

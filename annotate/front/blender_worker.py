@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import bpy  # noqa: F401 - this module is the worker's Blender process
 import numpy as np
 
-from thagen.annotate.front_cache import (
+from thagen.annotate.front.cache import (
     FrontRequest,
     FrontResult,
     FrontSettings,
