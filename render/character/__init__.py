@@ -16,7 +16,14 @@ glue render/character/qa_renders.py, records and logs render/character/records.p
 
 from __future__ import annotations
 
-from thagen.render.character.plan import CharacterPlan, framing_for, load_model, plan_character, rig_for
+from thagen.render.character.plan import (
+    CharacterPlan,
+    framing_for,
+    load_model,
+    plan_character,
+    rig_for,
+    snap_poses,
+)
 from thagen.render.character.prefetch import Prefetcher
 from thagen.render.character.prepare import (
     Prepared,
@@ -26,7 +33,7 @@ from thagen.render.character.prepare import (
     pose_record,
     prepare_character,
 )
-from thagen.render.character.render import render_character, snapped
+from thagen.render.character.render import render_character
 from thagen.render.character.render_one import adhoc_job, render_one
 from thagen.render.scene.renderer import Renderer, blender_version, make_renderer
 from thagen.render.settings import QA_RENDERS, CharacterError, CharacterResult, RunSettings
@@ -54,5 +61,5 @@ __all__ = [
     "render_character",
     "render_one",
     "rig_for",
-    "snapped",
+    "snap_poses",
 ]

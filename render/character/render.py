@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from thagen.files import atomic_write_bytes
 from thagen.render.character import qa_checks as qa_mod
 from thagen.render.character.flags import hard_flags, held_back
-from thagen.render.character.plan import snap_poses
 from thagen.render.character.qa_region import composite, encode_png, qa_change_box
 from thagen.render.character.qa_renders import (
     CONTACT_SAMPLES,
@@ -112,11 +111,6 @@ def render_character(
     return result
 
 
-def snapped(poses: list[dict[str, float]], prep: Prepared) -> list[dict[str, float]]:
-    """Poses with parameters a binary VRM expression drives snapped to 0 / 1 (rigs/formats/vrm/binary_expressions.py)."""
-    return snap_poses(poses, prep.model, prep.rig)
-
-
 def _render_all(
     job: CharacterJob,
     out_dir: Path,
@@ -172,7 +166,9 @@ def _render_all(
                     keep.append((expr_png, rot_png, qa_pose(rec)))
                     pair_futures.append(helper.submit(_decode_pair, expr_png, rot_png, qa_pose(rec)))
                     if len(keep) == CONTACT_SAMPLES + 2:  # no more are kept: check now
-                        checks = helper.submit(_check_and_write, job, prep, qa, rest_future, pair_futures)
+                        checks = helper.submit(
+                            _check_and_write, job, prep, qa, rest_future, list(pair_futures)
+                        )
                 timer.add("write", time.perf_counter() - t0)
             if writer is not None:
                 t0 = time.perf_counter()
@@ -189,7 +185,7 @@ def _render_all(
         stage[0] = "qa"
         t0 = time.perf_counter()
         if checks is None:
-            checks = helper.submit(_check_and_write, job, prep, qa, rest_future, pair_futures)
+            checks = helper.submit(_check_and_write, job, prep, qa, rest_future, list(pair_futures))
         qa_res, helper_seconds = checks.result()  # raises what the checks or a write raised
         timer.add("qa_checks_helper", helper_seconds)  # on the helper thread, mostly during the loop
         # hard flags hold the character back (render/character/flags.py); soft ones are listed
@@ -223,7 +219,6 @@ class _QARenders:
     box: tuple[int, int, int, int] | None  # the region rendered (None: whole images)
     regions: dict[str, Any]
     rows: dict[str, float]
-    rest_pose: dict[str, float]
     cdir: Path
     rest_png: bytes
 
@@ -257,7 +252,7 @@ def _render_qa(
             renderer.set_region(None)
         regions = expected_regions(prep.model, prep.rig, renderer, prep.framing, size)
     rows = framing_rows(size, job.framing_preset)
-    return _QARenders(images, box, regions, rows, rest_pose, cdir, rest_png)
+    return _QARenders(images, box, regions, rows, cdir, rest_png)
 
 
 def _check_and_write(
@@ -270,10 +265,11 @@ def _check_and_write(
     qa_imgs = {name: future.result() for name, future in qa.images.items()}
     pairs = [f.result() for f in pair_futures]
     atomic_write_bytes(qa.cdir / "rest.png", qa.rest_png)
-    qa_res = run_checks(rest, qa_imgs, pairs, qa.regions, qa.rows, qa.rest_pose)
+    rest_pose = prep.plan.rest_pose
+    qa_res = run_checks(rest, qa_imgs, pairs, qa.regions, qa.rows, rest_pose)
     if prep.plan.confidence is not None:
         qa_res.merge(prep.plan.confidence)  # made with the plan (render/character/plan.py)
-    qa_dict = {**qa_res.to_dict(), "regions": qa.regions, "rows": qa.rows, "rest_pose": qa.rest_pose}
+    qa_dict = {**qa_res.to_dict(), "regions": qa.regions, "rows": qa.rows, "rest_pose": rest_pose}
     qa_dict["qa_render_box"] = list(qa.box) if qa.box is not None else None  # None: rendered whole
     atomic_write_bytes(qa.cdir / "qa.json", json_bytes(qa_dict))
     sheet = contact_sheet_for(job.id, rest, qa_imgs, pairs[:CONTACT_SAMPLES], qa_dict, name=prep.model.name)

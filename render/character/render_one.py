@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from thagen.errors import ConfigError
 from thagen.files import atomic_write_bytes
 from thagen.render.character import qa_checks as qa_mod
+from thagen.render.character.plan import snap_poses
 from thagen.render.character.prepare import Shot, Timer, expression_only, pose_record, prepare_character
 from thagen.render.character.qa_renders import (
     contact_sheet_for,
@@ -21,7 +22,6 @@ from thagen.render.character.qa_renders import (
     run_checks,
 )
 from thagen.render.character.records import capture_log, job_describe, json_bytes, suppress_all
-from thagen.render.character.render import snapped
 from thagen.render.output.shards import POSE_NAMES
 from thagen.render.scene.renderer import Renderer, make_renderer
 from thagen.render.settings import CharacterError, RunSettings
@@ -134,7 +134,7 @@ def _render_one(
     try:
         with capture_log(renderer, out_dir / "blender.log"):
             prep = prepare_character(job, renderer, settings, timer, stage)
-            poses = snapped(poses, prep)
+            poses = snap_poses(poses, prep.model, prep.rig)
             stage[0] = "render"
             shot = Shot(renderer, job, timer, None)
             rest_png = shot(rest_pose)

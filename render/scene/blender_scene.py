@@ -67,7 +67,6 @@ class BlenderRenderer:
         self.blender_version = ""  # set by make_renderer (render/scene/renderer.py)
         self.framing_preset = "tha1"  # render/framing/presets.py; set per character
         self.split_static = bool(split_static)
-        self.static: bpy.types.Object | None = None  # the character's split-off never-moving faces
         self.parts: list[MeshPart] = []  # its mesh objects and their model triangles (eyebrow_layer.py)
         self._culled_for: tuple[float, ...] | None = None  # the camera the import left out triangles for
         self.log = log
@@ -92,6 +91,11 @@ class BlenderRenderer:
         if self._studio is not None:
             self._studio.set(self.ambient, self.diffuse)
         self._setup_camera()
+
+    @property
+    def static(self) -> bpy.types.Object | None:
+        """The character's never-moving faces as their own object (rigs/blender/static_split.py)."""
+        return self.character.static if self.character is not None else None
 
     # ----------------------------------------------------------------- setup
     def _emit(self, text: str) -> None:
@@ -161,7 +165,6 @@ class BlenderRenderer:
             )
             if self.character.report.culled_faces:
                 self._culled_for = self._camera_state()
-            self.static = self.character.static
             self.parts = mesh_parts(model, self.character)
             if self.engine != "cycles":  # EEVEE's blend mode, Workbench's colours (engine_materials.py)
                 made = prepare_materials(self.character.materials, self.engine, self.character.shading)
@@ -180,7 +183,7 @@ class BlenderRenderer:
                 except ReferenceError:  # the scene was reset under us: nothing left to remove
                     pass
             self._emit(out.text)
-        self.character, self.rig, self.static, self.parts = None, None, None, []
+        self.character, self.rig, self.parts = None, None, []
         self._culled_for = None
 
     # ----------------------------------------------------------------- camera

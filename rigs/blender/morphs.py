@@ -55,8 +55,10 @@ class ShapeKeySpec:
 
     def moved(self, base: np.ndarray) -> np.ndarray:
         """Model vertex ids this key really moves (an offset too small to change a float32 is none)."""
-        co = self.coordinates(base)
-        return np.unique(self.indices[(co[self.indices] != base[self.indices]).any(axis=1)])
+        ids, row = np.unique(self.indices, return_inverse=True)
+        co = base[ids]
+        np.add.at(co, row, self.offsets)  # the same additions, in the same order, as `coordinates`
+        return ids[(co != base[ids]).any(axis=1)]
 
 
 @dataclass(frozen=True)
